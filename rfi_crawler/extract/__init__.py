@@ -1,0 +1,1 @@
+"""Extraction, one module per page kind; each holds its own selectors."""

@@ -1,0 +1,382 @@
+"""Article pages: every selector for a record, and the order in which sources are trusted.
+
+Each field is taken from the best source and falls back in this order (first non-empty
+wins; list fields come whole from one source, never merged). The README repeats it.
+
+==============  ==========================================================================
+field           sources, best first
+==============  ==========================================================================
+id              #datalayer content_id → derived from the canonical URL (urls.derived_id)
+url             link[rel=canonical] → og:url → JSON-LD url/mainEntityOfPage → page URL
+title           og:title → JSON-LD headline → h1.t-content__title → <title>
+lead            p.t-content__chapo → JSON-LD description → og:description → description
+published_at    article:published_time → JSON-LD datePublished → #datalayer date+time (UTC)
+                → time[datetime] → visible Paris date → the URL's date (Paris midnight)
+modified_at     article:modified_time → JSON-LD dateModified → second time[datetime]
+authors         JSON-LD author → #datalayer authors → a.m-from-author__name
+section         article:section → JSON-LD articleSection → #datalayer cat1 → breadcrumb
+                → the URL's first segment
+tags            article:tag → JSON-LD keywords (less the section) → #datalayer tags
+                → .t-content__tags a.a-hot-tag
+image           og:image → JSON-LD image → the main figure's largest srcset rendition;
+                caption/credit from the figure's figcaption spans (caption ← img alt)
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from rfi_crawler import urls
+from rfi_crawler.extract.media import page_media
+from rfi_crawler.extract.page import (
+    data_scripts,
+    datalayer,
+    head_metas,
+    json_ld_objects,
+    json_ld_of_type,
+    text_of,
+)
+from rfi_crawler.loaders import ArticleLoader
+from rfi_crawler.processors import PARIS, clean_text, paris_to_utc_iso, to_utc_iso
+from rfi_crawler.records import finalize
+
+if TYPE_CHECKING:
+    from parsel import Selector
+
+    from rfi_crawler.items import ArticleItem
+
+XPath = etree.XPath
+
+ARTICLE = XPath("//article[@data-article-content]")
+ARTICLE_BY_CLASS = XPath('//article[contains(@class, "t-content__article")]')
+CANONICAL = XPath('/html/head/link[@rel="canonical"]/@href')
+HTML_LANG = XPath("/html/@lang")
+HEAD_TITLE = XPath("/html/head/title")
+ALTERNATES = XPath('/html/head/link[@rel="alternate"][@hreflang]')
+TITLE = XPath('.//h1[contains(@class, "t-content__title")]')
+KICKER = XPath('.//*[contains(@class, "t-content__section")]//*[contains(@class, "a-tag__wrapper")]')
+LEAD = XPath('.//p[contains(@class, "t-content__chapo")]')
+PUB_TIMES = XPath('.//*[contains(@class, "m-pub-dates__date")]//time')
+AUTHOR_LINKS = XPath('.//a[contains(@class, "m-from-author__name")]')
+BODY = XPath('.//div[contains(concat(" ", normalize-space(@class), " "), " t-content__body ")]')
+BODY_LINKS = XPath("./descendant::a/@href")
+MAIN_FIGURE = XPath('.//*[contains(@class, "t-content__main-media")]//figure')
+FIGCAPTION_SPANS = XPath(".//figcaption/span")
+TAG_LINKS = XPath('//div[contains(@class, "t-content__tags")]//a[contains(@class, "a-hot-tag")]')
+BREADCRUMB = XPath('//nav[contains(@class, "m-breadcrumb")]//a[contains(@class, "__link")]')
+# The "same topic" aside is found by its attributes: its heading varies (其他新闻, 同一主题…).
+RELATED_TEASERS = XPath('.//div[contains(@class, "m-item-list-article")]')
+RELATED_TITLE_LINK = XPath('.//*[contains(@class, "article__title")]//a[@data-article-item-link]')
+RELATED_ANY_LINK = XPath(".//a[@data-article-item-link]")
+RELATED_ASIDE = XPath('//aside[@data-org-type="aside-content--related"]')
+# The usual shape in one query (each teaser's image link repeats its title link and is
+# marked aria-hidden); teasers are walked one by one only when it finds none.
+RELATED_TITLE_LINKS = XPath('.//a[@data-article-item-link][not(@aria-hidden)]'
+                            '[ancestor::*[contains(@class, "article__title")]]')
+
+ARTICLE_JSON_LD_TYPES = ("NewsArticle", "Article", "ReportageNewsArticle", "LiveBlogPosting",
+                         "BlogPosting", "AnalysisNewsArticle", "VideoObject", "PodcastEpisode")
+# Inside the body but not content (RFI_SITE.md): ads, the read-more interstitial, promos.
+_NOT_CONTENT_CLASSES = ("m-interstitial", "o-self-promo", "m-block-ad", "o-ad-container",
+                        "m-em-video", "em-video-wrapper", "t-content__shares")
+# Media and widgets: embedded figures, players and tweets are not text of the body.
+_SKIPPED_TAGS = {"script", "style", "noscript", "button", "svg", "iframe", "figure", "picture",
+                 "img", "video-player", "form", "input", "template"}
+_HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
+_TEXT_BLOCKS = {"p", "blockquote", "pre"}
+_LISTS = {"ul", "ol"}
+_WRAPPERS = {"div", "section", "article", "aside", "main"}
+_SRCSET_ITEM = re.compile(r"(\S+)\s+(\d+)w")
+# The platform's stand-in card for pages without a picture is no image of the article.
+_DEFAULT_IMAGE = "img-default-RFI"
+
+
+def extract_article(selector: Selector, page_url: str, base_url: str | None = None,
+                    crawl: dict[str, Any] | None = None) -> ArticleItem | None:
+    """The record of an article page, or None when the page is not a content page."""
+    root = selector.root
+    metas = head_metas(root)
+    ld_texts, layer_text = data_scripts(root)
+    ld = json_ld_of_type(json_ld_objects(ld_texts), *ARTICLE_JSON_LD_TYPES)
+    layer = datalayer(layer_text)
+    articles = ARTICLE(root) or ARTICLE_BY_CLASS(root)
+    article = articles[0] if articles else None
+
+    url = _canonical(root, metas, ld, page_url, base_url)
+    if url is None or not (article is not None or ld or first(metas.get("og:type")) == "article"):
+        return None
+    path = urls.path_of(url)
+    edition = urls.edition_of(path)
+    programme = urls.programme_in_path(path)
+    section = clean_text(first(metas.get("article:section")) or _str(ld.get("articleSection"))
+                         or _str(layer.get("cat1")) or "")
+    media = page_media(root, article, ld)
+
+    loader = ArticleLoader(programme=programme)
+    loader.add_value("id", [layer.get("content_id"), urls.derived_id(url)])
+    loader.add_value("url", url)
+    loader.add_value("edition", edition)
+    loader.add_value("language", [*HTML_LANG(root), urls.EDITION_LANGUAGES.get(edition or "")])
+    loader.add_value("programme", programme)
+    loader.add_value("title", [first(metas.get("og:title")), _str(ld.get("headline")),
+                               _first_text(article, TITLE), _first_text(root, HEAD_TITLE)])
+    loader.add_value("kicker", _first_text(article, KICKER))
+    loader.add_value("lead", [_first_text(article, LEAD), _str(ld.get("description")),
+                              first(metas.get("og:description")), first(metas.get("description"))])
+    loader.add_value("published_at", _published_candidates(metas, ld, layer, article, path))
+    loader.add_value("modified_at", _modified_candidates(metas, ld, article))
+    # DOM fallbacks are lambdas: they cost a walk of the page and are rarely needed.
+    loader.add_value("authors", _first_list(
+        lambda: _ld_names(ld.get("author")), lambda: _layer_names(layer.get("authors")),
+        lambda: _texts(article, AUTHOR_LINKS)))
+    loader.add_value("section", section or _first_list(
+        lambda: _texts(root, BREADCRUMB)[-1:], lambda: [urls.section_in_path(path)]))
+    loader.add_value("tags", _first_list(
+        lambda: metas.get("article:tag", []),
+        lambda: _keywords_less_section(ld.get("keywords"), section),
+        lambda: _layer_names(layer.get("tags")), lambda: _texts(root, TAG_LINKS)))
+    blocks, subheadings = body_blocks(article)
+    loader.add_value("body", blocks)
+    loader.add_value("subheadings", subheadings)
+    loader.add_value("image", _image(metas, ld, article))
+    loader.add_value("media", media)
+    loader.add_value("type", content_type(layer, metas, media, programme))
+    loader.add_value("related", related_links(root, url, base_url))
+    loader.add_value("links", _body_links(article, url, base_url))
+    loader.add_value("translations", translations(root, edition, base_url))
+    loader.add_value("crawl", crawl)
+    return finalize(loader.load_item())
+
+
+def first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _first_text(context: Any, query: XPath) -> str | None:
+    """Whole text (inline markup included) of the first match, or None."""
+    if context is None:
+        return None
+    found = query(context)
+    return text_of(found[0]) if found else None
+
+
+def _texts(context: Any, query: XPath) -> list[str]:
+    return [] if context is None else [text_of(node) for node in query(context)]
+
+
+def _canonical(root: Any, metas: dict[str, list[str]], ld: dict[str, Any],
+               page_url: str, base_url: str | None) -> str | None:
+    main_entity = ld.get("mainEntityOfPage")
+    candidates = [
+        *CANONICAL(root)[:1],
+        first(metas.get("og:url")),
+        _str(ld.get("url")),
+        _str(main_entity.get("@id")) if isinstance(main_entity, dict) else _str(main_entity),
+        page_url,
+    ]
+    for candidate in candidates:
+        if candidate:
+            url = urls.canonical_content_url(candidate, page_url, base_url, editions=("cn", "tw"))
+            if url:
+                return url
+    return None
+
+
+def _published_candidates(metas: dict[str, list[str]], ld: dict[str, Any], layer: dict[str, Any],
+                          article: Any, path: str) -> list[str | None]:
+    candidates = [first(metas.get("article:published_time")), _str(ld.get("datePublished"))]
+    if layer.get("publication_date") and layer.get("publication_time"):
+        # The datalayer's date and time are UTC (they equal article:published_time).
+        candidates.append(f"{layer['publication_date']}T{layer['publication_time']}+00:00")
+    if any(to_utc_iso(c) for c in candidates):
+        return candidates
+    times = PUB_TIMES(article) if article is not None else []
+    if times:
+        candidates += [times[0].get("datetime"), paris_to_utc_iso(text_of(times[0]))]
+    url_date = urls.date_in_path(path)
+    if url_date:
+        candidates.append(datetime.combine(url_date, time(), PARIS).astimezone(UTC).isoformat())
+    return candidates
+
+
+def _modified_candidates(metas: dict[str, list[str]], ld: dict[str, Any],
+                         article: Any) -> list[str | None]:
+    times = PUB_TIMES(article) if article is not None else []
+    return [first(metas.get("article:modified_time")), _str(ld.get("dateModified")),
+            times[1].get("datetime") if len(times) > 1 else None]
+
+
+def _first_list(*sources: Callable[[], list[Any]]) -> list[str]:
+    """The first source that has any non-blank text, whole; later sources are not run."""
+    for source in sources:
+        cleaned = [text for text in map(clean_text, source()) if text]
+        if cleaned:
+            return cleaned
+    return []
+
+
+def _ld_names(value: Any) -> list[str]:
+    names = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            names.append(item["name"])
+        elif isinstance(item, str):
+            names.append(item)
+    return names
+
+
+def _layer_names(value: Any) -> list[str]:
+    return [item.get("name") for item in value if isinstance(item, dict)] \
+        if isinstance(value, list) else []
+
+
+def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
+    """JSON-LD keywords are the section followed by the tags, as a list or a comma string."""
+    if isinstance(keywords, str):
+        keywords = re.split(r"[,，]", keywords)
+    if not isinstance(keywords, list):
+        return []
+    keywords = [k.strip() for k in keywords if isinstance(k, str) and k.strip()]
+    if keywords and section and keywords[0] == section:
+        keywords = keywords[1:]
+    return keywords
+
+
+def body_blocks(article: Any) -> tuple[list[str], list[str]]:
+    """Text blocks of ``.t-content__body`` in order, and which of them are subheads."""
+    blocks: list[str] = []
+    subheadings: list[str] = []
+    bodies = BODY(article) if article is not None else []
+    if bodies:
+        _walk(bodies[0], blocks, subheadings)
+    return blocks, subheadings
+
+
+def _walk(element: Any, blocks: list[str], subheadings: list[str]) -> None:
+    for child in element.iterchildren(tag=etree.Element):
+        tag = child.tag
+        if tag in _SKIPPED_TAGS or _not_content(child):
+            continue
+        if tag in _HEADINGS or tag in _TEXT_BLOCKS:
+            text = clean_text(text_of(child))
+            if text:
+                blocks.append(text)
+                if tag in _HEADINGS or (tag == "p" and _is_bold_only(child, text)):
+                    subheadings.append(text)
+        elif tag in _LISTS:
+            items = [clean_text(text_of(li)) for li in child.iterchildren("li")]
+            text = "\n".join(item for item in items if item)
+            if text:
+                blocks.append(text)
+        elif tag in _WRAPPERS:
+            _walk(child, blocks, subheadings)
+
+
+def _not_content(element: Any) -> bool:
+    if "data-tms-ad-type" in element.attrib:
+        return True
+    classes = element.get("class", "")
+    return any(name in classes for name in _NOT_CONTENT_CLASSES)
+
+
+def _is_bold_only(paragraph: Any, text: str) -> bool:
+    """`<p><strong>…</strong></p>`: the subhead style of older pages."""
+    children = [c for c in paragraph if isinstance(c.tag, str)]
+    return (len(children) == 1 and children[0].tag in ("strong", "b")
+            and clean_text(text_of(children[0])) == text)
+
+
+def largest_rendition(img: Any) -> str | None:
+    """The widest ``srcset`` candidate; ``src`` unless it is a lazy ``data:`` placeholder."""
+    candidates = [(int(w), u) for u, w in _SRCSET_ITEM.findall(img.get("srcset", "") or "")]
+    if candidates:
+        return max(candidates)[1]
+    src = img.get("src") or img.get("data-src")
+    return src if src and not src.startswith("data:") else None
+
+
+def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dict[str, Any] | None:
+    figures = MAIN_FIGURE(article) if article is not None else []
+    figure = figures[0] if figures else None
+    imgs = figure.xpath(".//img") if figure is not None else []
+    ld_image = ld.get("image")
+    if isinstance(ld_image, list):
+        ld_image = ld_image[0] if ld_image else None
+    if isinstance(ld_image, dict):
+        ld_image = ld_image.get("url") or ld_image.get("contentUrl")
+    candidates = [first(metas.get("og:image")), _str(ld_image),
+                  largest_rendition(imgs[0]) if imgs else None]
+    url = next((c.strip() for c in candidates if c and _DEFAULT_IMAGE not in c), None)
+    if not url:
+        return None
+    spans = [clean_text(text_of(s)) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
+    caption = spans[0] if spans else (clean_text(imgs[0].get("alt", "")) if imgs else None)
+    credit = spans[1] if len(spans) > 1 else None
+    return {"url": url, "caption": caption, "credit": credit}
+
+
+def content_type(layer: dict[str, Any], metas: dict[str, list[str]],
+                 media: list[dict[str, Any]], programme: str | None) -> str:
+    """article, audio, video or live. The datalayer's values beyond `article`/`texte` are
+    [reported], not seen here, so several spellings are accepted."""
+    kind = str(layer.get("content_type") or "").lower()
+    media_type = str(layer.get("main_media_type") or "").lower()
+    og_type = (first(metas.get("og:type")) or "").lower()
+    if "live" in kind:
+        return "live"
+    if media_type in ("video", "vidéo", "videos") or og_type.startswith("video"):
+        return "video"
+    if media_type in ("audio", "son", "sound", "podcast", "emission", "émission"):
+        return "audio"
+    if media and media[0]["kind"] == "video":
+        return "video"
+    if media and (programme or media_type != "texte"):
+        return "audio"
+    return "article"
+
+
+def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[str, str]]:
+    """The "same topic" aside, whatever its heading; the page itself dropped."""
+    asides = RELATED_ASIDE(root)
+    links = [link for aside in asides for link in RELATED_TITLE_LINKS(aside)]
+    if not links:
+        links = [found[0] for aside in asides for teaser in RELATED_TEASERS(aside)
+                 if (found := RELATED_TITLE_LINK(teaser) or RELATED_ANY_LINK(teaser))]
+    related = []
+    for link in links:
+        url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
+        if url and url != page_url:
+            title = clean_text(text_of(link)) or clean_text(link.get("title", ""))
+            related.append({"url": url, "title": title})
+    return related
+
+
+def _body_links(article: Any, page_url: str, base_url: str | None) -> list[str]:
+    bodies = BODY(article) if article is not None else []
+    hrefs = BODY_LINKS(bodies[0]) if bodies else []
+    found = (urls.canonical_content_url(h, page_url, base_url, editions=("cn", "tw")) for h in hrefs)
+    return [u for u in found if u and u != page_url]
+
+
+def translations(root: Any, edition: str | None, base_url: str | None) -> dict[str, str]:
+    """Twins in the other Chinese edition, from ``<link rel="alternate" hreflang>``."""
+    own = urls.EDITION_LANGUAGES.get(edition or "")
+    twins: dict[str, str] = {}
+    for link in ALTERNATES(root):
+        language = link.get("hreflang")
+        if language in urls.EDITION_LANGUAGES.values() and language != own:
+            url = urls.canonical_content_url(link.get("href", ""), urls.SITE_ORIGIN + "/",
+                                             base_url, editions=("cn", "tw"))
+            if url:
+                twins.setdefault(language, url)
+    return twins

@@ -1,0 +1,113 @@
+"""Page-level metadata every RFI page kind carries: head metas, JSON-LD, the datalayer.
+
+Queries are compiled once (lxml ``XPath`` objects) and run on the lxml root of a parsel
+``Selector``: extraction runs on every page of a crawl, and compiling a query per call
+costs as much as running it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+from lxml import etree
+
+logger = logging.getLogger(__name__)
+_decoder = json.JSONDecoder()
+
+HEAD_METAS = etree.XPath("/html/head/meta[@content]")
+
+
+def head_metas(root: Any) -> dict[str, list[str]]:
+    """``property``/``name`` → contents, in page order (one pass over the head)."""
+    metas: dict[str, list[str]] = defaultdict(list)
+    for meta in HEAD_METAS(root):
+        key = meta.get("property") or meta.get("name")
+        if key:
+            metas[key.lower()].append(meta.get("content"))
+    return metas
+
+
+def json_documents(text: str) -> list[Any]:
+    """Every JSON value in ``text``; a script holding several documents yields each.
+
+    RFI has served ld+json whose text was not one JSON document; what parses is kept and
+    the rest is logged rather than raised.
+    """
+    documents, index = [], 0
+    while True:
+        while index < len(text) and text[index] in " \t\r\n;,":
+            index += 1
+        if index >= len(text):
+            return documents
+        try:
+            value, index = _decoder.raw_decode(text, index)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            logger.debug("unparsable JSON at char %d: %s", index, exc)
+            return documents
+        documents.append(value)
+
+
+def data_scripts(root: Any) -> tuple[list[str], str | None]:
+    """Texts of the ld+json scripts and of ``#datalayer``, in one pass over the scripts."""
+    ld_texts, layer_text = [], None
+    for script in root.iter("script"):
+        if script.get("type") == "application/ld+json":
+            ld_texts.append(script.text or "")
+        elif script.get("id") == "datalayer" and layer_text is None:
+            layer_text = script.text or ""
+    return ld_texts, layer_text
+
+
+def json_ld_objects(ld_texts: list[str]) -> list[dict[str, Any]]:
+    """All JSON-LD objects of a page, flattening arrays and ``@graph``."""
+    objects: list[dict[str, Any]] = []
+    pending: list[Any] = []
+    for text in ld_texts:
+        pending.extend(json_documents(text))
+    while pending:
+        value = pending.pop(0)
+        if isinstance(value, list):
+            pending[:0] = value
+        elif isinstance(value, dict):
+            graph = value.get("@graph")
+            if isinstance(graph, list):
+                pending[:0] = graph
+            else:
+                objects.append(value)
+    return objects
+
+
+def json_ld_of_type(objects: list[dict[str, Any]], *types: str) -> dict[str, Any]:
+    """The first object whose ``@type`` (a string or a list) is one of ``types``."""
+    for obj in objects:
+        declared = obj.get("@type")
+        declared = declared if isinstance(declared, list) else [declared]
+        if any(t in types for t in declared):
+            return obj
+    return {}
+
+
+def datalayer(text: str | None) -> dict[str, Any]:
+    """The ``#datalayer`` JSON (content id, type, authors, tags…), or {} if absent or broken."""
+    documents = json_documents(text) if text else []
+    return documents[0] if documents and isinstance(documents[0], dict) else {}
+
+
+def text_of(element: Any) -> str:
+    """Text and tails in document order, scripts and styles left out."""
+    return "".join(_texts(element))
+
+
+def _texts(element: Any) -> list[str]:
+    texts: list[str] = []
+    if element.text and element.tag not in ("script", "style"):
+        texts.append(element.text)
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in ("script", "style"):
+            texts.extend(_texts(child))
+        if child.tail:
+            texts.append(child.tail)
+    return texts

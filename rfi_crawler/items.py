@@ -1,0 +1,34 @@
+"""The article record: one dataclass, every field declared with its default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ArticleItem:
+    id: str | None = None
+    url: str | None = None
+    edition: str | None = None
+    language: str | None = None
+    type: str | None = None
+    title: str | None = None
+    kicker: str | None = None
+    lead: str | None = None
+    body: str | None = None
+    subheadings: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    modified_at: str | None = None
+    authors: list[str] = field(default_factory=list)
+    section: str | None = None
+    programme: str | None = None
+    tags: list[str] = field(default_factory=list)
+    image: dict[str, Any] | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
+    related: list[dict[str, str]] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    translations: dict[str, str] = field(default_factory=dict)
+    char_count: int | None = None
+    content_hash: str | None = None
+    crawl: dict[str, Any] | None = None

@@ -1,0 +1,94 @@
+"""Small named processors for the article loader; each one is unit-tested."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Latin whitespace and no-break spaces collapse; the ideographic space U+3000 is
+# typography inside Chinese headlines (`国安法下异见遭噤声　香港学生…`) and is kept.
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u202f\u2009]+")
+_VISIBLE_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})\s*-\s*(\d{1,2}):(\d{2})")
+_SITE_SUFFIXES = (" – 法国国际广播电台 - RFI", " - 法国国际广播电台 - RFI", " - 法国国际广播电台",
+                  " - RFI")
+
+
+def remove_zero_width(text: str) -> str:
+    return _ZERO_WIDTH.sub("", text)
+
+
+def collapse_whitespace(text: str) -> str | None:
+    """Runs of whitespace become one space; ends are trimmed; empty text becomes None."""
+    text = _WHITESPACE.sub(" ", text).strip(" \u3000")
+    return text or None
+
+
+def clean_text(value: Any) -> str | None:
+    """Zero-width characters removed, whitespace collapsed and trimmed.
+
+    Missing sources arrive as None (or a stray JSON number): only text comes out.
+    """
+    if not isinstance(value, str):
+        return None
+    return collapse_whitespace(remove_zero_width(value))
+
+
+def strip_title_suffix(title: str, loader_context: dict[str, Any]) -> str:
+    """Drop the site suffix and the ` - <programme>` suffix some headlines carry."""
+    for suffix in _SITE_SUFFIXES:
+        if title.endswith(suffix):
+            title = title[: -len(suffix)].rstrip()
+    programme = loader_context.get("programme")
+    if programme:
+        for dash in (" - ", " – "):
+            if title.endswith(dash + programme):
+                title = title[: -len(dash + programme)].rstrip()
+    return title
+
+
+def to_utc_iso(value: Any) -> str | None:
+    """ISO 8601 with an offset, converted to UTC (`2025-11-30T09:13:47+00:00`).
+
+    Text without an offset is rejected rather than guessed: the caller knows its zone.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def paris_to_utc_iso(text: str) -> str | None:
+    """The visible date `30/11/2025 - 10:13`, which is Paris time, in UTC."""
+    match = _VISIBLE_DATE.search(text)
+    if not match:
+        return None
+    day, month, year, hour, minute = (int(g) for g in match.groups())
+    try:
+        moment = datetime(year, month, day, hour, minute, tzinfo=PARIS)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def unique_in_order(values: Iterable[Any]) -> list[Any]:
+    """Drop repeats and empties, keeping the first occurrence of each value."""
+    seen: set[Any] = set()
+    result = []
+    for value in values:
+        key = repr(value) if isinstance(value, dict | list) else value
+        if value in (None, "") or key in seen:
+            continue
+        seen.add(key)
+        result.append(value)
+    return result
