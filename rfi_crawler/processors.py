@@ -15,8 +15,12 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # typography inside Chinese headlines (`国安法下异见遭噤声　香港学生…`) and is kept.
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u202f\u2009]+")
 _VISIBLE_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})\s*-\s*(\d{1,2}):(\d{2})")
-_SITE_SUFFIXES = (" – 法国国际广播电台 - RFI", " - 法国国际广播电台 - RFI", " - 法国国际广播电台",
-                  " - RFI")
+_SITE_SUFFIXES = (
+    " – 法国国际广播电台 - RFI",
+    " - 法国国际广播电台 - RFI",
+    " - 法国国际广播电台",
+    " - RFI",
+)
 
 
 def remove_zero_width(text: str) -> str:

@@ -126,8 +126,9 @@ def resolve_link(href: str, page_url: str, base_url: str | None = None) -> str |
     return None if path is None else SITE_ORIGIN + quote_path(canonical_path(path))
 
 
-def canonical_content_url(href: str, page_url: str, base_url: str | None = None,
-                          editions: tuple[str, ...] = ("cn",)) -> str | None:
+def canonical_content_url(
+    href: str, page_url: str, base_url: str | None = None, editions: tuple[str, ...] = ("cn",)
+) -> str | None:
     """Canonical URL of a link if it points at a content page of ``editions``, else None."""
     href = href.strip()
     if _CANONICAL_FORM.fullmatch(href):

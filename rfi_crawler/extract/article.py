@@ -26,8 +26,8 @@ image           og:image → JSON-LD image → the main figure's largest srcset 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -60,7 +60,9 @@ HTML_LANG = XPath("/html/@lang")
 HEAD_TITLE = XPath("/html/head/title")
 ALTERNATES = XPath('/html/head/link[@rel="alternate"][@hreflang]')
 TITLE = XPath('.//h1[contains(@class, "t-content__title")]')
-KICKER = XPath('.//*[contains(@class, "t-content__section")]//*[contains(@class, "a-tag__wrapper")]')
+KICKER = XPath(
+    './/*[contains(@class, "t-content__section")]//*[contains(@class, "a-tag__wrapper")]'
+)
 LEAD = XPath('.//p[contains(@class, "t-content__chapo")]')
 PUB_TIMES = XPath('.//*[contains(@class, "m-pub-dates__date")]//time')
 AUTHOR_LINKS = XPath('.//a[contains(@class, "m-from-author__name")]')
@@ -77,28 +79,63 @@ RELATED_ANY_LINK = XPath(".//a[@data-article-item-link]")
 RELATED_ASIDE = XPath('//aside[@data-org-type="aside-content--related"]')
 # The usual shape in one query (each teaser's image link repeats its title link and is
 # marked aria-hidden); teasers are walked one by one only when it finds none.
-RELATED_TITLE_LINKS = XPath('.//a[@data-article-item-link][not(@aria-hidden)]'
-                            '[ancestor::*[contains(@class, "article__title")]]')
+RELATED_TITLE_LINKS = XPath(
+    ".//a[@data-article-item-link][not(@aria-hidden)]"
+    '[ancestor::*[contains(@class, "article__title")]]'
+)
 
-ARTICLE_JSON_LD_TYPES = ("NewsArticle", "Article", "ReportageNewsArticle", "LiveBlogPosting",
-                         "BlogPosting", "AnalysisNewsArticle", "VideoObject", "PodcastEpisode")
+ARTICLE_JSON_LD_TYPES = (
+    "NewsArticle",
+    "Article",
+    "ReportageNewsArticle",
+    "LiveBlogPosting",
+    "BlogPosting",
+    "AnalysisNewsArticle",
+    "VideoObject",
+    "PodcastEpisode",
+)
 # Inside the body but not content (RFI_SITE.md): ads, the read-more interstitial, promos.
-_NOT_CONTENT_CLASSES = ("m-interstitial", "o-self-promo", "m-block-ad", "o-ad-container",
-                        "m-em-video", "em-video-wrapper", "t-content__shares")
+_NOT_CONTENT_CLASSES = (
+    "m-interstitial",
+    "o-self-promo",
+    "m-block-ad",
+    "o-ad-container",
+    "m-em-video",
+    "em-video-wrapper",
+    "t-content__shares",
+)
 # Media and widgets: embedded figures, players and tweets are not text of the body.
-_SKIPPED_TAGS = {"script", "style", "noscript", "button", "svg", "iframe", "figure", "picture",
-                 "img", "video-player", "form", "input", "template"}
+_SKIPPED_TAGS = {
+    "script",
+    "style",
+    "noscript",
+    "button",
+    "svg",
+    "iframe",
+    "figure",
+    "picture",
+    "img",
+    "video-player",
+    "form",
+    "input",
+    "template",
+}
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 _TEXT_BLOCKS = {"p", "blockquote", "pre"}
 _LISTS = {"ul", "ol"}
 _WRAPPERS = {"div", "section", "article", "aside", "main"}
-_SRCSET_ITEM = re.compile(r"(\S+)\s+(\d+)w")
+# `url 246w,url 388w`: candidates are comma-separated, with or without a space after it.
+_SRCSET_ITEM = re.compile(r"(?:^|,)\s*(\S+?)\s+(\d+)w")
 # The platform's stand-in card for pages without a picture is no image of the article.
 _DEFAULT_IMAGE = "img-default-RFI"
 
 
-def extract_article(selector: Selector, page_url: str, base_url: str | None = None,
-                    crawl: dict[str, Any] | None = None) -> ArticleItem | None:
+def extract_article(
+    selector: Selector,
+    page_url: str,
+    base_url: str | None = None,
+    crawl: dict[str, Any] | None = None,
+) -> ArticleItem | None:
     """The record of an article page, or None when the page is not a content page."""
     root = selector.root
     metas = head_metas(root)
@@ -114,8 +151,12 @@ def extract_article(selector: Selector, page_url: str, base_url: str | None = No
     path = urls.path_of(url)
     edition = urls.edition_of(path)
     programme = urls.programme_in_path(path)
-    section = clean_text(first(metas.get("article:section")) or _str(ld.get("articleSection"))
-                         or _str(layer.get("cat1")) or "")
+    section = clean_text(
+        first(metas.get("article:section"))
+        or _str(ld.get("articleSection"))
+        or _str(layer.get("cat1"))
+        or ""
+    )
     media = page_media(root, article, ld)
 
     loader = ArticleLoader(programme=programme)
@@ -124,23 +165,50 @@ def extract_article(selector: Selector, page_url: str, base_url: str | None = No
     loader.add_value("edition", edition)
     loader.add_value("language", [*HTML_LANG(root), urls.EDITION_LANGUAGES.get(edition or "")])
     loader.add_value("programme", programme)
-    loader.add_value("title", [first(metas.get("og:title")), _str(ld.get("headline")),
-                               _first_text(article, TITLE), _first_text(root, HEAD_TITLE)])
+    loader.add_value(
+        "title",
+        [
+            first(metas.get("og:title")),
+            _str(ld.get("headline")),
+            _first_text(article, TITLE),
+            _first_text(root, HEAD_TITLE),
+        ],
+    )
     loader.add_value("kicker", _first_text(article, KICKER))
-    loader.add_value("lead", [_first_text(article, LEAD), _str(ld.get("description")),
-                              first(metas.get("og:description")), first(metas.get("description"))])
+    loader.add_value(
+        "lead",
+        [
+            _first_text(article, LEAD),
+            _str(ld.get("description")),
+            first(metas.get("og:description")),
+            first(metas.get("description")),
+        ],
+    )
     loader.add_value("published_at", _published_candidates(metas, ld, layer, article, path))
     loader.add_value("modified_at", _modified_candidates(metas, ld, article))
     # DOM fallbacks are lambdas: they cost a walk of the page and are rarely needed.
-    loader.add_value("authors", _first_list(
-        lambda: _ld_names(ld.get("author")), lambda: _layer_names(layer.get("authors")),
-        lambda: _texts(article, AUTHOR_LINKS)))
-    loader.add_value("section", section or _first_list(
-        lambda: _texts(root, BREADCRUMB)[-1:], lambda: [urls.section_in_path(path)]))
-    loader.add_value("tags", _first_list(
-        lambda: metas.get("article:tag", []),
-        lambda: _keywords_less_section(ld.get("keywords"), section),
-        lambda: _layer_names(layer.get("tags")), lambda: _texts(root, TAG_LINKS)))
+    loader.add_value(
+        "authors",
+        _first_list(
+            lambda: _ld_names(ld.get("author")),
+            lambda: _layer_names(layer.get("authors")),
+            lambda: _texts(article, AUTHOR_LINKS),
+        ),
+    )
+    loader.add_value(
+        "section",
+        section
+        or _first_list(lambda: _texts(root, BREADCRUMB)[-1:], lambda: [urls.section_in_path(path)]),
+    )
+    loader.add_value(
+        "tags",
+        _first_list(
+            lambda: metas.get("article:tag", []),
+            lambda: _keywords_less_section(ld.get("keywords"), section),
+            lambda: _layer_names(layer.get("tags")),
+            lambda: _texts(root, TAG_LINKS),
+        ),
+    )
     blocks, subheadings = body_blocks(article)
     loader.add_value("body", blocks)
     loader.add_value("subheadings", subheadings)
@@ -174,8 +242,9 @@ def _texts(context: Any, query: XPath) -> list[str]:
     return [] if context is None else [text_of(node) for node in query(context)]
 
 
-def _canonical(root: Any, metas: dict[str, list[str]], ld: dict[str, Any],
-               page_url: str, base_url: str | None) -> str | None:
+def _canonical(
+    root: Any, metas: dict[str, list[str]], ld: dict[str, Any], page_url: str, base_url: str | None
+) -> str | None:
     main_entity = ld.get("mainEntityOfPage")
     candidates = [
         *CANONICAL(root)[:1],
@@ -192,8 +261,9 @@ def _canonical(root: Any, metas: dict[str, list[str]], ld: dict[str, Any],
     return None
 
 
-def _published_candidates(metas: dict[str, list[str]], ld: dict[str, Any], layer: dict[str, Any],
-                          article: Any, path: str) -> list[str | None]:
+def _published_candidates(
+    metas: dict[str, list[str]], ld: dict[str, Any], layer: dict[str, Any], article: Any, path: str
+) -> list[str | None]:
     candidates = [first(metas.get("article:published_time")), _str(ld.get("datePublished"))]
     if layer.get("publication_date") and layer.get("publication_time"):
         # The datalayer's date and time are UTC (they equal article:published_time).
@@ -209,11 +279,15 @@ def _published_candidates(metas: dict[str, list[str]], ld: dict[str, Any], layer
     return candidates
 
 
-def _modified_candidates(metas: dict[str, list[str]], ld: dict[str, Any],
-                         article: Any) -> list[str | None]:
+def _modified_candidates(
+    metas: dict[str, list[str]], ld: dict[str, Any], article: Any
+) -> list[str | None]:
     times = PUB_TIMES(article) if article is not None else []
-    return [first(metas.get("article:modified_time")), _str(ld.get("dateModified")),
-            times[1].get("datetime") if len(times) > 1 else None]
+    return [
+        first(metas.get("article:modified_time")),
+        _str(ld.get("dateModified")),
+        times[1].get("datetime") if len(times) > 1 else None,
+    ]
 
 
 def _first_list(*sources: Callable[[], list[Any]]) -> list[str]:
@@ -236,8 +310,11 @@ def _ld_names(value: Any) -> list[str]:
 
 
 def _layer_names(value: Any) -> list[str]:
-    return [item.get("name") for item in value if isinstance(item, dict)] \
-        if isinstance(value, list) else []
+    return (
+        [item.get("name") for item in value if isinstance(item, dict)]
+        if isinstance(value, list)
+        else []
+    )
 
 
 def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
@@ -292,8 +369,11 @@ def _not_content(element: Any) -> bool:
 def _is_bold_only(paragraph: Any, text: str) -> bool:
     """`<p><strong>…</strong></p>`: the subhead style of older pages."""
     children = [c for c in paragraph if isinstance(c.tag, str)]
-    return (len(children) == 1 and children[0].tag in ("strong", "b")
-            and clean_text(text_of(children[0])) == text)
+    return (
+        len(children) == 1
+        and children[0].tag in ("strong", "b")
+        and clean_text(text_of(children[0])) == text
+    )
 
 
 def largest_rendition(img: Any) -> str | None:
@@ -314,8 +394,11 @@ def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dic
         ld_image = ld_image[0] if ld_image else None
     if isinstance(ld_image, dict):
         ld_image = ld_image.get("url") or ld_image.get("contentUrl")
-    candidates = [first(metas.get("og:image")), _str(ld_image),
-                  largest_rendition(imgs[0]) if imgs else None]
+    candidates = [
+        first(metas.get("og:image")),
+        _str(ld_image),
+        largest_rendition(imgs[0]) if imgs else None,
+    ]
     url = next((c.strip() for c in candidates if c and _DEFAULT_IMAGE not in c), None)
     if not url:
         return None
@@ -325,8 +408,12 @@ def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dic
     return {"url": url, "caption": caption, "credit": credit}
 
 
-def content_type(layer: dict[str, Any], metas: dict[str, list[str]],
-                 media: list[dict[str, Any]], programme: str | None) -> str:
+def content_type(
+    layer: dict[str, Any],
+    metas: dict[str, list[str]],
+    media: list[dict[str, Any]],
+    programme: str | None,
+) -> str:
     """article, audio, video or live. The datalayer's values beyond `article`/`texte` are
     [reported], not seen here, so several spellings are accepted."""
     kind = str(layer.get("content_type") or "").lower()
@@ -350,8 +437,12 @@ def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[s
     asides = RELATED_ASIDE(root)
     links = [link for aside in asides for link in RELATED_TITLE_LINKS(aside)]
     if not links:
-        links = [found[0] for aside in asides for teaser in RELATED_TEASERS(aside)
-                 if (found := RELATED_TITLE_LINK(teaser) or RELATED_ANY_LINK(teaser))]
+        links = [
+            found[0]
+            for aside in asides
+            for teaser in RELATED_TEASERS(aside)
+            if (found := RELATED_TITLE_LINK(teaser) or RELATED_ANY_LINK(teaser))
+        ]
     related = []
     for link in links:
         url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
@@ -364,7 +455,9 @@ def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[s
 def _body_links(article: Any, page_url: str, base_url: str | None) -> list[str]:
     bodies = BODY(article) if article is not None else []
     hrefs = BODY_LINKS(bodies[0]) if bodies else []
-    found = (urls.canonical_content_url(h, page_url, base_url, editions=("cn", "tw")) for h in hrefs)
+    found = (
+        urls.canonical_content_url(h, page_url, base_url, editions=("cn", "tw")) for h in hrefs
+    )
     return [u for u in found if u and u != page_url]
 
 
@@ -375,8 +468,19 @@ def translations(root: Any, edition: str | None, base_url: str | None) -> dict[s
     for link in ALTERNATES(root):
         language = link.get("hreflang")
         if language in urls.EDITION_LANGUAGES.values() and language != own:
-            url = urls.canonical_content_url(link.get("href", ""), urls.SITE_ORIGIN + "/",
-                                             base_url, editions=("cn", "tw"))
+            url = urls.canonical_content_url(
+                link.get("href", ""), urls.SITE_ORIGIN + "/", base_url, editions=("cn", "tw")
+            )
             if url:
                 twins.setdefault(language, url)
     return twins
+
+
+def tag_hubs(selector: Selector, page_url: str, base_url: str | None = None) -> list[str]:
+    """Canonical URLs of the article's keyword hubs (``/cn/关键词/<tag>/``)."""
+    hubs: list[str] = []
+    for link in TAG_LINKS(selector.root):
+        url = urls.resolve_link(link.get("href", ""), page_url, base_url)
+        if url and urls.is_tag_path(urls.path_of(url)) and url not in hubs:
+            hubs.append(url)
+    return hubs

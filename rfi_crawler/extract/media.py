@@ -39,8 +39,9 @@ def page_media(root: Any, article: Any, ld: dict[str, Any]) -> list[dict[str, An
     for text in VIDEO_SCRIPTS(article) if in_article else []:
         for doc in json_documents(text):
             if isinstance(doc, dict):
-                found.append(_medium("video", _first_source(doc) or doc.get("url"),
-                                     doc.get("duration")))
+                found.append(
+                    _medium("video", _first_source(doc) or doc.get("url"), doc.get("duration"))
+                )
     return _merge(found)
 
 
@@ -64,9 +65,12 @@ def duration_seconds(value: Any) -> int | None:
 
 def _episode_audio(root: Any) -> list[str]:
     """``button.m-feed-sub__audio > script`` texts (a tag walk is cheaper than ``//button``)."""
-    return [script.text or "" for button in root.iter("button")
-            if "m-feed-sub__audio" in button.get("class", "")
-            for script in button.iterchildren("script")]
+    return [
+        script.text or ""
+        for button in root.iter("button")
+        if "m-feed-sub__audio" in button.get("class", "")
+        for script in button.iterchildren("script")
+    ]
 
 
 def _is_live(doc: dict[str, Any]) -> bool:
@@ -81,8 +85,11 @@ def _first_source(doc: dict[str, Any]) -> str | None:
 
 
 def _medium(kind: str, url: Any, duration: Any) -> dict[str, Any]:
-    return {"kind": kind, "url": url.strip() if isinstance(url, str) else None,
-            "duration": duration_seconds(duration)}
+    return {
+        "kind": kind,
+        "url": url.strip() if isinstance(url, str) else None,
+        "duration": duration_seconds(duration),
+    }
 
 
 def _merge(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,0 +1,103 @@
+"""Listing pages (homepage, sections, keyword hubs): the content they link, the sections
+in their navigation, their pager and their feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from rfi_crawler import urls
+from rfi_crawler.extract.page import text_of
+from rfi_crawler.processors import clean_text
+
+if TYPE_CHECKING:
+    from parsel import Selector
+
+XPath = etree.XPath
+
+TEASER_LINKS = XPath("//a[@data-article-item-link]")
+NEWS_FEED_LINKS = XPath('//div[contains(@class, "m-item-news-feed")]//a[@href]')
+ALL_LINKS = XPath("//a[@href]")
+# The header's burger menu and site navs list the sections (seen on the homepage).
+NAV_LINKS = XPath(
+    '//*[contains(@class, "m-burger-list")]//a/@href'
+    ' | //nav[contains(@class, "o-site-nav")]//a/@href'
+)
+RSS_LINK = XPath('/html/head/link[@rel="alternate"][@type="application/rss+xml"]/@href')
+
+
+@dataclass(frozen=True)
+class ListingLink:
+    url: str  # canonical
+    title: str | None
+    kind: str  # "teaser", "news_feed" or "other"
+
+
+def content_links(
+    selector: Selector, page_url: str, base_url: str | None = None
+) -> list[ListingLink]:
+    """Distinct content pages a listing links, in page order.
+
+    Teasers (``a[data-article-item-link]``) and the rolling-news block are the listing's
+    own items; any other link to a content page is kept as ``other`` so a markup change
+    cannot hide articles (the spider counts them).
+    """
+    root = selector.root
+    found: dict[str, ListingLink] = {}
+    for kind, links in (
+        ("teaser", TEASER_LINKS(root)),
+        ("news_feed", NEWS_FEED_LINKS(root)),
+        ("other", ALL_LINKS(root)),
+    ):
+        for link in links:
+            url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
+            if url is None:
+                continue
+            title = clean_text(text_of(link)) or clean_text(link.get("title"))
+            known = found.get(url)
+            if known is None:
+                found[url] = ListingLink(url, title, kind)
+            elif known.title is None and title:
+                found[url] = ListingLink(url, title, known.kind)
+    return list(found.values())
+
+
+def section_links(selector: Selector, page_url: str, base_url: str | None = None) -> list[str]:
+    """Canonical URLs of the sections in the navigation, in menu order."""
+    sections = []
+    for href in NAV_LINKS(selector.root):
+        url = urls.resolve_link(href, page_url, base_url)
+        if url and urls.is_section_path(urls.path_of(url)) and url not in sections:
+            sections.append(url)
+    return sections
+
+
+def pager_links(
+    selector: Selector, page_url: str, listing_url: str, base_url: str | None = None
+) -> dict[int, str]:
+    """Page number → canonical URL of every page of ``listing_url``'s pager linked here.
+
+    The pager's markup is not known for the Chinese site ([guess] ``/cn/中国/2/``), so any
+    link of the form ``<listing>/<n>/`` counts, wherever it stands.
+    """
+    listing_path = urls.path_of(listing_url)
+    pages: dict[int, str] = {}
+    for link in ALL_LINKS(selector.root):
+        url = urls.resolve_link(link.get("href", ""), page_url, base_url)
+        if url is None:
+            continue
+        number = urls.listing_page_number(urls.path_of(url), listing_path)
+        if number and number > 1:
+            pages.setdefault(number, url)
+    return pages
+
+
+def feed_link(selector: Selector, page_url: str, base_url: str | None = None) -> str | None:
+    """The RSS feed the page announces in its head."""
+    for href in RSS_LINK(selector.root):
+        url = urls.resolve_link(href, page_url, base_url)
+        if url:
+            return url
+    return None

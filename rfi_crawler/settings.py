@@ -1,0 +1,30 @@
+"""Scrapy settings for rfi_crawler: only live, non-default values.
+
+The ``RFI_*`` settings are read by ``rfi_crawler.config.RfiConfig``; their defaults live
+there and in README.md.
+"""
+
+BOT_NAME = "rfi_crawler"
+SPIDER_MODULES = ["rfi_crawler.spiders"]
+NEWSPIDER_MODULE = "rfi_crawler.spiders"
+
+# -- Politeness towards www.rfi.fr ------------------------------------------------------
+ROBOTSTXT_OBEY = True
+# Two requests in flight at most, AutoThrottle adapting the delay to the site's latency.
+CONCURRENT_REQUESTS = 2
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# Real pages are 0.5–0.8 MB; anything past 8 MB is not an article.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+
+# -- Records -----------------------------------------------------------------------------
+ITEM_PIPELINES = {
+    "rfi_crawler.pipelines.DateWindowPipeline": 100,
+    "rfi_crawler.pipelines.DuplicateArticlePipeline": 200,
+}
+# Chinese stays readable in the JSON Lines output.
+FEED_EXPORT_ENCODING = "utf-8"
