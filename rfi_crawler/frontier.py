@@ -46,8 +46,10 @@ class RelatedFrontier:
                 continue
             self.improved += 1
             if current.depth < self.max_depth:
-                pending.extend(Discovery(linked, current.depth + 1, RELATED, current.url)
-                               for linked in self._related.get(current.url, ()))
+                pending.extend(
+                    Discovery(linked, current.depth + 1, RELATED, current.url)
+                    for linked in self._related.get(current.url, ())
+                )
         return to_request
 
     def parsed(self, url: str, related: list[str]) -> list[Discovery]:

@@ -132,7 +132,9 @@ def canonical_content_url(
     """Canonical URL of a link if it points at a content page of ``editions``, else None."""
     href = href.strip()
     if _CANONICAL_FORM.fullmatch(href):
-        return SITE_ORIGIN + href.rstrip("/") if is_content_path(href, editions) else None
+        # Already encoded as the site encodes: decode only to check it is UTF-8.
+        path = unquote_path(href)
+        return SITE_ORIGIN + href.rstrip("/") if path and is_content_path(path, editions) else None
     path = link_path(href, page_url, base_url)
     if path is None or not is_content_path(path, editions):
         return None

@@ -31,21 +31,42 @@ class CrawlResult:
     returncode: int
 
 
-def run_crawl(base_url: str, workdir: Path, *, args: dict[str, str] | None = None,
-              settings: dict[str, str] | None = None, timeout: float = 180) -> CrawlResult:
+def run_crawl(
+    base_url: str,
+    workdir: Path,
+    *,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    timeout: float = 180,
+) -> CrawlResult:
     workdir.mkdir(parents=True, exist_ok=True)
     output, stats_file = workdir / "items.jsonl", workdir / "stats.json"
     command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", "-O", str(output)]
-    merged = {**TEST_SETTINGS, "RFI_BASE_URL": base_url, "STATS_DUMP_FILE": str(stats_file),
-              "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}), **(settings or {})}
+    merged = {
+        **TEST_SETTINGS,
+        "RFI_BASE_URL": base_url,
+        "STATS_DUMP_FILE": str(stats_file),
+        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
+        **(settings or {}),
+    }
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
     for name, value in (args or {}).items():
         command += ["-a", f"{name}={value}"]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    records = ([json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
-               if output.exists() else [])
+    done = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    records = (
+        [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+        if output.exists()
+        else []
+    )
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     return CrawlResult(records, stats, done.stderr, done.returncode)

@@ -23,6 +23,9 @@ class StatsDump:
         return cls(crawler)
 
     def spider_closed(self, spider: object, reason: str) -> None:
-        stats = {k: v for k, v in self.crawler.stats.get_stats().items()
-                 if isinstance(v, int | float | str)}
+        stats = {
+            k: v
+            for k, v in self.crawler.stats.get_stats().items()
+            if isinstance(v, int | float | str)
+        }
         self.path.write_text(json.dumps(stats, ensure_ascii=False, indent=1), encoding="utf-8")

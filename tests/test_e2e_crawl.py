@@ -54,8 +54,13 @@ def test_default_crawl_exports_exactly_the_expected_articles(site, server, tmp_p
     by_index = site.articles_by_index()
     for index in (site.b, site.x, site.y, site.z, site.chain[0], site.chain[1]):
         assert by_index[index].url in records
-    for index in (site.chain[2], site.chain[3], site.tag_only, site.disallowed,
-                  site.disallowed_only_link):
+    for index in (
+        site.chain[2],
+        site.chain[3],
+        site.tag_only,
+        site.disallowed,
+        site.disallowed_only_link,
+    ):
         assert by_index[index].url not in records
     assert result.stats["rfi/related/depth_improved"] >= 1
 
@@ -90,8 +95,11 @@ def test_default_crawl_requests_each_article_once_and_nothing_else(site, server,
     assert result.stats["rfi/failed/robots"] == 1
     for path in requested:
         assert not path.startswith(NOT_CONTENT_PREFIXES), path
-        assert path.endswith("/") or path in article_paths or path in (
-            "/robots.txt", "/cn/rss", "/sitemaps/cn/news.xml"), path
+        assert (
+            path.endswith("/")
+            or path in article_paths
+            or path in ("/robots.txt", "/cn/rss", "/sitemaps/cn/news.xml")
+        ), path
     # Sections of the real navigation: 23; two of them answer 404 and 403.
     assert result.stats["rfi/start_point/failed"] == 2
     assert result.stats["rfi/failed/http_404"] == 1
@@ -133,33 +141,48 @@ def test_urls_argument_crawls_exactly_those_and_their_related(site, server, tmp_
         want |= {by_index[i].url for i in article.related if i != site.disallowed}
     records = by_url(result.records)
     assert set(records) == want
-    assert records[first.url]["crawl"] == {**records[first.url]["crawl"], "via": "url",
-                                           "depth": 0, "referer": None}
+    assert records[first.url]["crawl"] == {
+        **records[first.url]["crawl"],
+        "via": "url",
+        "depth": 0,
+        "referer": None,
+    }
     assert server.requested()["/cn/"] == 0
 
 
 def test_date_window_exports_and_downloads_only_what_it_needs(site, server, tmp_path):
     since, until = TODAY - timedelta(days=4), TODAY - timedelta(days=2)
-    result = run_crawl(server.base_url, tmp_path,
-                       args={"since": since.isoformat(), "until": until.isoformat()})
+    result = run_crawl(
+        server.base_url, tmp_path, args={"since": since.isoformat(), "until": until.isoformat()}
+    )
     assert_clean_run(result)
     expected = site.expected_depths(related_depth=2)
-    in_window = {canonical(a.path) for a in site.articles
-                 if a.path in expected and since <= a.published.date() <= until}
+    in_window = {
+        canonical(a.path)
+        for a in site.articles
+        if a.path in expected and since <= a.published.date() <= until
+    }
     assert {r["url"] for r in result.records} == in_window
     assert in_window  # the window is not empty on this site
     requested = server.requested()
     for article in site.articles:
-        url_day = date(int(article.path.split("/")[-1][:4]), int(article.path.split("/")[-1][4:6]),
-                       int(article.path.split("/")[-1][6:8]))
+        url_day = date(
+            int(article.path.split("/")[-1][:4]),
+            int(article.path.split("/")[-1][4:6]),
+            int(article.path.split("/")[-1][6:8]),
+        )
         if not since - timedelta(days=1) <= url_day <= until + timedelta(days=1):
             assert requested[article.path] == 0, article.path
     assert result.stats["rfi/skipped/outside_window"] > 0
 
 
 def test_listing_page_limit_is_a_setting(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path, settings={"RFI_MAX_LISTING_PAGES": "1"},
-                       args={"related_depth": "0"})
+    result = run_crawl(
+        server.base_url,
+        tmp_path,
+        settings={"RFI_MAX_LISTING_PAGES": "1"},
+        args={"related_depth": "0"},
+    )
     assert_clean_run(result)
     expected = site.expected_depths(related_depth=0, max_listing_pages=1)
     assert {r["url"] for r in result.records} == {canonical(p) for p in expected}

@@ -186,7 +186,10 @@ class RfiCnSpider(Spider):
             for hub in tag_hubs(response.selector, response.url, self.config.base_url):
                 # A keyword hub counts as one hop, like a related link.
                 yield self._listing_request(
-                    urls.path_of(hub), self.parse_listing, Via.TAG, listing=hub,
+                    urls.path_of(hub),
+                    self.parse_listing,
+                    Via.TAG,
+                    listing=hub,
                     hops=best.depth + 1,
                 )
 

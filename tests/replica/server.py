@@ -65,7 +65,11 @@ class ReplicaServer:
         hub = re.fullmatch(r"/cn/关键词/([^/]+)/", path)
         if hub:
             items = site.hub_items(hub.group(1))
-            return 200, html_type, site.render_listing(f"https://www.rfi.fr{path}", hub.group(1), items)
+            return (
+                200,
+                html_type,
+                site.render_listing(f"https://www.rfi.fr{path}", hub.group(1), items),
+            )
         if path.startswith("/cn/作者/"):
             return 200, html_type, site.render_listing(f"https://www.rfi.fr{path}", "作者", [])
         section = _SECTION_PAGE.match(path)
@@ -85,7 +89,7 @@ class ReplicaServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 path = re.sub(r"/{2,}", "/", unquote(urlsplit(self.path).path))
                 with server._lock:
                     server.requests.append(path)
@@ -100,7 +104,7 @@ class ReplicaServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return  # the request log is ``server.requests``
 
         return Handler

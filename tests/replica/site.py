@@ -45,12 +45,43 @@ EXCLUSIVE_TAG = "独家报道"
 TAGS = ("中国", "台湾", "美国", "日本", "香港", "法国", "欧盟", "经济", "人权", "气候")
 AUTHORS = ("左依", "安德烈", "麦杰思", "林泉忠", "尚穆", "艾米")
 KICKERS = ("台海局势", "中美关系", "乌克兰战争", "香港大火", "法国政坛", None)
-WORDS = ("中国", "法国", "台湾", "总统", "会谈", "经济", "政府", "宣布", "合作", "计划", "国际",
-         "峰会", "部长", "发展", "安全", "问题", "表示", "决定", "人权", "组织", "选举", "市场",
-         "能源", "气候", "协议", "谈判", "北京", "巴黎", "议会", "改革")
+WORDS = (
+    "中国",
+    "法国",
+    "台湾",
+    "总统",
+    "会谈",
+    "经济",
+    "政府",
+    "宣布",
+    "合作",
+    "计划",
+    "国际",
+    "峰会",
+    "部长",
+    "发展",
+    "安全",
+    "问题",
+    "表示",
+    "决定",
+    "人权",
+    "组织",
+    "选举",
+    "市场",
+    "能源",
+    "气候",
+    "协议",
+    "谈判",
+    "北京",
+    "巴黎",
+    "议会",
+    "改革",
+)
 IMAGE = "https://s.rfi.fr/media/display/{uuid}/w:{width}/p:16x9/{name}.jpg"
-DEFAULT_IMAGE = ("https://s.rfi.fr/media/display/020b8dae-e6c1-11ee-a196-005056bfb2b6/"
-                 "w:1280/p:16x9/img-default-RFI.jpg")
+DEFAULT_IMAGE = (
+    "https://s.rfi.fr/media/display/020b8dae-e6c1-11ee-a196-005056bfb2b6/"
+    "w:1280/p:16x9/img-default-RFI.jpg"
+)
 SRCSET_WIDTHS = (246, 388, 720, 1024)
 
 
@@ -112,31 +143,45 @@ class ReplicaSite:
             start = datetime.combine(self.today, time(20), UTC)
             published = start - timedelta(hours=5 * index, minutes=rng.randrange(60))
         programme = PROGRAMMES[index % 2] if index % 6 == 5 else None
-        section = PROGRAMME_SECTION if programme else (
-            WIRE_SECTION if index % 9 == 4 else SECTIONS[index % len(SECTIONS)])
+        section = (
+            PROGRAMME_SECTION
+            if programme
+            else (WIRE_SECTION if index % 9 == 4 else SECTIONS[index % len(SECTIONS)])
+        )
         title = self._sentence(rng, 4, 8, sep=" ") + f" {index}"
         day = published.astimezone(PARIS).strftime("%Y%m%d")
         slug = f"{day}-{title.replace(' ', '-').lower()}"
-        path = (f"/cn/{PROGRAMME_SECTION}/{programme}/{slug}" if programme
-                else f"/cn/{section}/{slug}")
+        path = (
+            f"/cn/{PROGRAMME_SECTION}/{programme}/{slug}" if programme else f"/cn/{section}/{slug}"
+        )
         blocks = [("p", self._paragraph(rng)) for _ in range(rng.randint(3, 6))]
-        for position in sorted(rng.sample(range(1, len(blocks)), k=min(2, index % 3)), reverse=True):
+        for position in sorted(
+            rng.sample(range(1, len(blocks)), k=min(2, index % 3)), reverse=True
+        ):
             blocks.insert(position, ("h2", self._sentence(rng, 2, 4) + "？"))
         article = Article(
-            index=index, path=path,
+            index=index,
+            path=path,
             content_id=None if index % 13 == 12 else f"WBMZ{100000 + index}-RFI-CN-{day}",
             title=title,
             kicker=KICKERS[index % len(KICKERS)] if index % 4 != 3 else None,
             lead=None if index % 10 == 9 else self._paragraph(rng),
-            blocks=blocks, published=published.replace(microsecond=0),
+            blocks=blocks,
+            published=published.replace(microsecond=0),
             modified=(published + timedelta(hours=1)).replace(microsecond=0)
-            if index % 3 == 0 else None,
+            if index % 3 == 0
+            else None,
             authors=[] if section == WIRE_SECTION else rng.sample(AUTHORS, k=1 + index % 2),
-            section=section, programme=programme,
+            section=section,
+            programme=programme,
             tags=rng.sample(TAGS, k=1 + index % 3),
             image_uuid=None if index % 11 == 10 else f"{index:08x}-caf9-11f0-9b38-005056bfb2b6",
-            audio={"url": f"https://aod-rfi.akamaized.net/rfi/chinois/audio/{index}.mp3",
-                   "duration": 600 + index} if programme else None,
+            audio={
+                "url": f"https://aod-rfi.akamaized.net/rfi/chinois/audio/{index}.mp3",
+                "duration": 600 + index,
+            }
+            if programme
+            else None,
             twin=f"/tw/{section}/{day}-tw-{index}",
             lazy_image=index % 7 == 0,
         )
@@ -145,7 +190,9 @@ class ReplicaSite:
 
     @staticmethod
     def _sentence(rng: random.Random, low: int, high: int, sep: str = "") -> str:
-        return sep.join(rng.choice(WORDS) + rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+        return sep.join(
+            rng.choice(WORDS) + rng.choice(WORDS) for _ in range(rng.randint(low, high))
+        )
 
     def _paragraph(self, rng: random.Random) -> str:
         # A zero-width space and a no-break space, as pasted text carries them.
@@ -156,12 +203,20 @@ class ReplicaSite:
         self.chain = [n - 1, n - 2, n - 3, n - 4]
         self.b, self.x, self.y, self.z = n - 5, n - 9, n - 6, n - 7
         self.tag_only, self.disallowed, self.disallowed_only_link = n - 8, 3, n - 10
-        special = {*self.chain, self.b, self.x, self.y, self.z, self.tag_only,
-                   self.disallowed_only_link}
+        special = {
+            *self.chain,
+            self.b,
+            self.x,
+            self.y,
+            self.z,
+            self.tag_only,
+            self.disallowed_only_link,
+        }
         plain = [a.index for a in self.articles if a.index not in special]
         for article in self.articles:
             article.listed = article.index in plain and not (
-                article.index >= HOMEPAGE_SIZE and article.index % 7 == 2)
+                article.index >= HOMEPAGE_SIZE and article.index % 7 == 2
+            )
         self.articles[self.x].sitemap_only = True
         for position, index in enumerate(plain):
             # The aside lists the page itself first, like the real one.
@@ -169,10 +224,17 @@ class ReplicaSite:
             self.articles[index].related = [index, *dict.fromkeys(targets)]
             if index % 4 == 1:
                 self.articles[index].body_links = [plain[(position + 2) % len(plain)]]
-        links = {0: [self.b], 1: [self.chain[0]], self.disallowed: [self.disallowed_only_link],
-                 self.b: [self.x], self.x: [self.y], self.y: [self.z],
-                 self.chain[0]: [self.chain[1]], self.chain[1]: [self.chain[2]],
-                 self.chain[2]: [self.chain[3]]}
+        links = {
+            0: [self.b],
+            1: [self.chain[0]],
+            self.disallowed: [self.disallowed_only_link],
+            self.b: [self.x],
+            self.x: [self.y],
+            self.y: [self.z],
+            self.chain[0]: [self.chain[1]],
+            self.chain[1]: [self.chain[2]],
+            self.chain[2]: [self.chain[3]],
+        }
         for source, targets in links.items():
             article = self.articles[source]
             article.related = [*(article.related or [source]), *targets]
@@ -220,8 +282,10 @@ class ReplicaSite:
         return [a for a in self.newest() if a.listed][:RSS_SIZE]
 
     def sitemap_items(self) -> list[Article]:
-        return [*[a for a in self.newest() if a.listed][:SITEMAP_SIZE],
-                *[a for a in self.articles if a.sitemap_only]]
+        return [
+            *[a for a in self.newest() if a.listed][:SITEMAP_SIZE],
+            *[a for a in self.articles if a.sitemap_only],
+        ]
 
     def hub_items(self, tag: str) -> list[Article]:
         return [a for a in self.newest() if tag in a.tags]
@@ -233,14 +297,19 @@ class ReplicaSite:
     # -- what a correct crawl exports ------------------------------------------------------
 
     def start_articles(self, max_listing_pages: int = 3) -> list[Article]:
-        found = [*self.homepage_items(), *self.news_feed_items(), *self.rss_items(),
-                 *self.sitemap_items()]
+        found = [
+            *self.homepage_items(),
+            *self.news_feed_items(),
+            *self.rss_items(),
+            *self.sitemap_items(),
+        ]
         for section in self.sections():
             found += self.section_items(section)[: PAGE_SIZE * max_listing_pages]
         return found
 
-    def expected_depths(self, related_depth: int = 2, max_listing_pages: int = 3,
-                        follow_tags: bool = False) -> dict[str, int]:
+    def expected_depths(
+        self, related_depth: int = 2, max_listing_pages: int = 3, follow_tags: bool = False
+    ) -> dict[str, int]:
         """Canonical path → shortest related depth, for every article a crawl must export."""
         depth: dict[int, int] = {}
         frontier = [(a.index, 0) for a in self.start_articles(max_listing_pages)]
@@ -255,8 +324,9 @@ class ReplicaSite:
             article = self.articles_by_index()[index]
             frontier += [(linked, hops + 1) for linked in article.related if linked != index]
             if follow_tags:
-                frontier += [(a.index, hops + 1) for tag in article.tags
-                             for a in self.hub_items(tag)]
+                frontier += [
+                    (a.index, hops + 1) for tag in article.tags for a in self.hub_items(tag)
+                ]
         by_index = self.articles_by_index()
         return {by_index[i].path: d for i, d in depth.items() if i != self.disallowed}
 
@@ -270,11 +340,14 @@ class ReplicaSite:
         image = None
         if article.image_uuid:
             width = SRCSET_WIDTHS[-1] if article.lazy_image else 1280
-            image = {"url": self._image_url(article, width), "caption": _clean(article.title),
-                     "credit": "AFP - 法广"}
+            image = {
+                "url": self._image_url(article, width),
+                "caption": _clean(article.title),
+                "credit": "AFP - 法广",
+            }
         return {
-            "id": article.content_id or "RFI-URL-" + hashlib.sha256(
-                article.url.encode()).hexdigest()[:20].upper(),
+            "id": article.content_id
+            or "RFI-URL-" + hashlib.sha256(article.url.encode()).hexdigest()[:20].upper(),
             "url": article.url,
             "edition": "cn",
             "language": "zh-Hans",
@@ -292,8 +365,11 @@ class ReplicaSite:
             "tags": article.tags,
             "image": image,
             "media": [{"kind": "audio", **article.audio}] if article.audio else [],
-            "related": [{"url": by_index[i].url, "title": by_index[i].display_title}
-                        for i in article.related if i != article.index],
+            "related": [
+                {"url": by_index[i].url, "title": by_index[i].display_title}
+                for i in article.related
+                if i != article.index
+            ],
             "links": [by_index[i].url for i in article.body_links],
             "translations": {"zh-Hant": canonical(article.twin)},
             "char_count": len(body),
@@ -311,38 +387,68 @@ class ReplicaSite:
 
     def robots_txt(self) -> str:
         disallowed = self.articles_by_index()[self.disallowed]
-        return ("User-agent: *\n"
-                f"Disallow: {quote(disallowed.path, safe='/-._~')}\n"
-                "Disallow: /cn/live-admin/\n"
-                f"Sitemap: {ORIGIN}/sitemaps/cn/news.xml\n")
+        return (
+            "User-agent: *\n"
+            f"Disallow: {quote(disallowed.path, safe='/-._~')}\n"
+            "Disallow: /cn/live-admin/\n"
+            f"Sitemap: {ORIGIN}/sitemaps/cn/news.xml\n"
+        )
 
     def render_article(self, article: Article) -> str:
         t = templates()
         by_index = self.articles_by_index()
-        return "".join((
-            fill(t.article_head, title=html.escape(article.display_title),
-                 head_meta=self._head_meta(article), json_ld=self._json_ld(article)),
-            t.article_pre_main,
-            fill(t.article_main, breadcrumb=self._breadcrumb(article),
-                 article=self._article_block(article), related=self._related_aside(article, by_index),
-                 tags=self._tags_block(article), datalayer=self._datalayer(article)),
-            t.article_tail,
-        ))
+        return "".join(
+            (
+                fill(
+                    t.article_head,
+                    title=html.escape(article.display_title),
+                    head_meta=self._head_meta(article),
+                    json_ld=self._json_ld(article),
+                ),
+                t.article_pre_main,
+                fill(
+                    t.article_main,
+                    breadcrumb=self._breadcrumb(article),
+                    article=self._article_block(article),
+                    related=self._related_aside(article, by_index),
+                    tags=self._tags_block(article),
+                    datalayer=self._datalayer(article),
+                ),
+                t.article_tail,
+            )
+        )
 
-    def render_listing(self, canonical_url: str, title: str, items: list[Article],
-                       pager: str = "", news_feed: list[Article] | None = None,
-                       extra: str = "") -> str:
+    def render_listing(
+        self,
+        canonical_url: str,
+        title: str,
+        items: list[Article],
+        pager: str = "",
+        news_feed: list[Article] | None = None,
+        extra: str = "",
+    ) -> str:
         t = templates()
         teasers = "".join(self._teaser(a, a.kicker or a.section) for a in items)
         feed = ""
         if news_feed:
-            feed = ('<aside data-org-name="1" data-org-type="banana-split" class="o-aside-content '
-                    ' o-aside-content--news-feed"><ol class="o-layout-list o-layout-list--news-feed">'
-                    + "".join(self._news_item(a) for a in news_feed) + "</ol></aside>")
-        main = (f'<div class="t-content t-content--page-builder" id="main-content">'
-                f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}</div>')
-        return "".join((fill(t.home_head, title=html.escape(title), canonical=canonical_url),
-                        t.home_pre_main, main, t.home_tail))
+            feed = (
+                '<aside data-org-name="1" data-org-type="banana-split" class="o-aside-content '
+                ' o-aside-content--news-feed"><ol class="o-layout-list o-layout-list--news-feed">'
+                + "".join(self._news_item(a) for a in news_feed)
+                + "</ol></aside>"
+            )
+        main = (
+            f'<div class="t-content t-content--page-builder" id="main-content">'
+            f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}</div>'
+        )
+        return "".join(
+            (
+                fill(t.home_head, title=html.escape(title), canonical=canonical_url),
+                t.home_pre_main,
+                main,
+                t.home_tail,
+            )
+        )
 
     def render_homepage(self) -> str:
         first = self.homepage_items()[0]
@@ -350,46 +456,72 @@ class ReplicaSite:
         encoded = quote(raw, safe="/-._~")
         traps = "".join(
             f'<a href="{href}">{html.escape(first.title)}</a>'
-            for href in (raw, f"https://www.rfi.fr/{encoded.lstrip('/').replace('cn/', 'cn//', 1)}",
-                         f"http://www.rfi.fr/{encoded.lstrip('/')}", f"{encoded}/",
-                         f"{encoded}?xtor=RSS-1", f"{encoded}#comments",
-                         f"https://www.rfi.fr//{encoded.lstrip('/')}")
+            for href in (
+                raw,
+                f"https://www.rfi.fr/{encoded.lstrip('/').replace('cn/', 'cn//', 1)}",
+                f"http://www.rfi.fr/{encoded.lstrip('/')}",
+                f"{encoded}/",
+                f"{encoded}?xtor=RSS-1",
+                f"{encoded}#comments",
+                f"https://www.rfi.fr//{encoded.lstrip('/')}",
+            )
         )
-        traps += ('<a href="/cn/直播">直播</a><a href="/cn/我们是谁">我们是谁</a>'
-                  f'<a href="{first.twin}">華語</a><a href="/fr/">Français</a>'
-                  '<a href="/cn/作者/左依/">左依</a>')
-        partner = ('<div class="m-item-list-article" data-article-list><div class="article__title">'
-                   '<a href="https://savoirs.rfi.fr/cn/apprendre-enseigner" data-article-item-link>'
-                   '<h2>学习法语</h2></a></div></div>'
-                   '<div class="m-item-list-article" data-article-list><div class="article__title">'
-                   '<a href="https://www.rfi.fr/cn/关键词/中国/" data-article-item-link><h2>中国</h2>'
-                   '</a></div></div>')
-        return self.render_listing(ORIGIN + "/cn/", "法广 - 时事与新闻直播 - RFI - 法国国际广播电台",
-                                   self.homepage_items(), news_feed=self.news_feed_items(),
-                                   extra=traps + partner)
+        traps += (
+            '<a href="/cn/直播">直播</a><a href="/cn/我们是谁">我们是谁</a>'
+            f'<a href="{first.twin}">華語</a><a href="/fr/">Français</a>'
+            '<a href="/cn/作者/左依/">左依</a>'
+        )
+        partner = (
+            '<div class="m-item-list-article" data-article-list><div class="article__title">'
+            '<a href="https://savoirs.rfi.fr/cn/apprendre-enseigner" data-article-item-link>'
+            "<h2>学习法语</h2></a></div></div>"
+            '<div class="m-item-list-article" data-article-list><div class="article__title">'
+            '<a href="https://www.rfi.fr/cn/关键词/中国/" data-article-item-link><h2>中国</h2>'
+            "</a></div></div>"
+        )
+        return self.render_listing(
+            ORIGIN + "/cn/",
+            "法广 - 时事与新闻直播 - RFI - 法国国际广播电台",
+            self.homepage_items(),
+            news_feed=self.news_feed_items(),
+            extra=traps + partner,
+        )
 
     def render_section(self, section: str, page: int) -> str | None:
         pages = self.section_pages(section)
         if page > pages:
             return None
-        items = self.section_items(section)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        items = self.section_items(section)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         base = f"/cn/{section}/"
         # [guess] the pager's markup: numbered links to /cn/<section>/<n>/.
-        pager = '<div class="m-pagination">' + "".join(
-            f'<a class="m-pagination__item" href="{base}{n}/">{n}</a>' if n > 1
-            else f'<a class="m-pagination__item" href="{base}">1</a>'
-            for n in range(1, pages + 1)) + "</div>"
-        return self.render_listing(canonical(base if page == 1 else f"{base}{page}/"),
-                                   f"{section} - RFI", items, pager=pager)
+        pager = (
+            '<div class="m-pagination">'
+            + "".join(
+                f'<a class="m-pagination__item" href="{base}{n}/">{n}</a>'
+                if n > 1
+                else f'<a class="m-pagination__item" href="{base}">1</a>'
+                for n in range(1, pages + 1)
+            )
+            + "</div>"
+        )
+        return self.render_listing(
+            canonical(base if page == 1 else f"{base}{page}/"),
+            f"{section} - RFI",
+            items,
+            pager=pager,
+        )
 
     def render_rss(self) -> str:
         items = "".join(
             f"<item><title>{html.escape(a.display_title)}</title><link>{a.url}</link>"
             f"<description>{html.escape(a.lead or '')}</description>"
             f"<pubDate>{a.published.strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate></item>"
-            for a in self.rss_items())
-        return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-                f"<title>法广</title><link>{ORIGIN}/cn/</link>{items}</channel></rss>")
+            for a in self.rss_items()
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>法广</title><link>{ORIGIN}/cn/</link>{items}</channel></rss>"
+        )
 
     def render_sitemap(self) -> str:
         entries = "".join(
@@ -397,30 +529,41 @@ class ReplicaSite:
             f"<news:language>zh-cn</news:language></news:publication>"
             f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
             f"<news:title>{html.escape(a.title)}</news:title></news:news></url>"
-            for a in self.sitemap_items())
-        return ('<?xml version="1.0" encoding="UTF-8"?>'
-                '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-                'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
-                f"{entries}</urlset>")
+            for a in self.sitemap_items()
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f"{entries}</urlset>"
+        )
 
     def _image_url(self, article: Article, width: int) -> str:
         return IMAGE.format(uuid=article.image_uuid, width=width, name=f"photo-{article.index}")
 
     def _head_meta(self, a: Article) -> str:
-        lines = [f'<link rel="canonical" href="{a.url}">',
-                 '<meta property="og:type" content="article">',
-                 f'<meta property="og:title" content="{html.escape(a.display_title)}">',
-                 f'<meta property="og:url" content="{a.url}">']
+        lines = [
+            f'<link rel="canonical" href="{a.url}">',
+            '<meta property="og:type" content="article">',
+            f'<meta property="og:title" content="{html.escape(a.display_title)}">',
+            f'<meta property="og:url" content="{a.url}">',
+        ]
         if a.lead:
-            lines += [f'<meta property="og:description" content="{html.escape(a.lead)}">',
-                      f'<meta name="description" content="{html.escape(a.lead)}">']
+            lines += [
+                f'<meta property="og:description" content="{html.escape(a.lead)}">',
+                f'<meta name="description" content="{html.escape(a.lead)}">',
+            ]
         if a.image_uuid and not a.lazy_image:
             lines.append(f'<meta property="og:image" content="{self._image_url(a, 1280)}">')
         elif not a.image_uuid:
             lines.append(f'<meta property="og:image" content="{DEFAULT_IMAGE}">')
-        lines.append(f'<meta property="article:published_time" content="{a.published.isoformat()}">')
+        lines.append(
+            f'<meta property="article:published_time" content="{a.published.isoformat()}">'
+        )
         if a.modified:
-            lines.append(f'<meta property="article:modified_time" content="{a.modified.isoformat()}">')
+            lines.append(
+                f'<meta property="article:modified_time" content="{a.modified.isoformat()}">'
+            )
         lines.append(f'<meta property="article:section" content="{a.section}">')
         lines += [f'<meta property="article:tag" content="{t}">' for t in a.tags]
         lines.append(f'<meta name="keywords" content="{",".join([a.section, *a.tags])}">')
@@ -431,18 +574,29 @@ class ReplicaSite:
         keywords: list[str] | str = [a.section, *a.tags]
         if a.index % 4 == 3:
             keywords = ",".join(keywords)  # the 2025-05-and-earlier form
-        article = {"@context": "https://schema.org", "@type": "NewsArticle", "url": a.url,
-                   "headline": a.display_title, "datePublished": a.published.isoformat(),
-                   "inLanguage": "zh-Hans", "articleSection": a.section,
-                   "author": [{"@type": "Person", "name": n} for n in a.authors],
-                   "keywords": keywords, "isAccessibleForFree": True}
+        article = {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "url": a.url,
+            "headline": a.display_title,
+            "datePublished": a.published.isoformat(),
+            "inLanguage": "zh-Hans",
+            "articleSection": a.section,
+            "author": [{"@type": "Person", "name": n} for n in a.authors],
+            "keywords": keywords,
+            "isAccessibleForFree": True,
+        }
         if a.lead:
             article["description"] = a.lead
         if a.modified:
             article["dateModified"] = a.modified.isoformat()
         if a.image_uuid and not a.lazy_image:
             article["image"] = [self._image_url(a, 1280)]
-        crumbs = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": []}
+        crumbs = {
+            "@context": "https://schema.org",
+            "@type": "BreadcrumbList",
+            "itemListElement": [],
+        }
         shape = a.index % 4
         document: object = [article, crumbs]
         if shape == 1:
@@ -453,46 +607,68 @@ class ReplicaSite:
         return f'<script type="application/ld+json">\n{text}\n</script>'
 
     def _breadcrumb(self, a: Article) -> str:
-        return ('<nav class="m-breadcrumb" role="navigation"><ol class="m-breadcrumb__list">'
-                '<li class="m-breadcrumb__list__item"><a href="/cn/" class="m-breadcrumb__list__item'
-                '__link">回到首页</a></li><li class="m-breadcrumb__list__item"><a href="/cn/'
-                f'{a.section}/" class="m-breadcrumb__list__item__link">{a.section}</a></li></ol></nav>')
+        return (
+            '<nav class="m-breadcrumb" role="navigation"><ol class="m-breadcrumb__list">'
+            '<li class="m-breadcrumb__list__item"><a href="/cn/" class="m-breadcrumb__list__item'
+            '__link">回到首页</a></li><li class="m-breadcrumb__list__item"><a href="/cn/'
+            f'{a.section}/" class="m-breadcrumb__list__item__link">{a.section}</a></li></ol></nav>'
+        )
 
     def _article_block(self, a: Article) -> str:
         t = templates()
         by_index = self.articles_by_index()
         parts = ['<article class="t-content__article-wrapper" data-article-content>']
         if a.kicker:
-            parts.append('<div class="t-content__section a-tag"><span class="a-tag__wrapper">'
-                         f"{a.kicker}\n                </span></div>")
-        parts.append(f'<h1 class="t-content__title a-page-title">{html.escape(a.display_title)}</h1>')
+            parts.append(
+                '<div class="t-content__section a-tag"><span class="a-tag__wrapper">'
+                f"{a.kicker}\n                </span></div>"
+            )
+        parts.append(
+            f'<h1 class="t-content__title a-page-title">{html.escape(a.display_title)}</h1>'
+        )
         if a.lead:
             parts.append(f'<p class="t-content__chapo">{html.escape(a.lead)}        </p>')
         paris = a.published.astimezone(PARIS).strftime("%d/%m/%Y - %H:%M")
-        parts.append('<div class="t-content__dates"><p class="m-pub-dates">'
-                     '<span class="m-pub-dates__date">发表时间： '
-                     f'<time datetime="{a.published.isoformat()}" pubdate="pubdate">{paris}</time>'
-                     "</span></p></div>")
+        parts.append(
+            '<div class="t-content__dates"><p class="m-pub-dates">'
+            '<span class="m-pub-dates__date">发表时间： '
+            f'<time datetime="{a.published.isoformat()}" pubdate="pubdate">{paris}</time>'
+            "</span></p></div>"
+        )
         if a.image_uuid:
             srcset = ",".join(f"{self._image_url(a, w)} {w}w" for w in SRCSET_WIDTHS)
-            src = ("data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
-                   if a.lazy_image else self._image_url(a, 1024))
+            src = (
+                "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+                if a.lazy_image
+                else self._image_url(a, 1024)
+            )
             parts.append(
-                '<div class="t-content__main-media"><figure class="m-item-image m-item-image--16x9">'
+                '<div class="t-content__main-media">'
+                '<figure class="m-item-image m-item-image--16x9">'
                 f'<picture class="a-picture"><img src="{src}" srcset="{srcset}" '
                 f'alt="{html.escape(a.title)}" class="a-img "></picture>'
                 f'<figcaption class="a-figcaption"><span>{html.escape(a.title)}</span>'
-                "<span>AFP - 法广</span></figcaption></figure></div>")
+                "<span>AFP - 法广</span></figcaption></figure></div>"
+            )
         if a.audio:
-            audio = json.dumps({"mediaId": f"episode-{a.index}", "type": "audio",
-                                "sources": [{"name": "mp3", "url": a.audio["url"]}],
-                                "duration": a.audio["duration"]})
-            parts.append('<div class="t-content__page-cta"><button class="m-feed-sub__audio">'
-                         f'<script type="application/json">{audio}</script></button></div>')
+            audio = json.dumps(
+                {
+                    "mediaId": f"episode-{a.index}",
+                    "type": "audio",
+                    "sources": [{"name": "mp3", "url": a.audio["url"]}],
+                    "duration": a.audio["duration"],
+                }
+            )
+            parts.append(
+                '<div class="t-content__page-cta"><button class="m-feed-sub__audio">'
+                f'<script type="application/json">{audio}</script></button></div>'
+            )
         for name in a.authors:
-            parts.append('<div class="t-content__authors"><div class="m-from-author">'
-                         f'<a href="/cn/作者/{name}/" title="{name}" class="m-from-author__name">'
-                         f"{name}\n                    </a></div></div>")
+            parts.append(
+                '<div class="t-content__authors"><div class="m-from-author">'
+                f'<a href="/cn/作者/{name}/" title="{name}" class="m-from-author__name">'
+                f"{name}\n                    </a></div></div>"
+            )
         body = [t.interstitial]
         link_targets = [by_index[i] for i in a.body_links]
         for position, (tag, text) in enumerate(a.blocks):
@@ -515,37 +691,56 @@ class ReplicaSite:
     def _related_aside(self, a: Article, by_index: dict[int, Article]) -> str:
         t = templates()
         heading = "同一主题" if a.index % 2 else "其他新闻"
-        teasers = "".join(self._teaser(by_index[i], by_index[i].kicker or by_index[i].section)
-                          for i in a.related)
+        teasers = "".join(
+            self._teaser(by_index[i], by_index[i].kicker or by_index[i].section) for i in a.related
+        )
         return fill(t.aside_open, heading=heading) + teasers + "</div></aside>"
 
     def _teaser(self, a: Article, label: str) -> str:
         img = self._image_url(a, 480) if a.image_uuid else DEFAULT_IMAGE
-        return fill(templates().teaser, href=quote(a.path, safe="/-._~"),
-                    title=html.escape(a.display_title), label=html.escape(label), img=img,
-                    alt=html.escape(a.title))
+        return fill(
+            templates().teaser,
+            href=quote(a.path, safe="/-._~"),
+            title=html.escape(a.display_title),
+            label=html.escape(label),
+            img=img,
+            alt=html.escape(a.title),
+        )
 
     def _news_item(self, a: Article) -> str:
         paris = a.published.astimezone(PARIS)
-        return fill(templates().news_item, href=quote(a.path, safe="/-._~"),
-                    title=html.escape(a.title), datetime=paris.isoformat(),
-                    hhmm=paris.strftime("%H:%M"))
+        return fill(
+            templates().news_item,
+            href=quote(a.path, safe="/-._~"),
+            title=html.escape(a.title),
+            datetime=paris.isoformat(),
+            hhmm=paris.strftime("%H:%M"),
+        )
 
     def _tags_block(self, a: Article) -> str:
         items = "".join(
             f'<li class="m-tags-list__tag"><a href="/cn/{quote("关键词")}/{quote(tag)}/" '
-            f'class="a-hot-tag" title="{tag}">{tag}</a></li>' for tag in a.tags)
-        return ('<div class="t-content__tags"><div class="t-content__tags__title">继续阅读相同主题内容:'
-                f'</div><ul class="m-tags-list">{items}</ul>\n                </div>')
+            f'class="a-hot-tag" title="{tag}">{tag}</a></li>'
+            for tag in a.tags
+        )
+        return (
+            '<div class="t-content__tags"><div class="t-content__tags__title">继续阅读相同主题内容:'
+            f'</div><ul class="m-tags-list">{items}</ul>\n                </div>'
+        )
 
     def _datalayer(self, a: Article) -> str:
-        layer = {"content_title": a.title, "canonical": a.url,
-                 "publication_date": a.published.strftime("%Y-%m-%d"),
-                 "publication_time": a.published.strftime("%H:%M:%S"),
-                 "authors": [{"name": n} for n in a.authors],
-                 "tags": [{"name": t} for t in a.tags], "cat1": a.section,
-                 "main_media_type": "audio" if a.audio else "texte", "content_type": "article",
-                 "site_locale": "cn"}
+        layer = {
+            "content_title": a.title,
+            "canonical": a.url,
+            "publication_date": a.published.strftime("%Y-%m-%d"),
+            "publication_time": a.published.strftime("%H:%M:%S"),
+            "authors": [{"name": n} for n in a.authors],
+            "tags": [{"name": t} for t in a.tags],
+            "cat1": a.section,
+            "main_media_type": "audio" if a.audio else "texte",
+            "content_type": "article",
+            "site_locale": "cn",
+        }
         if a.content_id:
             layer["content_id"] = a.content_id
         return f'<script id="datalayer" type="application/json">{json.dumps(layer)}</script>'

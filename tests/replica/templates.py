@@ -27,16 +27,23 @@ REAL_TITLE = "台湾增加400亿美元国防开支 加速部署T-Dome防空系�
 REAL_KICKER = "台海局势"
 REAL_ALT = "台湾总统赖清德承诺加速部署“T-Dome”，并称其为岛屿的“安全网”。"
 HEAD_LINES_REPLACED = (
-    'rel="canonical"', 'property="og:title"', 'property="og:description"', 'property="og:url"',
-    'property="og:image"', 'property="og:type"', 'property="article:', 'name="description"',
-    'name="keywords"', 'hreflang="zh-Hant"',
+    'rel="canonical"',
+    'property="og:title"',
+    'property="og:description"',
+    'property="og:url"',
+    'property="og:image"',
+    'property="og:type"',
+    'property="article:',
+    'name="description"',
+    'name="keywords"',
+    'hreflang="zh-Hant"',
 )
 
 
 def cut(text: str, start: str, end: str, *, after: int = 0) -> tuple[int, int]:
     """(start, end) offsets of the region from ``start`` to the end of ``end``; exactly one."""
     begin = text.find(start, after)
-    if begin < 0 or text.find(start, begin + 1) >= 0 and after == 0:
+    if begin < 0 or (text.find(start, begin + 1) >= 0 and after == 0):
         raise ValueError(f"marker {start[:60]!r} must occur once in the captured page")
     finish = text.find(end, begin)
     if finish < 0:
@@ -106,10 +113,12 @@ def templates() -> Templates:
     pieces.append(main[previous:])
     article_main = "".join(pieces)
 
-    body = article[slice(*cut(article, '<div class="t-content__body', '<div class="t-content__shares'))]
+    body = article[
+        slice(*cut(article, '<div class="t-content__body', '<div class="t-content__shares'))
+    ]
     unlock = body.index("m-interstitial__unlock-btn")
     interstitial_end = body.index("</div>", body.index("</button>", unlock)) + len("</div>")
-    interstitial = body[body.index('<div class="m-interstitial">'):interstitial_end]
+    interstitial = body[body.index('<div class="m-interstitial">') : interstitial_end]
     promos_start = body.index('<div class="o-self-promo o-self-promo--nl')
     promos_end = body.rindex("</div>", 0, body.rindex('<div class="t-content__shares'))
     self_promos = body[promos_start:promos_end]
@@ -121,27 +130,38 @@ def templates() -> Templates:
     second_item = aside.index('<div class="o-layout-list__item">', first_item + 1)
     teaser = aside[first_item:second_item]
     img_src = re.search(r'<img [^>]*src="([^"]+)"', teaser).group(1)
-    teaser = (teaser.replace(REAL_TEASER_HREF, "⟦href⟧").replace(REAL_TITLE, "⟦title⟧")
-              .replace(REAL_KICKER, "⟦label⟧").replace(REAL_ALT, "⟦alt⟧").replace(img_src, "⟦img⟧"))
+    teaser = (
+        teaser.replace(REAL_TEASER_HREF, "⟦href⟧")
+        .replace(REAL_TITLE, "⟦title⟧")
+        .replace(REAL_KICKER, "⟦label⟧")
+        .replace(REAL_ALT, "⟦alt⟧")
+        .replace(img_src, "⟦img⟧")
+    )
     teaser = re.sub(r' srcset="[^"]*"', "", teaser)
     heading_at = aside.index("其他新闻")
     list_open = aside.index(">", aside.index("<div", heading_at)) + 1
-    aside_open = aside[:heading_at] + "⟦heading⟧" + aside[heading_at + len("其他新闻"):list_open]
+    aside_open = aside[:heading_at] + "⟦heading⟧" + aside[heading_at + len("其他新闻") : list_open]
 
     home_main_start = home.index("<main")
     home_main_end = home.index("</main>")
     home_head = home[: home.index("</head>")]
     home_head = re.sub(r"<title>.*?</title>", "<title>⟦title⟧</title>", home_head, count=1)
-    home_head = home_head.replace('<link rel="canonical" href="https://www.rfi.fr/cn/">',
-                                  '<link rel="canonical" href="⟦canonical⟧">', 1)
+    home_head = home_head.replace(
+        '<link rel="canonical" href="https://www.rfi.fr/cn/">',
+        '<link rel="canonical" href="⟦canonical⟧">',
+        1,
+    )
     feed = home[slice(*cut(home, '<ol class="o-layout-list o-layout-list--news-feed">', "</li>"))]
-    news_item = feed[feed.index('<li class="o-layout-list__item">'):]
+    news_item = feed[feed.index('<li class="o-layout-list__item">') :]
     news_href = re.search(r'<a href="([^"]+)"', news_item).group(1)
     news_title = re.search(r'title="([^"]+)"', news_item).group(1)
     news_time = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', news_item)
-    news_item = (news_item.replace(news_href, "⟦href⟧").replace(news_title, "⟦title⟧")
-                 .replace(news_time.group(1), "⟦datetime⟧")
-                 .replace(f">{news_time.group(2)}<", ">⟦hhmm⟧<"))
+    news_item = (
+        news_item.replace(news_href, "⟦href⟧")
+        .replace(news_title, "⟦title⟧")
+        .replace(news_time.group(1), "⟦datetime⟧")
+        .replace(f">{news_time.group(2)}<", ">⟦hhmm⟧<")
+    )
 
     return Templates(
         article_head=article_head,
@@ -154,7 +174,7 @@ def templates() -> Templates:
         teaser=teaser,
         aside_open=aside_open,
         home_head=home_head,
-        home_pre_main=home[home.index("</head>"): home.index(">", home_main_start) + 1],
+        home_pre_main=home[home.index("</head>") : home.index(">", home_main_start) + 1],
         home_tail=home[home_main_end:],
         news_item=news_item,
     )

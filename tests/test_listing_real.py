@@ -1,0 +1,98 @@
+"""Listing extraction on the real captured homepage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from parsel import Selector
+
+from rfi_crawler import urls
+from rfi_crawler.extract.listing import content_links, feed_link, pager_links, section_links
+
+HOMEPAGE = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages" / "homepage_20251130.html"
+)
+HOME_URL = "https://www.rfi.fr/cn/"
+NAV_SECTIONS = [
+    "中国",
+    "港澳台",
+    "法国",
+    "亚洲",
+    "非洲",
+    "美洲",
+    "欧洲",
+    "中东",
+    "人权",
+    "政治",
+    "经贸",
+    "社会",
+    "生态",
+    "科技与文化",
+    "最新消息",
+    "国际",
+    "体育",
+    "法新社经济",
+    "健康",
+    "名流",
+    "特别专题",
+    "再次收听",
+    "专栏检索",
+]
+
+
+@pytest.fixture(scope="module")
+def homepage() -> Selector:
+    return Selector(text=HOMEPAGE.read_text(encoding="utf-8"))
+
+
+def test_homepage_links_exactly_48_content_pages(homepage):
+    links = content_links(homepage, HOME_URL)
+    paths = [urls.path_of(link.url) for link in links]
+    assert len(paths) == len(set(paths)) == 48
+    assert Counter(link.kind for link in links) == {"teaser": 43, "news_feed": 5}
+    assert sum(urls.programme_in_path(p) is not None for p in paths) == 12
+    assert all(urls.is_content_path(p) for p in paths)
+    assert all(link.title for link in links)
+    news = [link for link in links if link.kind == "news_feed"]
+    assert all(urls.path_of(link.url).startswith("/cn/国际报道/") for link in news)
+
+
+def test_the_same_links_are_found_on_a_local_replica_origin(homepage):
+    local = [
+        link.url
+        for link in content_links(homepage, "http://127.0.0.1:8000/cn/", "http://127.0.0.1:8000")
+    ]
+    assert local == [link.url for link in content_links(homepage, HOME_URL)]
+
+
+def test_sections_of_the_navigation(homepage):
+    sections = [urls.path_of(u) for u in section_links(homepage, HOME_URL)]
+    assert sections == [f"/cn/{name}/" for name in NAV_SECTIONS]
+
+
+def test_rss_feed_link(homepage):
+    assert feed_link(homepage, HOME_URL) == "https://www.rfi.fr/cn/rss"
+
+
+def test_pager_links_are_read_from_the_page():
+    html = (
+        '<html><body><div class="m-pagination"><a href="/cn/中国/">1</a>'
+        '<a href="/cn/%E4%B8%AD%E5%9B%BD/2/">2</a><a href="https://www.rfi.fr/cn/中国/3/">3</a>'
+        '<a href="/cn/港澳台/2/">other section</a><a href="/cn/中国/20251130-x">article</a>'
+        "</div></body></html>"
+    )
+    pages = pager_links(
+        Selector(text=html),
+        "https://www.rfi.fr/cn/中国/",
+        "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/",
+    )
+    assert pages == {
+        2: "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/2/",
+        3: "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/3/",
+    }
+
+
+def test_the_real_homepage_has_no_pager(homepage):
+    assert pager_links(homepage, HOME_URL, HOME_URL) == {}

@@ -1,0 +1,38 @@
+"""Item pipelines: the date window and within-run deduplication."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from rfi_crawler.items import ArticleItem
+from rfi_crawler.pipelines import DateWindowPipeline, DuplicateArticlePipeline
+from rfi_crawler.spiders.rfi_cn import RfiCnSpider
+
+
+def crawler_with_spider(**kwargs):
+    crawler = get_crawler(RfiCnSpider)
+    crawler.spider = RfiCnSpider.from_crawler(crawler, **kwargs)
+    crawler.stats.open_spider()
+    return crawler
+
+
+def test_duplicates_are_dropped_with_their_id_and_counted():
+    crawler = crawler_with_spider()
+    pipeline = DuplicateArticlePipeline.from_crawler(crawler)
+    first = ArticleItem(id="WBMZ1-RFI-CN-20251130", url="https://www.rfi.fr/cn/a/20251130-x")
+    assert pipeline.process_item(first) is first
+    with pytest.raises(DropItem, match="duplicate: WBMZ1-RFI-CN-20251130"):
+        pipeline.process_item(ArticleItem(id=first.id, url="https://www.rfi.fr/cn/b/20251130-x"))
+    assert crawler.stats.get_value("rfi/dedup/duplicate_id") == 1
+
+
+def test_records_outside_the_window_are_dropped_and_counted():
+    crawler = crawler_with_spider(since="2025-11-10", until="2025-11-20")
+    pipeline = DateWindowPipeline.from_crawler(crawler)
+    inside = ArticleItem(id="a", published_at="2025-11-15T08:00:00+00:00")
+    assert pipeline.process_item(inside) is inside
+    with pytest.raises(DropItem, match="outside date window"):
+        pipeline.process_item(ArticleItem(id="b", published_at="2025-11-21T00:10:00+00:00"))
+    assert crawler.stats.get_value("rfi/skipped/outside_window") == 1

@@ -1,0 +1,90 @@
+"""Loader processors, each on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from rfi_crawler.processors import (
+    clean_text,
+    collapse_whitespace,
+    paris_to_utc_iso,
+    remove_zero_width,
+    strip_title_suffix,
+    to_utc_iso,
+    unique_in_order,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  法新社消息称，台湾政府计划        ", "法新社消息称，台湾政府计划"),
+        ("a\n\t b", "a b"),
+        ("全角标点：“保留”。", "全角标点：“保留”。"),  # no NFKC: full-width punctuation stays
+        ("不\u00a0换行", "不 换行"),
+        ("国安法下异见遭噤声　香港学生", "国安法下异见遭噤声　香港学生"),  # ideographic space kept
+        ("   ", None),
+        ("", None),
+    ],
+)
+def test_collapse_whitespace(text, expected):
+    assert collapse_whitespace(text) == expected
+
+
+def test_remove_zero_width():
+    assert remove_zero_width("台\u200b湾\u200c\u200d\u2060\ufeff\u00ad") == "台湾"
+
+
+@pytest.mark.parametrize("value", [None, 3, 2.5, ["x"], {"a": 1}])
+def test_clean_text_passes_only_text(value):
+    assert clean_text(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-11-30T09:13:47+00:00", "2025-11-30T09:13:47+00:00"),
+        ("2025-11-30T10:13:47+01:00", "2025-11-30T09:13:47+00:00"),
+        ("2025-11-30T09:13:47Z", "2025-11-30T09:13:47+00:00"),
+        ("2025-11-30T09:13:47.123456+00:00", "2025-11-30T09:13:47+00:00"),
+        ("2025-11-30T09:13:47", None),  # no offset: not guessed
+        ("30/11/2025", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_to_utc_iso(value, expected):
+    assert to_utc_iso(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30/11/2025 - 10:13", "2025-11-30T09:13:00+00:00"),  # winter: UTC+1
+        ("发表时间： 15/07/2024 - 12:00", "2024-07-15T10:00:00+00:00"),  # summer: UTC+2
+        ("31/02/2024 - 10:00", None),
+        ("yesterday", None),
+    ],
+)
+def test_paris_to_utc_iso(text, expected):
+    assert paris_to_utc_iso(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "programme", "expected"),
+    [
+        ("谈诺贝尔奖 - 要闻分析", "要闻分析", "谈诺贝尔奖"),
+        ("谈诺贝尔奖 – 要闻分析", "要闻分析", "谈诺贝尔奖"),
+        ("美股收盘 – 法国国际广播电台 - RFI", None, "美股收盘"),
+        ("标题 - RFI", None, "标题"),
+        ("A - B 之争", None, "A - B 之争"),
+        ("谈诺贝尔奖 - 要闻分析", None, "谈诺贝尔奖 - 要闻分析"),
+    ],
+)
+def test_strip_title_suffix(title, programme, expected):
+    assert strip_title_suffix(title, {"programme": programme}) == expected
+
+
+def test_unique_in_order():
+    assert unique_in_order(["中国", "台海", "中国", "", None, "台海"]) == ["中国", "台海"]
+    assert unique_in_order([{"u": 1}, {"u": 1}, {"u": 2}]) == [{"u": 1}, {"u": 2}]
