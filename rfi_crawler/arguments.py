@@ -43,6 +43,7 @@ class SpiderArguments:
     urls: tuple[str, ...] = ()
     related_depth: int = 2
     window: DateWindow = DateWindow()
+    refresh: bool | None = None  # None: RFI_REFRESH decides
 
     @classmethod
     def parse(
@@ -51,14 +52,29 @@ class SpiderArguments:
         related_depth: str | int | None = None,
         since: str | None = None,
         until: str | None = None,
+        refresh: str | None = None,
         base_url: str | None = None,
     ) -> SpiderArguments:
         window = DateWindow(_day("since", since), _day("until", until))
         if window.since and window.until and window.since > window.until:
             raise ConfigError(f"since ({since}) is after until ({until})")
         return cls(
-            urls=_content_urls(urls, base_url), related_depth=_depth(related_depth), window=window
+            urls=_content_urls(urls, base_url),
+            related_depth=_depth(related_depth),
+            window=window,
+            refresh=_flag("refresh", refresh),
         )
+
+
+def _flag(name: str, value: str | None) -> bool | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
 
 
 def _day(name: str, value: str | None) -> date | None:

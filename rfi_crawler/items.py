@@ -32,3 +32,5 @@ class ArticleItem:
     char_count: int | None = None
     content_hash: str | None = None
     crawl: dict[str, Any] | None = None
+    # Assigned by the state store when the record is exported (1, 2, … as content changes).
+    version: int | None = None

@@ -22,9 +22,13 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 
 # -- Records -----------------------------------------------------------------------------
+# Window, then schema, then within-run dedup, then the export that claims versions in the
+# state store and writes the crash-safe run file (rfi_crawler/pipelines.py).
 ITEM_PIPELINES = {
     "rfi_crawler.pipelines.DateWindowPipeline": 100,
-    "rfi_crawler.pipelines.DuplicateArticlePipeline": 200,
+    "rfi_crawler.pipelines.ValidationPipeline": 200,
+    "rfi_crawler.pipelines.DuplicateArticlePipeline": 300,
+    "rfi_crawler.pipelines.ExportPipeline": 800,
 }
 # Chinese stays readable in the JSON Lines output.
 FEED_EXPORT_ENCODING = "utf-8"

@@ -46,6 +46,7 @@ def run_crawl(
         **TEST_SETTINGS,
         "RFI_BASE_URL": base_url,
         "STATS_DUMP_FILE": str(stats_file),
+        "RFI_DATA_DIR": str(workdir / "data"),
         "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
         **(settings or {}),
     }

@@ -21,6 +21,8 @@ from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.frontier import Discovery, RelatedFrontier
+from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.run import CrawlRun
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -57,6 +59,8 @@ class RfiCnSpider(Spider):
     config: RfiConfig
     arguments: SpiderArguments
     frontier: RelatedFrontier
+    run: CrawlRun
+    refresh_policy: RefreshPolicy
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -79,8 +83,11 @@ class RfiCnSpider(Spider):
             related_depth=kwargs.get("related_depth"),
             since=kwargs.get("since"),
             until=kwargs.get("until"),
+            refresh=kwargs.get("refresh"),
             base_url=spider.config.base_url,
         )
+        spider.run = CrawlRun.of(crawler)
+        spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
@@ -92,6 +99,13 @@ class RfiCnSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        refresh = self.arguments.refresh
+        self.refresh_policy = RefreshPolicy(
+            self.run.open(),
+            self.config.refresh_days,
+            self.config.refresh if refresh is None else refresh,
+            today=datetime.now(UTC).date(),
+        )
         if self.arguments.urls:
             for request in self._article_requests(self.arguments.urls, 0, Via.URL, None):
                 yield request
@@ -204,6 +218,9 @@ class RfiCnSpider(Spider):
         for found in discoveries:
             if not self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
                 self._count("skipped/outside_window")
+                continue
+            if found.via != Via.URL and self.refresh_policy.skip(found.url):
+                self._count("incremental/skipped_known")
                 continue
             self._count("requested/article")
             yield Request(

@@ -1,0 +1,1 @@
+"""Run files: crash-safe JSON Lines output, their reader, and the run manifest."""

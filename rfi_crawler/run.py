@@ -1,0 +1,198 @@
+"""One crawl process's run: its id, output file, lock, manifest and the shared state store.
+
+Every component of a crawl reaches the same run through ``CrawlRun.of(crawler)``. Opening a
+run first recovers the runs that died (``kill -9``, power cut): their output files are
+read back, every complete line is marked exported in the store, and their other claims
+are released, so the store always agrees with the files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import platform
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+import scrapy
+from scrapy import signals
+
+from rfi_crawler import __version__
+from rfi_crawler.config import RfiConfig
+from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
+from rfi_crawler.schema import SCHEMA_VERSION
+from rfi_crawler.state import RunRecord, StateStore, open_store
+
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+_runs: WeakKeyDictionary[Crawler, CrawlRun] = WeakKeyDictionary()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class CrawlRun:
+    @classmethod
+    def of(cls, crawler: Crawler) -> CrawlRun:
+        if crawler not in _runs:
+            _runs[crawler] = cls(crawler)
+        return _runs[crawler]
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.config = RfiConfig.from_settings(crawler.settings)
+        self.started = datetime.now(UTC)
+        # Scrapyd names its jobs in SCRAPY_JOB; elsewhere a short random id keeps names unique.
+        self.job = os.environ.get("SCRAPY_JOB") or None
+        self.run_id = f"{self.started:%Y%m%dT%H%M%SZ}-{self.job or uuid.uuid4().hex[:8]}"
+        suffix = ".jsonl.gz" if self.config.output_compression == "gzip" else ".jsonl"
+        self.output_path = self.config.output_dir / f"rfi_cn-{self.run_id}{suffix}"
+        self.lock_path = self.config.data_dir / "runs" / f"{self.run_id}.lock"
+        self.store: StateStore | None = None
+        self.spider_arguments: dict[str, Any] = {}
+        self._lock: TextIO | None = None
+        self._closed = False
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    def open(self) -> StateStore:
+        """Open the store, recover dead runs and register this one (once)."""
+        if self.store is None:
+            store = open_store(self.config.state_uri)
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.lock_path, "w")  # noqa: SIM115 (held for the run's life)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.store = store
+            self._recover_dead_runs()
+            store.begin_run(
+                RunRecord(
+                    self.run_id,
+                    self.job,
+                    self.started.isoformat(timespec="seconds"),
+                    str(self.output_path),
+                    str(self.lock_path),
+                )
+            )
+            logger.info(
+                "run %s: output %s, state %s", self.run_id, self.output_path, self.config.state_uri
+            )
+        return self.store
+
+    def _recover_dead_runs(self) -> None:
+        assert self.store is not None
+        for run in self.store.unfinished_runs():
+            if run.run_id == self.run_id or _is_alive(Path(run.lock_path)):
+                continue
+            keys, problem = _exported_keys(Path(run.output_path))
+            now = utc_now()
+            committed = self.store.commit(keys, run.run_id, now)
+            released = self.store.release(run.run_id)
+            self.store.finish_run(run.run_id, now, "crashed")
+            self.crawler.stats.inc_value("rfi/recovery/runs")
+            self.crawler.stats.inc_value("rfi/recovery/committed", committed)
+            self.crawler.stats.inc_value("rfi/recovery/released", released)
+            logger.warning(
+                "recovered run %s that did not finish: %d exported lines marked in the"
+                " state store, %d unwritten claims released%s",
+                run.run_id,
+                committed,
+                released,
+                f"; {problem}" if problem else "",
+            )
+            Path(run.lock_path).unlink(missing_ok=True)
+
+    def _spider_closed(self, spider: object, reason: str) -> None:
+        self.close(reason)
+
+    def close(self, reason: str) -> None:
+        if self._closed or self.store is None:
+            return
+        self._closed = True
+        finished = utc_now()
+        if self.output_path.exists():
+            self._write_manifest(finished, reason)
+        self.store.finish_run(self.run_id, finished, reason)
+        self.store.close()
+        if self._lock is not None:
+            self._lock.close()
+        self.lock_path.unlink(missing_ok=True)
+
+    def _write_manifest(self, finished: str, reason: str) -> None:
+        stats = self.crawler.stats.get_stats()
+        outcomes = {
+            key.removeprefix("rfi/"): value
+            for key, value in sorted(stats.items())
+            if key.startswith("rfi/")
+        }
+        manifest = {
+            "run_id": self.run_id,
+            "job": self.job,
+            "spider": "rfi_cn",
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "finished_at": finished,
+            "finish_reason": reason,
+            "output": self.output_path.name,
+            "compression": self.config.output_compression,
+            "records": stats.get("rfi/exported/new", 0) + stats.get("rfi/exported/changed", 0),
+            "sha256": file_sha256(self.output_path),
+            "schema_version": SCHEMA_VERSION,
+            "spider_arguments": self.spider_arguments,
+            "settings": self.config.as_manifest(),
+            "versions": {
+                "rfi_crawler": __version__,
+                "scrapy": scrapy.__version__,
+                "python": platform.python_version(),
+            },
+            "outcomes": outcomes,
+        }
+        path = self.output_path.with_name(
+            self.output_path.name.split(".jsonl")[0] + ".manifest.json"
+        )
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+
+
+def manifest_path(run_file: Path) -> Path:
+    """``rfi_cn-<run>.jsonl[.gz]`` → ``rfi_cn-<run>.manifest.json``."""
+    return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
+
+
+def _is_alive(lock_path: Path) -> bool:
+    """A run holds an exclusive flock on its lock file while it lives; the kernel drops it
+    when the process dies, whatever killed it."""
+    try:
+        handle = open(lock_path)  # noqa: SIM115
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def _exported_keys(path: Path) -> tuple[list[tuple[str, int]], str | None]:
+    """(id, version) of every complete line of a dead run's file."""
+    keys: list[tuple[str, int]] = []
+    if not path.exists():
+        return keys, None
+    try:
+        for _, record in iter_records(path):
+            if isinstance(record.get("id"), str) and isinstance(record.get("version"), int):
+                keys.append((record["id"], record["version"]))
+    except (RunFileError, OSError) as exc:
+        return keys, f"its file is damaged past line {len(keys)}: {exc}"
+    return keys, None
