@@ -22,7 +22,12 @@ from parsel import Selector
 
 from rfi_crawler.extract.article import extract_article
 
-PAGE = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages" / "article_20251130_zhengzhi.html"
+PAGE = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "rfi_pages"
+    / "article_20251130_zhengzhi.html"
+)
 URL = "https://www.rfi.fr/cn/%E6%94%BF%E6%B2%BB/20251130-x"
 
 
@@ -34,8 +39,9 @@ def main() -> int:
     contenders: dict[str, Callable[[], object]] = {
         "parse (parsel.Selector)": lambda: Selector(text=html),
         "rfi-crawler full extraction": lambda: extract_article(Selector(text=html), URL),
-        "trafilatura.bare_extraction": lambda: trafilatura.bare_extraction(html, url=URL,
-                                                                           with_metadata=True),
+        "trafilatura.bare_extraction": lambda: trafilatura.bare_extraction(
+            html, url=URL, with_metadata=True
+        ),
     }
     assert extract_article(Selector(text=html), URL).title  # measure a working extraction
     samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -49,8 +55,10 @@ def main() -> int:
             samples[name].append(time.perf_counter() - start)
     medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     parse, ours, other = medians.values()
-    print(f"page: {PAGE.name} ({PAGE.stat().st_size:,} bytes); runs: {runs}; "
-          f"Python {platform.python_version()}, trafilatura {trafilatura.__version__}")
+    print(
+        f"page: {PAGE.name} ({PAGE.stat().st_size:,} bytes); runs: {runs}; "
+        f"Python {platform.python_version()}, trafilatura {trafilatura.__version__}"
+    )
     for name, ms in medians.items():
         print(f"  {name:30s} median {ms:7.2f} ms")
     ratio, speedup = ours / parse, other / ours

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from rfi_crawler import urls
-from rfi_crawler.state import StateStore
+from rfi_crawler.state import KnownArticle, StateStore
 
 
 class RefreshPolicy:
@@ -16,22 +16,23 @@ class RefreshPolicy:
     still exports only what changed)."""
 
     def __init__(self, store: StateStore, refresh_days: int, refresh: bool, today: date) -> None:
-        self.store, self.refresh_days, self.refresh, self.today = (
-            store,
-            refresh_days,
-            refresh,
-            today,
-        )
+        self.store = store
+        self.refresh_days, self.refresh, self.today = refresh_days, refresh, today
 
-    def skip(self, url: str) -> bool:
+    def skip(self, url: str) -> KnownArticle | None:
+        """The stored article when ``url`` need not be downloaded, else None.
+
+        Its stored related links let the crawl go on through it without the page.
+        """
         if self.refresh:
-            return False
+            return None
         known = self.store.known(url)
         if known is None:
-            return False
+            return None
         published = (
             datetime.fromisoformat(known.published_at).date()
             if known.published_at
             else urls.date_in_path(urls.path_of(url))
         )
-        return published is not None and (self.today - published).days > self.refresh_days
+        old = published is not None and (self.today - published).days > self.refresh_days
+        return known if old else None

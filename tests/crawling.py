@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rfi_crawler.export.run_file import iter_records
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Fast but still real: the engine, robots.txt, dupefilter and pipelines all run.
 TEST_SETTINGS = {
@@ -25,28 +27,35 @@ TEST_SETTINGS = {
 
 @dataclass
 class CrawlResult:
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # from -O items.jsonl
     stats: dict[str, Any]
     log: str
     returncode: int
 
 
-def run_crawl(
+def crawl_command(
     base_url: str,
     workdir: Path,
     *,
+    data_dir: Path | None = None,
     args: dict[str, str] | None = None,
     settings: dict[str, str] | None = None,
-    timeout: float = 180,
-) -> CrawlResult:
+) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
-    output, stats_file = workdir / "items.jsonl", workdir / "stats.json"
-    command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", "-O", str(output)]
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "rfi_cn",
+        "-O",
+        str(workdir / "items.jsonl"),
+    ]
     merged = {
         **TEST_SETTINGS,
         "RFI_BASE_URL": base_url,
-        "STATS_DUMP_FILE": str(stats_file),
-        "RFI_DATA_DIR": str(workdir / "data"),
+        "RFI_DATA_DIR": str(data_dir or workdir / "data"),
+        "STATS_DUMP_FILE": str(workdir / "stats.json"),
         "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
         **(settings or {}),
     }
@@ -54,20 +63,50 @@ def run_crawl(
         command += ["-s", f"{name}={value}"]
     for name, value in (args or {}).items():
         command += ["-a", f"{name}={value}"]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return command
+
+
+def crawl_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
+def run_crawl(
+    base_url: str,
+    workdir: Path,
+    *,
+    data_dir: Path | None = None,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> CrawlResult:
+    command = crawl_command(base_url, workdir, data_dir=data_dir, args=args, settings=settings)
     done = subprocess.run(
         command,
         cwd=PROJECT_ROOT,
-        env=env,
+        env=crawl_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+    return collect(workdir, done.stderr, done.returncode)
+
+
+def collect(workdir: Path, log: str, returncode: int) -> CrawlResult:
+    output, stats_file = workdir / "items.jsonl", workdir / "stats.json"
     records = (
         [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
         if output.exists()
         else []
     )
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
-    return CrawlResult(records, stats, done.stderr, done.returncode)
+    return CrawlResult(records, stats, log, returncode)
+
+
+def run_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "output").glob("rfi_cn-*.jsonl*"))
+
+
+def exported(data_dir: Path) -> list[dict[str, Any]]:
+    """Every record of every run file (a truncated last line is skipped, as readers do)."""
+    return [record for path in run_files(data_dir) for _, record in iter_records(path)]

@@ -99,6 +99,11 @@ class RfiCnSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        # With JOBDIR, Scrapy keeps ``self.state`` across pause and resume: the frontier
+        # lives there, so a resumed crawl knows the depth of the requests it resumes.
+        state = getattr(self, "state", None)
+        if isinstance(state, dict):
+            self.frontier = state.setdefault("frontier", self.frontier)
         refresh = self.arguments.refresh
         self.refresh_policy = RefreshPolicy(
             self.run.open(),
@@ -219,8 +224,11 @@ class RfiCnSpider(Spider):
             if not self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
                 self._count("skipped/outside_window")
                 continue
-            if found.via != Via.URL and self.refresh_policy.skip(found.url):
+            known = None if found.via == Via.URL else self.refresh_policy.skip(found.url)
+            if known is not None:
+                # Not downloaded again; its related links, as stored, still lead on.
                 self._count("incremental/skipped_known")
+                yield from self._requests(self.frontier.parsed(found.url, list(known.related)))
                 continue
             self._count("requested/article")
             yield Request(

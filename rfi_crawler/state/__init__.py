@@ -31,6 +31,7 @@ class KnownArticle:
     id: str
     published_at: str | None
     version: int
+    related: tuple[str, ...] = ()  # canonical URLs of its related aside when exported
 
 
 @dataclass(frozen=True)

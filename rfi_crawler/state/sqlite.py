@@ -7,6 +7,7 @@ claim row before it is written, so two runs never export the same version.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     published_at TEXT,
     modified_at TEXT,
+    related TEXT NOT NULL DEFAULT '[]',
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS claims (
     content_hash TEXT NOT NULL,
     published_at TEXT,
     modified_at TEXT,
+    related TEXT NOT NULL,
     run_id TEXT NOT NULL,
     claimed_at TEXT NOT NULL,
     PRIMARY KEY (id, version)
@@ -78,11 +81,13 @@ class SqliteStateStore:
 
     def known(self, url: str) -> KnownArticle | None:
         row = self.db.execute(
-            "SELECT id, published_at, version FROM articles WHERE url = ? "
+            "SELECT id, published_at, version, related FROM articles WHERE url = ? "
             "ORDER BY version DESC LIMIT 1",
             (url,),
         ).fetchone()
-        return KnownArticle(*row) if row else None
+        if row is None:
+            return None
+        return KnownArticle(row[0], row[1], row[2], tuple(json.loads(row[3])))
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         article_id, content_hash = record["id"], record["content_hash"]
@@ -102,7 +107,7 @@ class SqliteStateStore:
             version = max([row[2] if row else 0, *(v for v, _ in pending)]) + 1
             self.db.execute(
                 "INSERT INTO claims (id, version, url, content_hash, published_at, modified_at,"
-                " run_id, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " related, run_id, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article_id,
                     version,
@@ -110,6 +115,7 @@ class SqliteStateStore:
                     content_hash,
                     record.get("published_at"),
                     record.get("modified_at"),
+                    json.dumps([link["url"] for link in record.get("related") or []]),
                     run_id,
                     now,
                 ),
@@ -121,7 +127,7 @@ class SqliteStateStore:
         with self._transaction():
             for article_id, version in keys:
                 claim = self.db.execute(
-                    "SELECT url, content_hash, published_at, modified_at FROM claims"
+                    "SELECT url, content_hash, published_at, modified_at, related FROM claims"
                     " WHERE id = ? AND version = ? AND run_id = ?",
                     (article_id, version, run_id),
                 ).fetchone()
@@ -129,10 +135,12 @@ class SqliteStateStore:
                     continue  # already committed (a recovered batch)
                 self.db.execute(
                     "INSERT INTO articles (id, url, content_hash, published_at, modified_at,"
-                    " first_seen, last_seen, version, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " related, first_seen, last_seen, version, run_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
                     " content_hash = excluded.content_hash, published_at = excluded.published_at,"
-                    " modified_at = excluded.modified_at, last_seen = excluded.last_seen,"
+                    " modified_at = excluded.modified_at, related = excluded.related,"
+                    " last_seen = excluded.last_seen,"
                     " version = excluded.version, run_id = excluded.run_id"
                     " WHERE excluded.version > articles.version",
                     (article_id, *claim, now, now, version, run_id),

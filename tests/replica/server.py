@@ -21,7 +21,7 @@ class ReplicaServer:
         self.site = site
         self.requests: list[str] = []  # unquoted paths, in arrival order
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = _QuietServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -93,7 +93,9 @@ class ReplicaServer:
                 path = re.sub(r"/{2,}", "/", unquote(urlsplit(self.path).path))
                 with server._lock:
                     server.requests.append(path)
-                delay = server.site.delays.get(path)
+                delay = server.site.delays.get(path) or (
+                    server.site.article_delay if path in server.site.by_path else 0
+                )
                 if delay:
                     time.sleep(delay)
                 status, content_type, text = server.route(path)
@@ -108,3 +110,13 @@ class ReplicaServer:
                 return  # the request log is ``server.requests``
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A crawler killed mid-response is expected here, not an error worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)

@@ -131,6 +131,7 @@ class ReplicaSite:
         self.today = today or datetime.now(UTC).date()
         self.articles: list[Article] = []
         self.delays: dict[str, float] = {}  # unquoted path → seconds before answering
+        self.article_delay = 0.0  # seconds before answering any article page
         for _ in range(articles):
             self._new_article()
         self._assign_roles()

@@ -1,0 +1,239 @@
+"""End-to-end: scheduled runs over a changing replica, crashes, pause/resume, two crawls
+sharing one state store."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from rfi_crawler.export.run_file import file_sha256, iter_records
+from rfi_crawler.state.sqlite import SqliteStateStore
+from tests.crawling import (
+    PROJECT_ROOT,
+    collect,
+    crawl_command,
+    crawl_env,
+    exported,
+    run_crawl,
+    run_files,
+)
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite, canonical
+
+REFRESH_DAYS = 3
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def assert_finished(result) -> None:
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log, result.log[-3000:]
+
+
+def keys(records) -> Counter:
+    return Counter((r["id"], r["version"]) for r in records)
+
+
+def expected_urls(site: ReplicaSite) -> set[str]:
+    return {canonical(path) for path in site.expected_depths()}
+
+
+def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
+    site = ReplicaSite(articles=60, seed=11, today=today())
+    data = tmp_path / "data"
+    with ReplicaServer(site) as server:
+        first = run_crawl(server.base_url, tmp_path / "run1", data_dir=data)
+        assert_finished(first)
+        records = exported(data)
+        assert {r["url"] for r in records} == expected_urls(site)
+        assert {r["version"] for r in records} == {1}
+        assert first.stats["rfi/exported/new"] == len(records)
+        # -O still works, next to the run file, with the same records.
+        assert sorted(r["url"] for r in first.records) == sorted(r["url"] for r in records)
+
+        manifest = json.loads(next((data / "output").glob("*.manifest.json")).read_text())
+        run_file = run_files(data)[0]
+        assert manifest["output"] == run_file.name
+        assert manifest["records"] == len(records)
+        assert manifest["sha256"] == file_sha256(run_file)
+        assert manifest["finish_reason"] == "finished"
+        assert manifest["schema_version"] == "1.0.0"
+        assert manifest["outcomes"]["exported/new"] == len(records)
+        assert set(manifest["versions"]) == {"rfi_crawler", "scrapy", "python"}
+
+        # Second run, nothing changed: listings are read, old articles are not downloaded.
+        server.reset_log()
+        second = run_crawl(server.base_url, tmp_path / "run2", data_dir=data)
+        assert_finished(second)
+        assert second.records == []
+        assert len(exported(data)) == len(records)
+        requested = server.requested()
+        assert requested["/cn/"] == 1 and requested["/cn/rss"] == 1
+        for article in site.articles:
+            if requested[article.path]:
+                assert (today() - article.published.date()).days <= REFRESH_DAYS, article.path
+        assert second.stats["rfi/incremental/skipped_known"] > 0
+        assert second.stats.get("rfi/incremental/unchanged", 0) > 0
+
+        # The site adds 5 articles and edits one inside the refresh window.
+        added = site.add_articles(5)
+        edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
+        site.edit(edited)
+        third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data)
+        assert_finished(third)
+        new_file = run_files(data)[-1]
+        changes = [record for _, record in iter_records(new_file)]
+        assert {r["url"] for r in changes} == {a.url for a in added} | {edited.url}
+        versions = {r["url"]: r["version"] for r in changes}
+        assert versions[edited.url] == 2
+        assert {versions[a.url] for a in added} == {1}
+        latest = next(r for r in changes if r["url"] == edited.url)
+        want = site.expected_record(edited)
+        assert {field: latest[field] for field in want} == want
+
+        # refresh=1 re-reads everything: an old article's edit is found, nothing else moves.
+        old = next(
+            a
+            for a in site.articles
+            if (today() - a.published.date()).days > REFRESH_DAYS + 1
+            and a.url in expected_urls(site)
+        )
+        site.edit(old)
+        fourth = run_crawl(server.base_url, tmp_path / "run4", data_dir=data, args={"refresh": "1"})
+        assert_finished(fourth)
+        assert [(r["url"], r["version"]) for r in fourth.records] == [(old.url, 2)]
+
+    store = SqliteStateStore(data / "state.sqlite3")
+    try:
+        everything = exported(data)
+        assert max(keys(everything).values()) == 1  # no version exported twice
+        latest_versions: dict[str, int] = {}
+        for record in everything:
+            latest_versions[record["id"]] = max(
+                latest_versions.get(record["id"], 0), record["version"]
+            )
+        assert store.exported_versions() == latest_versions
+    finally:
+        store.close()
+
+
+def test_gzip_run_files(tmp_path):
+    site = ReplicaSite(articles=40, seed=3, today=today())
+    with ReplicaServer(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            settings={"RFI_OUTPUT_COMPRESSION": "gzip"},
+            args={"related_depth": "0"},
+        )
+    assert_finished(result)
+    (run_file,) = run_files(tmp_path / "data")
+    assert run_file.name.endswith(".jsonl.gz")
+    assert {r["url"] for r in exported(tmp_path / "data")} == {
+        canonical(p) for p in site.expected_depths(related_depth=0)
+    }
+
+
+def start(server, workdir, data, **kwargs) -> subprocess.Popen:
+    command = crawl_command(server.base_url, workdir, data_dir=data, **kwargs)
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=crawl_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+CRASH_SETTINGS = {"RFI_FSYNC_EVERY": "3", "CONCURRENT_REQUESTS": "4"}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, seed):
+    rng = random.Random(seed)
+    # Dated three weeks ago: every known article is skipped by later runs, so the crawl
+    # must go on through their stored related links to reach what the killed runs missed.
+    site = ReplicaSite(articles=120, seed=seed, today=today() - timedelta(days=21))
+    site.article_delay = 0.05
+    data = tmp_path / "data"
+    kills = 0
+    with ReplicaServer(site) as server:
+        for trial in range(6):
+            before = set(run_files(data))
+            process = start(server, tmp_path / f"killed{trial}", data, settings=CRASH_SETTINGS)
+            # Kill at a random moment once this run has begun writing records.
+            deadline = time.monotonic() + 60
+            while process.poll() is None and time.monotonic() < deadline:
+                new = [p for p in run_files(data) if p not in before]
+                if new and new[0].stat().st_size > 0:
+                    break
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 0.6))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=60)
+            process.stderr.close()
+        final = run_crawl(
+            server.base_url, tmp_path / "final", data_dir=data, settings=CRASH_SETTINGS
+        )
+    assert_finished(final)
+    assert kills >= 3
+    assert final.stats.get("rfi/recovery/runs", 0) >= 1
+    records = exported(data)  # raises on any invalid line other than a truncated last one
+    assert max(keys(records).values()) == 1, "a version was exported twice"
+    assert {r["url"] for r in records} == expected_urls(site)
+    store = SqliteStateStore(data / "state.sqlite3")
+    try:
+        assert store.exported_versions() == {r["id"]: r["version"] for r in records}
+        assert store.unfinished_runs() == []
+    finally:
+        store.close()
+
+
+def test_pause_and_resume_with_jobdir(tmp_path):
+    site = ReplicaSite(articles=60, seed=5, today=today())
+    site.article_delay = 0.05
+    data, jobdir = tmp_path / "data", tmp_path / "job"
+    settings = {"JOBDIR": str(jobdir), "CONCURRENT_REQUESTS": "2"}
+    with ReplicaServer(site) as server:
+        process = start(server, tmp_path / "part1", data, settings=settings)
+        time.sleep(3)
+        assert process.poll() is None, "the crawl ended before it could be paused"
+        process.send_signal(signal.SIGINT)  # Ctrl-C: Scrapy stops gracefully, keeps JOBDIR
+        _, log = process.communicate(timeout=120)
+        part1 = collect(tmp_path / "part1", log, process.returncode)
+        assert part1.stats["finish_reason"] == "shutdown", log[-2000:]
+        paused_with = len(exported(data))
+        assert 0 < paused_with < len(expected_urls(site))
+        part2 = run_crawl(server.base_url, tmp_path / "part2", data_dir=data, settings=settings)
+    assert_finished(part2)
+    records = exported(data)
+    assert max(keys(records).values()) == 1
+    assert {r["url"] for r in records} == expected_urls(site)
+
+
+def test_two_crawls_sharing_one_store_never_export_a_version_twice(tmp_path):
+    site = ReplicaSite(articles=60, seed=9, today=today())
+    site.article_delay = 0.01
+    data = tmp_path / "data"
+    with ReplicaServer(site) as server:
+        crawls = [start(server, tmp_path / f"crawl{n}", data) for n in range(2)]
+        logs = [process.communicate(timeout=240)[1] for process in crawls]
+    for process, log in zip(crawls, logs, strict=True):
+        assert process.returncode == 0, log[-2000:]
+        assert "Traceback" not in log, log[-2000:]
+    records = exported(data)
+    assert len(run_files(data)) == 2
+    assert max(keys(records).values()) == 1
+    assert {r["url"] for r in records} == expected_urls(site)

@@ -1,0 +1,50 @@
+"""Which known pages are not downloaded again."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.state.sqlite import SqliteStateStore
+
+URL = "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261110-x"
+NOW = "2026-11-25T10:00:00+00:00"
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    record = {
+        "id": "a",
+        "url": URL,
+        "content_hash": "0" * 64,
+        "published_at": "2026-11-20T23:30:00+00:00",
+        "modified_at": None,
+        "related": [{"url": "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261109-y", "title": "y"}],
+    }
+    store.claim(record, "r", NOW)
+    store.commit([("a", 1)], "r", NOW)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("today", "days", "refresh", "skipped"),
+    [
+        (date(2026, 11, 23), 3, False, False),  # 3 days old: still inside the window
+        (date(2026, 11, 24), 3, False, True),  # 4 days old (stored date, not the URL's)
+        (date(2026, 11, 24), 3, True, False),  # refresh=1 fetches everything
+        (date(2026, 11, 21), 0, False, True),
+    ],
+)
+def test_known_pages_older_than_the_window_are_skipped(store, today, days, refresh, skipped):
+    known = RefreshPolicy(store, days, refresh, today).skip(URL)
+    assert (known is not None) is skipped
+    if known:
+        assert known.related == ("https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261109-y",)
+
+
+def test_unknown_pages_are_always_fetched(store):
+    assert RefreshPolicy(store, 0, False, date(2030, 1, 1)).skip(URL + "-new") is None
