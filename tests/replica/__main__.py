@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--page-size", type=int, default=2, help="teasers per section page")
     parser.add_argument(
         "--today",
         type=date.fromisoformat,
@@ -32,7 +33,8 @@ def main() -> None:
         help="date of the newest articles (YYYY-MM-DD; default: today, UTC)",
     )
     args = parser.parse_args()
-    site = ReplicaSite(articles=args.articles, seed=args.seed, today=args.today)
+    site = ReplicaSite(articles=args.articles, seed=args.seed, today=args.today,
+                       page_size=args.page_size)
     with ReplicaServer(site, args.port) as server:
         expected = len(site.expected_depths())
         print(

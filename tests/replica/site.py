@@ -124,11 +124,13 @@ class Article:
 
 
 class ReplicaSite:
-    def __init__(self, articles: int = 60, seed: int = 7, today: date | None = None) -> None:
+    def __init__(self, articles: int = 60, seed: int = 7, today: date | None = None,
+                 page_size: int = PAGE_SIZE) -> None:
         if articles < 40:
             raise ValueError("a replica needs at least 40 articles for its built-in roles")
         self.random = random.Random(seed)
         self.today = today or datetime.now(UTC).date()
+        self.page_size = page_size  # teasers per section page
         self.articles: list[Article] = []
         self.delays: dict[str, float] = {}  # unquoted path → seconds before answering
         self.article_delay = 0.0  # seconds before answering any article page
@@ -277,7 +279,7 @@ class ReplicaSite:
         return [a for a in self.newest() if a.section == section and a.listed]
 
     def section_pages(self, section: str) -> int:
-        return max(1, -(-len(self.section_items(section)) // PAGE_SIZE))
+        return max(1, -(-len(self.section_items(section)) // self.page_size))
 
     def rss_items(self) -> list[Article]:
         return [a for a in self.newest() if a.listed][:RSS_SIZE]
@@ -305,7 +307,7 @@ class ReplicaSite:
             *self.sitemap_items(),
         ]
         for section in self.sections():
-            found += self.section_items(section)[: PAGE_SIZE * max_listing_pages]
+            found += self.section_items(section)[: self.page_size * max_listing_pages]
         return found
 
     def expected_depths(
@@ -492,7 +494,7 @@ class ReplicaSite:
         pages = self.section_pages(section)
         if page > pages:
             return None
-        items = self.section_items(section)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        items = self.section_items(section)[(page - 1) * self.page_size : page * self.page_size]
         base = f"/cn/{section}/"
         # [guess] the pager's markup: numbered links to /cn/<section>/<n>/.
         pager = (
