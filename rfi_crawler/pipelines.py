@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.run import CrawlRun, utc_now
@@ -95,6 +96,7 @@ class ExportPipeline(_CrawlerPipeline):
         self.run = CrawlRun.of(crawler)
         self.writer: RunFileWriter | None = None
         self.pending: list[tuple[str, int]] = []
+        self.failed = False
 
     def open_spider(self) -> None:
         self.run.open()
@@ -108,6 +110,8 @@ class ExportPipeline(_CrawlerPipeline):
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.writer is not None and self.run.store is not None
+        if self.failed:
+            raise DropItem(f"not written: {item.id}: the run file failed", log_level="DEBUG")
         record = ItemAdapter(item).asdict()
         claim = self.run.store.claim(record, self.run.run_id, utc_now())
         if claim.status is ClaimStatus.UNCHANGED:
@@ -119,12 +123,35 @@ class ExportPipeline(_CrawlerPipeline):
                 f"duplicate: {item.id} is being exported by another run", log_level="INFO"
             )
         item.version = record["version"] = claim.version
-        self.writer.write(record)
-        self.pending.append((record["id"], claim.version))
+        try:
+            self.writer.write(record)
+            self.pending.append((record["id"], claim.version))
+            if self.writer.sync_due():
+                self._sync()
+        except OSError as exc:
+            self._stop(exc)
+            raise DropItem(f"not written: {item.id}: {exc}", log_level="DEBUG") from exc
         self.stats.inc_value(f"rfi/exported/{claim.status}")
-        if self.writer.sync_due():
-            self._sync()
         return item
+
+    def _stop(self, exc: OSError, *, close: bool = True) -> None:
+        """The run file cannot be written (disk full, I/O error): stop rather than go on
+        claiming. What reached the disk is settled when the run closes."""
+        if self.failed:
+            return
+        self.failed = True
+        self.stats.inc_value("rfi/failed/output_error")
+        logger.error(
+            "cannot write the run file %s: %s; stopping the crawl (records already "
+            "synced are kept; the others will be exported by the next run)",
+            self.run.output_path,
+            exc,
+        )
+        if close:
+            self._close_crawl("output_error")
+
+    def _close_crawl(self, reason: str) -> None:
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def _sync(self) -> None:
         assert self.writer is not None and self.run.store is not None
@@ -134,6 +161,11 @@ class ExportPipeline(_CrawlerPipeline):
             self.pending = []
 
     def close_spider(self) -> None:
-        if self.writer is not None:
-            self._sync()
+        if self.writer is None:
+            return
+        try:
+            if not self.failed:
+                self._sync()
             self.writer.close()
+        except OSError as exc:
+            self._stop(exc, close=False)  # already closing

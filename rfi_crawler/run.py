@@ -93,23 +93,28 @@ class CrawlRun:
         for run in self.store.unfinished_runs():
             if run.run_id == self.run_id or _is_alive(Path(run.lock_path)):
                 continue
-            keys, problem = _exported_keys(Path(run.output_path))
-            now = utc_now()
-            committed = self.store.commit(keys, run.run_id, now)
-            released = self.store.release(run.run_id)
-            self.store.finish_run(run.run_id, now, "crashed")
+            committed, released, problem = self._reconcile(run.run_id, Path(run.output_path))
+            self.store.finish_run(run.run_id, utc_now(), "crashed")
             self.crawler.stats.inc_value("rfi/recovery/runs")
             self.crawler.stats.inc_value("rfi/recovery/committed", committed)
             self.crawler.stats.inc_value("rfi/recovery/released", released)
             logger.warning(
-                "recovered run %s that did not finish: %d exported lines marked in the"
-                " state store, %d unwritten claims released%s",
+                "recovered run %s that did not finish: %d exported lines marked in the state"
+                " store, %d unwritten claims released%s",
                 run.run_id,
                 committed,
                 released,
                 f"; {problem}" if problem else "",
             )
             Path(run.lock_path).unlink(missing_ok=True)
+
+    def _reconcile(self, run_id: str, output_path: Path) -> tuple[int, int, str | None]:
+        """Make the store agree with a run's file: every complete line is exported, every
+        other claim of the run is released (its article will be exported again)."""
+        assert self.store is not None
+        keys, problem = _exported_keys(output_path)
+        committed = self.store.commit(keys, run_id, utc_now())
+        return committed, self.store.release(run_id), problem
 
     def _spider_closed(self, spider: object, reason: str) -> None:
         self.close(reason)
@@ -118,6 +123,16 @@ class CrawlRun:
         if self._closed or self.store is None:
             return
         self._closed = True
+        # Normally a no-op; after a write error (disk full) it settles what reached the file.
+        committed, released, problem = self._reconcile(self.run_id, self.output_path)
+        if committed or released:
+            logger.warning(
+                "run %s closed with %d records only in its file and %d claims not written%s",
+                self.run_id,
+                committed,
+                released,
+                f"; {problem}" if problem else "",
+            )
         finished = utc_now()
         if self.output_path.exists():
             self._write_manifest(finished, reason)

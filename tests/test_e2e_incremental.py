@@ -202,7 +202,8 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, seed):
         assert store.exported_versions() == {r["id"]: r["version"] for r in records}
         assert store.unfinished_runs() == []
         crashed = store.db.execute(
-            "SELECT COUNT(*) FROM runs WHERE finish_reason = 'crashed'").fetchone()[0]
+            "SELECT COUNT(*) FROM runs WHERE finish_reason = 'crashed'"
+        ).fetchone()[0]
         # Every run killed before it finished was found and recovered (a kill can also
         # land after a run has finished, while its process exits).
         assert 3 <= crashed <= kills

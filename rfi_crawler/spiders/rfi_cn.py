@@ -217,6 +217,8 @@ class RfiCnSpider(Spider):
     ) -> Iterator[Request]:
         for url in found:
             self._count(f"discovered/{via}")
+            if self.frontier.best(url) is not None:
+                self._count("dedup/known_url")  # one request per canonical URL per run
             yield from self._requests(self.frontier.offer(url, depth, str(via), referer))
 
     def _requests(self, discoveries: Iterable[Discovery]) -> Iterator[Request]:

@@ -33,8 +33,9 @@ def main() -> None:
         help="date of the newest articles (YYYY-MM-DD; default: today, UTC)",
     )
     args = parser.parse_args()
-    site = ReplicaSite(articles=args.articles, seed=args.seed, today=args.today,
-                       page_size=args.page_size)
+    site = ReplicaSite(
+        articles=args.articles, seed=args.seed, today=args.today, page_size=args.page_size
+    )
     with ReplicaServer(site, args.port) as server:
         expected = len(site.expected_depths())
         print(

@@ -124,8 +124,13 @@ class Article:
 
 
 class ReplicaSite:
-    def __init__(self, articles: int = 60, seed: int = 7, today: date | None = None,
-                 page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        articles: int = 60,
+        seed: int = 7,
+        today: date | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         if articles < 40:
             raise ValueError("a replica needs at least 40 articles for its built-in roles")
         self.random = random.Random(seed)
