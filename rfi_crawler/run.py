@@ -53,17 +53,25 @@ class CrawlRun:
         self.crawler = crawler
         self.config = RfiConfig.from_settings(crawler.settings)
         self.started = datetime.now(UTC)
-        # Scrapyd names its jobs in SCRAPY_JOB; elsewhere a short random id keeps names unique.
-        self.job = os.environ.get("SCRAPY_JOB") or None
-        self.run_id = f"{self.started:%Y%m%dT%H%M%SZ}-{self.job or uuid.uuid4().hex[:8]}"
-        suffix = ".jsonl.gz" if self.config.output_compression == "gzip" else ".jsonl"
-        self.output_path = self.config.output_dir / f"rfi_cn-{self.run_id}{suffix}"
-        self.lock_path = self.config.data_dir / "runs" / f"{self.run_id}.lock"
         self.store: StateStore | None = None
+        self.name_job(os.environ.get("SCRAPY_JOB"))
         self.spider_arguments: dict[str, Any] = {}
         self._lock: TextIO | None = None
         self._closed = False
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    def name_job(self, job: str | None) -> None:
+        """Name the run after its job (Scrapyd passes ``-a _job=<id>``); before ``open``.
+
+        Without a job, a short random id keeps run names unique.
+        """
+        assert self.store is None, "a run is named before it opens"
+        self.job = job or None
+        safe = "".join(c for c in (job or "") if c.isalnum() or c in "-_") or uuid.uuid4().hex[:8]
+        self.run_id = f"{self.started:%Y%m%dT%H%M%SZ}-{safe}"
+        suffix = ".jsonl.gz" if self.config.output_compression == "gzip" else ".jsonl"
+        self.output_path = self.config.output_dir / f"rfi_cn-{self.run_id}{suffix}"
+        self.lock_path = self.config.data_dir / "runs" / f"{self.run_id}.lock"
 
     def open(self) -> StateStore:
         """Open the store, recover dead runs and register this one (once)."""
@@ -134,6 +142,7 @@ class CrawlRun:
                 f"; {problem}" if problem else "",
             )
         finished = utc_now()
+        logger.info("%s", self.summary(reason))
         if self.output_path.exists():
             self._write_manifest(finished, reason)
         self.store.finish_run(self.run_id, finished, reason)
@@ -141,6 +150,26 @@ class CrawlRun:
         if self._lock is not None:
             self._lock.close()
         self.lock_path.unlink(missing_ok=True)
+
+    def summary(self, reason: str) -> str:
+        """One line for the log: what the run did, by outcome."""
+        stats = self.crawler.stats.get_stats()
+
+        def group(prefix: str) -> str:
+            found = {
+                k.removeprefix(prefix): v for k, v in sorted(stats.items()) if k.startswith(prefix)
+            }
+            return ", ".join(f"{k} {v}" for k, v in found.items()) or "none"
+
+        return (
+            f"run {self.run_id} ended ({reason}): exported "
+            f"{stats.get('rfi/exported/new', 0)} new and "
+            f"{stats.get('rfi/exported/changed', 0)} changed records to {self.output_path}; "
+            f"unchanged {stats.get('rfi/incremental/unchanged', 0)}, not downloaded again "
+            f"{stats.get('rfi/incremental/skipped_known', 0)}; skipped: "
+            f"{group('rfi/skipped/')}; failed: {group('rfi/failed/')}; "
+            f"invalid: {stats.get('rfi/invalid/records', 0)}"
+        )
 
     def _write_manifest(self, finished: str, reason: str) -> None:
         stats = self.crawler.stats.get_stats()

@@ -87,6 +87,8 @@ class RfiCnSpider(Spider):
             base_url=spider.config.base_url,
         )
         spider.run = CrawlRun.of(crawler)
+        if kwargs.get("_job"):
+            spider.run.name_job(kwargs["_job"])  # Scrapyd's job id names the run file
         spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
         # Belt and braces: every request is built on the configured origin anyway.
