@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -102,9 +103,17 @@ class ScrapydProcess:
 
 
 @pytest.fixture
-def scrapyd():
+def clean_build():
+    """scrapyd-deploy's ``setup.py bdist_egg`` leaves build/ in the project: remove it."""
+    existed = (PROJECT_ROOT / "build").exists()
+    yield
+    if not existed:
+        shutil.rmtree(PROJECT_ROOT / "build", ignore_errors=True)
+
+
+@pytest.fixture
+def scrapyd(clean_build):
     root = Path(tempfile.mkdtemp(prefix="rfi-scrapyd-"))
-    build_existed = (PROJECT_ROOT / "build").exists()
     server = ScrapydProcess(root)
     try:
         server.wait_ready()
@@ -112,8 +121,6 @@ def scrapyd():
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-        if not build_existed:  # scrapyd-deploy's bdist_egg leaves build/ behind
-            shutil.rmtree(PROJECT_ROOT / "build", ignore_errors=True)
     # Nothing of the test may outlive it: no Scrapyd, no crawl it started.
     assert server.process.poll() is not None
 
@@ -153,7 +160,7 @@ def job_records(scrapyd: ScrapydProcess, data: Path, job: str) -> list[dict]:
     return [record for _, record in iter_records(found[0])]
 
 
-def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd, tmp_path):
+def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd):
     deployed = subprocess.run(
         [str(BIN / "scrapyd-deploy")],
         cwd=PROJECT_ROOT,
@@ -169,7 +176,7 @@ def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd, tmp_path):
 
     site = ReplicaSite(articles=60, seed=21, today=datetime.now(UTC).date())
     site.article_delay = 0.05  # long enough for the overlap check to meet a live job
-    data = tmp_path / "data"
+    data = scrapyd.root / "data"  # removed with Scrapyd's directory, pass or fail
     with ReplicaServer(site) as replica:
         settings = {**TEST_SETTINGS, "RFI_BASE_URL": replica.base_url, "RFI_DATA_DIR": str(data)}
         first = schedule(scrapyd, settings)
@@ -206,7 +213,7 @@ def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd, tmp_path):
     assert len(items.read_text(encoding="utf-8").splitlines()) == len(records)
 
 
-def test_the_scheduler_fails_clearly(tmp_path, scrapyd):
+def test_the_scheduler_fails_clearly(scrapyd):
     unreachable = subprocess.run(
         [sys.executable, "-m", "rfi_crawler.schedule", "--url", f"http://127.0.0.1:{free_port()}"],
         cwd=PROJECT_ROOT,
@@ -231,3 +238,23 @@ def test_the_scheduler_fails_clearly(tmp_path, scrapyd):
     not_deployed = schedule(scrapyd, {})
     assert not_deployed.returncode == 2
     assert "Scrapyd refused" in not_deployed.stderr
+
+
+def test_the_egg_holds_what_the_spider_needs_and_nothing_else(tmp_path, clean_build):
+    egg = tmp_path / "rfi.egg"
+    built = subprocess.run(
+        [str(BIN / "scrapyd-deploy"), f"--build-egg={egg}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    with zipfile.ZipFile(egg) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read("EGG-INFO/entry_points.txt").decode()
+    assert "rfi_crawler/schema/record.schema.json" in names
+    assert "rfi_crawler/spiders/rfi_cn.py" in names
+    assert "[scrapy]\nsettings = rfi_crawler.settings" in entry_points
+    assert not any(name.startswith(("tests/", "benchmarks/", "deploy/")) for name in names)
