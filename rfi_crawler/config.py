@@ -48,6 +48,12 @@ class RfiConfig:
     refresh: bool = False
     sync_every: int = 25
     sync_seconds: float = 5.0
+    block_threshold: int = 20
+    backoff_base: float = 5.0
+    backoff_max: float = 300.0
+    backoff_retries: int = 2
+    drift_threshold: float = 0.05
+    drift_min_pages: int = 20
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
@@ -75,6 +81,12 @@ class RfiConfig:
             refresh=settings.getbool("RFI_REFRESH", False),
             sync_every=settings.getint("RFI_FSYNC_EVERY", 25),
             sync_seconds=settings.getfloat("RFI_FSYNC_SECONDS", 5.0),
+            block_threshold=settings.getint("RFI_BLOCK_THRESHOLD", 20),
+            backoff_base=settings.getfloat("RFI_BACKOFF_BASE", 5.0),
+            backoff_max=settings.getfloat("RFI_BACKOFF_MAX", 300.0),
+            backoff_retries=settings.getint("RFI_BACKOFF_RETRIES", 2),
+            drift_threshold=settings.getfloat("RFI_DRIFT_THRESHOLD", 0.05),
+            drift_min_pages=settings.getint("RFI_DRIFT_MIN_PAGES", 20),
         )
         config.validate()
         return config
@@ -101,6 +113,16 @@ class RfiConfig:
             )
         if self.refresh_days < 0:
             raise ConfigError(f"RFI_REFRESH_DAYS must be 0 or more, not {self.refresh_days}")
+        if self.block_threshold < 1 or self.backoff_retries < 0:
+            raise ConfigError(
+                "RFI_BLOCK_THRESHOLD must be 1 or more, RFI_BACKOFF_RETRIES 0 or more"
+            )
+        if not 0 < self.backoff_base <= self.backoff_max:
+            raise ConfigError("RFI_BACKOFF_BASE must be above 0 and at most RFI_BACKOFF_MAX")
+        if not 0 <= self.drift_threshold <= 1 or self.drift_min_pages < 1:
+            raise ConfigError(
+                "RFI_DRIFT_THRESHOLD must be between 0 and 1, RFI_DRIFT_MIN_PAGES 1 or more"
+            )
         if self.sync_every < 1 or self.sync_seconds <= 0:
             raise ConfigError("RFI_FSYNC_EVERY must be 1 or more and RFI_FSYNC_SECONDS above 0")
 

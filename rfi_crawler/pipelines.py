@@ -7,10 +7,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from itemadapter import ItemAdapter
-from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler.export.run_file import RunFileWriter
+from rfi_crawler.outcomes import Dropped
 from rfi_crawler.run import CrawlRun, utc_now
 from rfi_crawler.schema import validation_errors
 from rfi_crawler.state import ClaimStatus
@@ -43,8 +43,10 @@ class DateWindowPipeline(_CrawlerPipeline):
         window = self.crawler.spider.arguments.window
         if not window.contains(item.published_at):
             self.stats.inc_value("rfi/skipped/outside_window")
-            raise DropItem(
-                f"outside date window: {item.id} published {item.published_at}", log_level="DEBUG"
+            raise Dropped(
+                "skipped/outside_window",
+                f"outside date window: {item.id} published {item.published_at}",
+                log_level="DEBUG",
             )
         return item
 
@@ -64,7 +66,9 @@ class ValidationPipeline(_CrawlerPipeline):
                 self.stats.inc_value(f"rfi/invalid/{error.split(':', 1)[0].split('/')[0]}")
             logger.error("invalid record dropped: %s: %s", record.get("url"), "; ".join(errors))
             # Logged above with its reasons; the drop itself need not repeat the whole item.
-            raise DropItem(f"invalid record: {record.get('url')}", log_level="DEBUG")
+            raise Dropped(
+                "skipped/invalid", f"invalid record: {record.get('url')}", log_level="DEBUG"
+            )
         return item
 
 
@@ -81,7 +85,7 @@ class DuplicateArticlePipeline(_CrawlerPipeline):
         key = item.id or item.url or ""
         if key in self.seen:
             self.stats.inc_value("rfi/dedup/duplicate_id")
-            raise DropItem(f"duplicate: {key}", log_level="INFO")
+            raise Dropped("skipped/duplicate", f"duplicate: {key}", log_level="INFO")
         self.seen.add(key)
         return item
 
@@ -111,16 +115,24 @@ class ExportPipeline(_CrawlerPipeline):
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.writer is not None and self.run.store is not None
         if self.failed:
-            raise DropItem(f"not written: {item.id}: the run file failed", log_level="DEBUG")
+            raise Dropped(
+                "failed/output_error",
+                f"not written: {item.id}: the run file failed",
+                log_level="DEBUG",
+            )
         record = ItemAdapter(item).asdict()
         claim = self.run.store.claim(record, self.run.run_id, utc_now())
         if claim.status is ClaimStatus.UNCHANGED:
             self.stats.inc_value("rfi/incremental/unchanged")
-            raise DropItem(f"unchanged: {item.id} (version {claim.version})", log_level="DEBUG")
+            raise Dropped(
+                "unchanged", f"unchanged: {item.id} (version {claim.version})", log_level="DEBUG"
+            )
         if claim.status is ClaimStatus.TAKEN:
             self.stats.inc_value("rfi/dedup/claimed_by_other_run")
-            raise DropItem(
-                f"duplicate: {item.id} is being exported by another run", log_level="INFO"
+            raise Dropped(
+                "skipped/claimed_by_other_run",
+                f"duplicate: {item.id} is being exported by another run",
+                log_level="INFO",
             )
         item.version = record["version"] = claim.version
         try:
@@ -130,7 +142,9 @@ class ExportPipeline(_CrawlerPipeline):
                 self._sync()
         except OSError as exc:
             self._stop(exc)
-            raise DropItem(f"not written: {item.id}: {exc}", log_level="DEBUG") from exc
+            raise Dropped(
+                "failed/output_error", f"not written: {item.id}: {exc}", log_level="DEBUG"
+            ) from exc
         self.stats.inc_value(f"rfi/exported/{claim.status}")
         return item
 

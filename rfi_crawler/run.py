@@ -155,11 +155,14 @@ class CrawlRun:
         """One line for the log: what the run did, by outcome."""
         stats = self.crawler.stats.get_stats()
 
-        def group(prefix: str) -> str:
+        def group(prefix: str, *leave_out: str, percent: bool = False) -> str:
             found = {
-                k.removeprefix(prefix): v for k, v in sorted(stats.items()) if k.startswith(prefix)
+                k.removeprefix(prefix): v
+                for k, v in sorted(stats.items())
+                if k.startswith(prefix) and k.removeprefix(prefix) not in leave_out
             }
-            return ", ".join(f"{k} {v}" for k, v in found.items()) or "none"
+            shown = (f"{k} {v:.0%}" if percent else f"{k} {v}" for k, v in found.items())
+            return ", ".join(shown) or "none"
 
         return (
             f"run {self.run_id} ended ({reason}): exported "
@@ -168,7 +171,10 @@ class CrawlRun:
             f"unchanged {stats.get('rfi/incremental/unchanged', 0)}, not downloaded again "
             f"{stats.get('rfi/incremental/skipped_known', 0)}; skipped: "
             f"{group('rfi/skipped/')}; failed: {group('rfi/failed/')}; "
-            f"invalid: {stats.get('rfi/invalid/records', 0)}"
+            f"invalid: {stats.get('rfi/invalid/records', 0)}; outcomes of "
+            f"{stats.get('rfi/outcome/met', 0)} content URLs: {group('rfi/outcome/', 'met')}; "
+            f"field coverage of {stats.get('rfi/coverage/pages', 0)} pages: "
+            f"{group('rfi/coverage/', 'pages', percent=True)}"
         )
 
     def _write_manifest(self, finished: str, reason: str) -> None:
@@ -176,7 +182,12 @@ class CrawlRun:
         outcomes = {
             key.removeprefix("rfi/"): value
             for key, value in sorted(stats.items())
-            if key.startswith("rfi/")
+            if key.startswith("rfi/") and not key.startswith("rfi/coverage/")
+        }
+        coverage = {
+            key.removeprefix("rfi/coverage/"): value
+            for key, value in sorted(stats.items())
+            if key.startswith("rfi/coverage/")
         }
         manifest = {
             "run_id": self.run_id,
@@ -198,6 +209,7 @@ class CrawlRun:
                 "python": platform.python_version(),
             },
             "outcomes": outcomes,
+            "field_coverage": coverage,
         }
         path = self.output_path.with_name(
             self.output_path.name.split(".jsonl")[0] + ".manifest.json"

@@ -21,6 +21,13 @@ DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 
+# 403/429 are backed off and retried by our middleware (Retry-After honoured), placed
+# nearer the downloader than RetryMiddleware (550), which keeps retrying 5xx and timeouts.
+DOWNLOADER_MIDDLEWARES = {"rfi_crawler.middlewares.BlockBackoffMiddleware": 560}
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+# `scrapy crawl` exits non-zero when a run ends blocked, drifted or unable to write.
+COMMANDS_MODULE = "rfi_crawler.commands"
+
 # -- Records -----------------------------------------------------------------------------
 # Window, then schema, then within-run dedup, then the export that claims versions in the
 # state store and writes the crash-safe run file (rfi_crawler/pipelines.py).

@@ -22,6 +22,9 @@ TEST_SETTINGS = {
     "TELNETCONSOLE_ENABLED": "0",
     "RFI_CONTACT": "tests@example.invalid",
     "LOG_LEVEL": "INFO",
+    # Backoff in milliseconds rather than the real site's seconds.
+    "RFI_BACKOFF_BASE": "0.05",
+    "RFI_BACKOFF_MAX": "0.5",
 }
 
 

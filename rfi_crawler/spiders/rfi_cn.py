@@ -7,21 +7,22 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
-from scrapy.exceptions import IgnoreRequest
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import HtmlResponse, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
-from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import __version__, urls
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.drift import FieldCoverage
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
+from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.outcomes import OutcomeLedger
 from rfi_crawler.run import CrawlRun
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class RfiCnSpider(Spider):
     frontier: RelatedFrontier
     run: CrawlRun
     refresh_policy: RefreshPolicy
+    ledger: OutcomeLedger
+    coverage: FieldCoverage
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -91,6 +94,13 @@ class RfiCnSpider(Spider):
             spider.run.name_job(kwargs["_job"])  # Scrapyd's job id names the run file
         spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
+        spider.ledger = OutcomeLedger()
+        spider.coverage = FieldCoverage(
+            spider.config.drift_threshold, spider.config.drift_min_pages
+        )
+        crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
@@ -184,6 +194,7 @@ class RfiCnSpider(Spider):
     def parse_article(self, response: TextResponse, url: str) -> Iterator[Any]:
         if not isinstance(response, HtmlResponse):
             self._count("skipped/not_html")
+            self.ledger.settle(url, "failed/not_html")
             logger.warning("not HTML (%s): %s", response.headers.get("Content-Type"), response.url)
             return
         # Provenance is the shortest path known when the page is parsed.
@@ -195,8 +206,10 @@ class RfiCnSpider(Spider):
             "depth": best.depth,
         }
         item = extract_article(response.selector, response.url, self.config.base_url, crawl)
+        self.coverage.observe(url, None if item is None else item.__dict__)
         if item is None:
             self._count("skipped/not_article")
+            self.ledger.settle(url, "failed/no_article")
             logger.info("not an article page: %s", response.url)
             return
         yield item
@@ -225,13 +238,16 @@ class RfiCnSpider(Spider):
 
     def _requests(self, discoveries: Iterable[Discovery]) -> Iterator[Request]:
         for found in discoveries:
+            self.ledger.meet(found.url)
             if not self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
                 self._count("skipped/outside_window")
+                self.ledger.settle(found.url, "skipped/outside_window")
                 continue
             known = None if found.via == Via.URL else self.refresh_policy.skip(found.url)
             if known is not None:
                 # Not downloaded again; its related links, as stored, still lead on.
                 self._count("incremental/skipped_known")
+                self.ledger.settle(found.url, "skipped/known")
                 yield from self._requests(self.frontier.parsed(found.url, list(known.related)))
                 continue
             self._count("requested/article")
@@ -262,6 +278,9 @@ class RfiCnSpider(Spider):
         request = failure.request
         reason = failure_reason(failure)
         self._count(f"failed/{reason}")
+        if "url" in request.cb_kwargs:
+            outcome = "skipped/robots" if reason == "robots" else f"failed/{reason}"
+            self.ledger.settle(request.cb_kwargs["url"], outcome)
         if request.meta.get("rfi_listing"):
             self._count("start_point/failed")
             logger.warning(
@@ -270,24 +289,39 @@ class RfiCnSpider(Spider):
         else:
             logger.warning("article not fetched (%s): %s", reason, request.url)
 
+    def _spider_idle(self) -> None:
+        # Judged once the crawl has run out of requests, before it closes as "finished".
+        if self.coverage.drifted() and not getattr(self, "_drift_reported", False):
+            self._drift_reported = True
+            logger.error("%s", self.coverage.describe_drift())
+            self.crawler.stats.set_value(
+                "rfi/drift/missed_share", round(self.coverage.missed_share, 4)
+            )
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="layout_drift"))
+            raise DontCloseSpider  # the close above gives the finish reason
+
     def closed(self, reason: str) -> None:
         self._count("related/depth_improved", self.frontier.improved)
+        met = self.ledger.met
+        outcomes = self.ledger.close()
+        self.crawler.stats.set_value("rfi/outcome/met", met)
+        for name, share in self.coverage.coverage().items():
+            self.crawler.stats.set_value(f"rfi/coverage/{name}", share)
+        self.crawler.stats.set_value("rfi/coverage/pages", self.coverage.pages)
+        for outcome, count in outcomes.items():
+            self.crawler.stats.set_value(f"rfi/outcome/{outcome}", count)
+
+    def _item_scraped(self, item: Any, response: Any, spider: Spider) -> None:
+        self._settle_item(response, "exported")
+
+    def _item_dropped(self, item: Any, response: Any, exception: Exception, spider: Spider) -> None:
+        self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
+
+    def _settle_item(self, response: Any, outcome: str) -> None:
+        request = getattr(response, "request", None)
+        if request is not None and "url" in request.cb_kwargs:
+            self.ledger.settle(request.cb_kwargs["url"], outcome)
 
     def _count(self, key: str, count: int = 1) -> None:
         if count:
             self.crawler.stats.inc_value(f"rfi/{key}", count)
-
-
-def failure_reason(failure: Failure) -> str:
-    """A short, stable name for why a request failed (``http_404``, ``timeout``…)."""
-    if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
-    if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
-        return "robots"
-    if failure.check(DNSLookupError):
-        return "dns"
-    if failure.check(TwistedTimeoutError, TCPTimedOutError, TimeoutError):
-        return "timeout"
-    if failure.check(ConnectionRefusedError, ConnectionError):
-        return "connection"
-    return failure.type.__name__.lower() if failure.type else "error"

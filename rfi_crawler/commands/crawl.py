@@ -1,0 +1,35 @@
+"""``scrapy crawl`` whose exit status says when a run ended badly.
+
+Scrapy's own ``crawl`` exits 0 whatever the finish reason; cron, systemd and Scrapyd
+monitoring need a failure to show. Exit status: 0 for ``finished`` (and ``shutdown``, a
+deliberate Ctrl-C), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
+1 for any other reason or a crawl that could not start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawl
+from scrapy.exceptions import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_STATUS = {"finished": 0, "shutdown": 0, "blocked": 3, "layout_drift": 4, "output_error": 5}
+
+
+class Command(ScrapyCrawl):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
+        assert self.crawler_process
+        # Kept here: the process forgets its crawlers once they are done.
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        self.exitcode = EXIT_STATUS.get(str(reason), 1)
