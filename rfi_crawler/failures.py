@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 
 
 def failure_reason(failure: Failure) -> str:
-    """``http_404``, ``http_5xx``, ``robots``, ``timeout``, ``dns``, ``connection``,
-    ``data_loss`` (connection cut mid-body), ``too_large``, or the exception's name."""
+    """``http_404``, ``http_5xx``, ``robots``, ``redirect_loop``, ``offsite_redirect``,
+    ``timeout``, ``dns``, ``connection``, ``data_loss`` (connection cut mid-body),
+    ``too_large``, or the exception's name."""
     if failure.check(HttpError):
         status = failure.value.response.status
         return "http_5xx" if 500 <= status < 600 else f"http_{status}"
     if failure.check(IgnoreRequest):
-        return "robots" if "robots.txt" in str(failure.value) else "ignored"
+        message = str(failure.value)
+        if "robots.txt" in message:
+            return "robots"
+        if "redirections" in message:
+            return "redirect_loop"
+        return "offsite_redirect" if "offsite" in message else "ignored"
     if failure.check(CannotResolveHostError, twisted_errors.DNSLookupError):
         return "dns"
     if failure.check(

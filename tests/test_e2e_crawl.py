@@ -63,8 +63,11 @@ def test_default_crawl_exports_exactly_the_expected_articles(site, server, tmp_p
     ):
         assert by_index[index].url not in records
     assert result.stats["rfi/related/depth_improved"] >= 1
-    outcomes = {k.removeprefix("rfi/outcome/"): v for k, v in result.stats.items()
-                if k.startswith("rfi/outcome/") and k != "rfi/outcome/met"}
+    outcomes = {
+        k.removeprefix("rfi/outcome/"): v
+        for k, v in result.stats.items()
+        if k.startswith("rfi/outcome/") and k != "rfi/outcome/met"
+    }
     assert sum(outcomes.values()) == result.stats["rfi/outcome/met"]
     assert outcomes == {"exported": len(records), "skipped/robots": 1}
 

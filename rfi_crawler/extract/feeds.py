@@ -40,6 +40,8 @@ def sitemap_links(body: bytes, page_url: str, base_url: str | None = None) -> Si
         locations = [entry["loc"] for entry in sitemap if entry.get("loc")]
     except (StopIteration, ValueError, SyntaxError) as exc:  # lxml errors derive from these
         raise MalformedFeedError(f"not a sitemap: {exc!r}") from exc
+    if sitemap.type not in ("urlset", "sitemapindex"):
+        raise MalformedFeedError(f"not a sitemap: its root element is <{sitemap.type}>")
     if sitemap.type == "sitemapindex":
         children = (urls.resolve_link(loc, page_url, base_url) for loc in locations)
         return SitemapLinks([], list(dict.fromkeys(u for u in children if u)))

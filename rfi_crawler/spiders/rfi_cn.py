@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import DontCloseSpider
@@ -16,6 +17,7 @@ from rfi_crawler import __version__, urls
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.drift import FieldCoverage
+from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
@@ -99,6 +101,8 @@ class RfiCnSpider(Spider):
             spider.config.drift_threshold, spider.config.drift_min_pages
         )
         crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         # Belt and braces: every request is built on the configured origin anyway.
@@ -167,7 +171,8 @@ class RfiCnSpider(Spider):
     def parse_rss(self, response: TextResponse, via: Via) -> Iterator[Request]:
         found = rss_links(response.body, response.url, self.config.base_url)
         if not found:
-            logger.warning("feed %s lists no RFI content page", response.url)
+            self._count("failed/empty_feed")
+            logger.warning("feed %s lists no RFI content page (malformed or empty)", response.url)
         yield from self._article_requests(found, 0, Via.RSS, self._canonical(response))
 
     def parse_sitemap(self, response: TextResponse, via: Via) -> Iterator[Request]:
@@ -197,6 +202,19 @@ class RfiCnSpider(Spider):
             self.ledger.settle(url, "failed/not_html")
             logger.warning("not HTML (%s): %s", response.headers.get("Content-Type"), response.url)
             return
+        if is_binary(response.body):
+            self.ledger.settle(url, "failed/binary")
+            logger.warning("binary body served as HTML, not exported: %s", response.url)
+            return
+        if is_truncated(response.body):
+            self.ledger.settle(url, "failed/truncated")
+            logger.warning("page cut short (no </html>), not exported: %s", response.url)
+            return
+        encoding = true_encoding(response)
+        if encoding:
+            self._count(f"encoding/relabelled_{encoding}")
+            logger.info("%s declared %s but is %s", response.url, response.encoding, encoding)
+            response = response.replace(encoding=encoding)
         # Provenance is the shortest path known when the page is parsed.
         best = self.frontier.best(url) or Discovery(url, 0, str(Via.URL), None)
         crawl = {
@@ -310,6 +328,24 @@ class RfiCnSpider(Spider):
         self.crawler.stats.set_value("rfi/coverage/pages", self.coverage.pages)
         for outcome, count in outcomes.items():
             self.crawler.stats.set_value(f"rfi/outcome/{outcome}", count)
+
+    def _request_scheduled(self, request: Request, spider: Spider) -> None:
+        """A redirect to another host is never followed: OffsiteMiddleware drops it while
+        it is scheduled, with no errback, so its outcome is settled here."""
+        if "url" in request.cb_kwargs and urlsplit(request.url).hostname != self.config.host:
+            self._settle_unfetched(request, "offsite_redirect")
+
+    def _request_dropped(self, request: Request, spider: Spider) -> None:
+        """The dupefilter refused a request, with no errback: a redirect back to a URL
+        already requested, i.e. a redirect loop."""
+        if "url" in request.cb_kwargs:
+            looped = request.meta.get("redirect_times")
+            self._settle_unfetched(request, "redirect_loop" if looped else "duplicate_request")
+
+    def _settle_unfetched(self, request: Request, reason: str) -> None:
+        self._count(f"failed/{reason}")
+        logger.warning("article not fetched (%s): %s", reason, request.url)
+        self.ledger.settle(request.cb_kwargs["url"], f"failed/{reason}")
 
     def _item_scraped(self, item: Any, response: Any, spider: Spider) -> None:
         self._settle_item(response, "exported")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
+from tests.replica.faults import ENTITY_BOMB, HANG_SECONDS, TOO_LARGE_BYTES
 from tests.replica.site import MISSING_SECTIONS, ReplicaSite
 
 _SECTION_PAGE = re.compile(r"^/cn/([^/]+)/(?:(\d+)/)?$")
@@ -20,6 +23,7 @@ class ReplicaServer:
     def __init__(self, site: ReplicaSite, port: int = 0, host: str = "127.0.0.1") -> None:
         self.site = site
         self.requests: list[str] = []  # unquoted paths, in arrival order
+        self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.httpd = _QuietServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
@@ -46,6 +50,7 @@ class ReplicaServer:
     def reset_log(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.counts.clear()
 
     def route(self, path: str) -> tuple[int, str, str]:
         """(status, content type, body) for an unquoted, slash-collapsed path."""
@@ -83,6 +88,87 @@ class ReplicaServer:
                 return 200, html_type, body
         return 404, "text/html", "<html><body>404</body></html>"
 
+    def fault(self, handler: Any, fault: str, path: str, query: str, seen: int) -> bool:
+        """Answer with the fault; False when this request gets the normal page."""
+        html_type = "text/html; charset=UTF-8"
+        page = self.site.render_article(self.site.by_path[path])
+        once = {
+            "retry_after_429": (429, {"Retry-After": "1"}),
+            "flaky_500": (500, {}),
+            "flaky_503": (503, {}),
+        }
+        if fault in once:
+            if seen > 1:
+                return False
+            status, headers = once[fault]
+            handler.reply(status, "text/html", b"<html><body>busy</body></html>", headers)
+        elif fault in ("waf_403", "server_error", "gone_404", "gone_410"):
+            status = {"waf_403": 403, "server_error": 500, "gone_404": 404, "gone_410": 410}[fault]
+            handler.reply(status, "text/html", f"<html><body>{status}</body></html>".encode())
+        elif fault == "hang":
+            time.sleep(HANG_SECONDS)
+            handler.reply(200, html_type, page.encode())
+        elif fault == "reset":
+            body = page.encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", html_type)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body[: len(body) // 3])
+            handler.wfile.flush()
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.close_connection = True
+        elif fault == "truncated":
+            handler.reply(200, html_type, page.encode()[: len(page) // 2])
+        elif fault == "gbk_label":
+            handler.reply(200, "text/html; charset=GBK", page.encode())
+        elif fault == "gb18030_bytes":
+            handler.reply(200, html_type, page.encode("gb18030"))
+        elif fault == "not_html":
+            handler.reply(200, "application/pdf", b"%PDF-1.4\n" + bytes(range(256)) * 40)
+        elif fault == "too_large":
+            handler.reply(200, html_type, page.encode().ljust(TOO_LARGE_BYTES, b" "))
+        elif fault == "binary":
+            handler.reply(200, html_type, bytes((i * 7919) % 256 for i in range(60_000)))
+        elif fault == "shell":
+            shell = self.site.render_listing(self.site.by_path[path].url, "RFI", [])
+            handler.reply(200, html_type, shell.encode())
+        elif fault == "bad_jsonld":
+            broken = re.sub(
+                r'(<script type="application/ld\+json">).*?(</script>)',
+                r'\1{"@type": "NewsArticle", "headline": "unterminated\2',
+                page,
+                count=1,
+                flags=re.S,
+            )
+            handler.reply(200, html_type, broken.encode())
+        elif fault == "redirect_chain" and query == "final=1":
+            return False
+        elif fault in ("redirect_chain", "redirect_loop", "redirect_offsite"):
+            handler.reply(*self._redirect(fault, path, query))
+        return True
+
+    @staticmethod
+    def _redirect(fault: str, path: str, query: str) -> tuple[int, str, bytes, dict[str, str]]:
+        here = quote(path, safe="/-._~")
+        hop = int(query.removeprefix("hop=") or 0) if query.startswith("hop=") or not query else 0
+        if fault == "redirect_offsite":
+            target = "http://offsite.invalid/cn/elsewhere"
+        elif fault == "redirect_loop":
+            target = f"{here}?hop={(hop + 1) % 2}"
+        else:
+            target = f"{here}?hop={hop + 1}" if hop < 2 else f"{here}?final=1"
+        return (301 if hop == 0 else 302), "text/html", b"", {"Location": target}
+
+    def broken_feed(self, fault: str) -> bytes:
+        if fault == "malformed":
+            return b"<?xml version='1.0'?><rss><channel><item><link>not a url</link><item><ti"
+        if fault == "entity_bomb":
+            return (
+                ENTITY_BOMB + "<rss><channel><item><link>&e;</link></item></channel></rss>"
+            ).encode()
+        return b"<?xml version='1.0'?><rss><channel>" + b"<item><title>x</title></item>" * 400_000
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -90,19 +176,40 @@ class ReplicaServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                path = re.sub(r"/{2,}", "/", unquote(urlsplit(self.path).path))
+                parts = urlsplit(self.path)
+                path = re.sub(r"/{2,}", "/", unquote(parts.path))
                 with server._lock:
                     server.requests.append(path)
-                delay = server.site.delays.get(path) or (
-                    server.site.article_delay if path in server.site.by_path else 0
-                )
+                    server.counts[path] += 1
+                    seen, total = server.counts[path], len(server.requests)
+                site = server.site
+                delay = site.delays.get(path) or (site.article_delay if path in site.by_path else 0)
                 if delay:
                     time.sleep(delay)
+                if site.block_after is not None and total > site.block_after:
+                    return self.reply(403, "text/html", b"<html><body>Access denied</body></html>")
+                fault = site.faults.get(path)
+                if fault and server.fault(self, fault, path, parts.query, seen):
+                    return None
+                if path in site.feed_faults:
+                    return self.reply(
+                        200, "application/xml", server.broken_feed(site.feed_faults[path])
+                    )
                 status, content_type, text = server.route(path)
-                body = text.encode("utf-8")
+                return self.reply(status, content_type, text.encode("utf-8"))
+
+            def reply(
+                self,
+                status: int,
+                content_type: str,
+                body: bytes,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

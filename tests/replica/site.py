@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from tests.replica.faults import fails
 from tests.replica.templates import fill, templates
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -139,6 +140,11 @@ class ReplicaSite:
         self.articles: list[Article] = []
         self.delays: dict[str, float] = {}  # unquoted path → seconds before answering
         self.article_delay = 0.0  # seconds before answering any article page
+        self.faults: dict[str, str] = {}  # article path → fault (tests/replica/faults.py)
+        self.feed_faults: dict[str, str] = {}  # "/cn/rss" or the sitemap path → feed fault
+        self.block_after: int | None = None  # answer 403 to everything after N requests
+        self.endless_pager: str | None = None  # a section whose pager never ends
+        self.drift = False  # articles' body moves to a class the extractor does not know
         for _ in range(articles):
             self._new_article()
         self._assign_roles()
@@ -304,30 +310,42 @@ class ReplicaSite:
 
     # -- what a correct crawl exports ------------------------------------------------------
 
-    def start_articles(self, max_listing_pages: int = 3) -> list[Article]:
-        found = [
-            *self.homepage_items(),
-            *self.news_feed_items(),
-            *self.rss_items(),
-            *self.sitemap_items(),
-        ]
-        for section in self.sections():
-            found += self.section_items(section)[: self.page_size * max_listing_pages]
+    def start_articles(
+        self,
+        max_listing_pages: int = 3,
+        sources: tuple[str, ...] = ("homepage", "sections", "rss", "sitemap"),
+    ) -> list[Article]:
+        found = []
+        if "homepage" in sources:
+            found += [*self.homepage_items(), *self.news_feed_items()]
+        if "rss" in sources:
+            found += self.rss_items()
+        if "sitemap" in sources:
+            found += self.sitemap_items()
+        if "sections" in sources:
+            for section in self.sections():
+                found += self.section_items(section)[: self.page_size * max_listing_pages]
         return found
 
     def expected_depths(
-        self, related_depth: int = 2, max_listing_pages: int = 3, follow_tags: bool = False
+        self,
+        related_depth: int = 2,
+        max_listing_pages: int = 3,
+        follow_tags: bool = False,
+        sources: tuple[str, ...] = ("homepage", "sections", "rss", "sitemap"),
+        met: bool = False,
     ) -> dict[str, int]:
-        """Canonical path → shortest related depth, for every article a crawl must export."""
+        """Canonical path → shortest related depth, for every article a crawl must export
+        (``met``: every article it meets, exported or not)."""
         depth: dict[int, int] = {}
-        frontier = [(a.index, 0) for a in self.start_articles(max_listing_pages)]
+        frontier = [(a.index, 0) for a in self.start_articles(max_listing_pages, sources)]
         while frontier:
             frontier.sort(key=lambda pair: pair[1])
             index, hops = frontier.pop(0)
             if index in depth and depth[index] <= hops:
                 continue
             depth[index] = hops
-            if index == self.disallowed or hops >= related_depth:
+            if index in self.unfetchable() or hops >= related_depth:
                 continue  # never fetched, or as far as related links go
             article = self.articles_by_index()[index]
             frontier += [(linked, hops + 1) for linked in article.related if linked != index]
@@ -336,7 +354,13 @@ class ReplicaSite:
                     (a.index, hops + 1) for tag in article.tags for a in self.hub_items(tag)
                 ]
         by_index = self.articles_by_index()
-        return {by_index[i].path: d for i, d in depth.items() if i != self.disallowed}
+        unfetchable = set() if met else self.unfetchable()
+        return {by_index[i].path: d for i, d in depth.items() if i not in unfetchable}
+
+    def unfetchable(self) -> set[int]:
+        """Articles a correct crawl cannot export: robots-disallowed, or a failing fault."""
+        failing = {a.index for a in self.articles if fails(self.faults.get(a.path))}
+        return {self.disallowed, *failing}
 
     def articles_by_index(self) -> dict[int, Article]:
         return {a.index: a for a in self.articles}
@@ -497,6 +521,8 @@ class ReplicaSite:
 
     def render_section(self, section: str, page: int) -> str | None:
         pages = self.section_pages(section)
+        if section == self.endless_pager:
+            pages = page + 1  # every page links one more
         if page > pages:
             return None
         items = self.section_items(section)[(page - 1) * self.page_size : page * self.page_size]
@@ -692,7 +718,8 @@ class ReplicaSite:
                 inner += f'<a href="{href}">{html.escape(target.title)}</a>'
             body.append(f"<p>{inner}</p>")
         body.append(t.self_promos)
-        parts.append('<div class="t-content__body u-clearfix">' + "\n".join(body) + "</div>")
+        body_class = "t-article__body" if self.drift else "t-content__body"
+        parts.append(f'<div class="{body_class} u-clearfix">' + "\n".join(body) + "</div>")
         parts += [t.share_bar, "</article>"]
         return "\n".join(parts)
 

@@ -1,0 +1,43 @@
+"""Pages whose declared charset lies, and pages cut short.
+
+RFI serves UTF-8 (``<meta charset="UTF-8">``). A proxy or a misconfigured cache can
+announce GBK for UTF-8 bytes, or serve GB18030 bytes as UTF-8; decoding by the label then
+turns every Chinese character into mojibake that would pass any schema. The bytes decide.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.http import TextResponse
+
+FALLBACK = "gb18030"  # a superset of GBK and GB2312
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def true_encoding(response: TextResponse) -> str | None:
+    """The encoding to read the body with, when it is not the one Scrapy chose; else None."""
+    declared = response.encoding.lower().replace("_", "-")
+    if declared in ("utf-8", "utf8"):
+        if _decodes(response.body, "utf-8"):
+            return None
+        return FALLBACK if _decodes(response.body, FALLBACK) else None
+    return "utf-8" if _decodes(response.body, "utf-8") else None
+
+
+def is_truncated(body: bytes) -> bool:
+    """A real page ends with ``</html>``; a body cut short by the network does not."""
+    return b"</html>" not in body[-2048:].lower()
+
+
+def is_binary(body: bytes) -> bool:
+    """NUL bytes in the first kilobytes: no HTML page, whatever its Content-Type says."""
+    return b"\x00" in body[:4096]

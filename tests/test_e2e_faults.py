@@ -1,0 +1,134 @@
+"""End-to-end: a replica full of faults, a site that blocks, a layout that drifts.
+Every content URL met is accounted for; every good article is exported whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from tests.crawling import exported, run_crawl
+from tests.replica.faults import ARTICLE_FAULTS
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite, canonical
+
+TODAY = date(2026, 11, 20)
+FAULT_SETTINGS = {
+    "DOWNLOAD_TIMEOUT": "2",
+    "DOWNLOAD_MAXSIZE": str(2 * 1024 * 1024),
+    "RETRY_TIMES": "1",
+}
+
+
+def outcomes(stats: dict) -> Counter:
+    return Counter(
+        {
+            k.removeprefix("rfi/outcome/"): v
+            for k, v in stats.items()
+            if k.startswith("rfi/outcome/") and k != "rfi/outcome/met"
+        }
+    )
+
+
+def faulty_site() -> ReplicaSite:
+    site = ReplicaSite(articles=80, seed=13, today=TODAY)
+    special = {site.disallowed, site.b, site.x, site.y, site.z, *site.chain}
+    starts = list(dict.fromkeys(a.index for a in site.start_articles()))
+    victims = [i for i in starts if i not in special and i not in (0, 1, 2)]
+    by_index = site.articles_by_index()
+    for fault, index in zip(ARTICLE_FAULTS, victims, strict=False):
+        site.faults[by_index[index].path] = fault
+    assert len(site.faults) == len(ARTICLE_FAULTS)
+    site.endless_pager = "中国"
+    return site
+
+
+def test_every_fault_is_survived_and_every_url_accounted_for(tmp_path):
+    site = faulty_site()
+    with ReplicaServer(site) as server:
+        result = run_crawl(server.base_url, tmp_path, settings=FAULT_SETTINGS)
+        requested = server.requested()
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log, result.log[-3000:]
+
+    expected = {canonical(p) for p in site.expected_depths()}
+    records = exported(tmp_path / "data")
+    assert {r["url"] for r in records} == expected
+    for article in site.articles:  # the recovered ones are whole, not half-filled
+        if article.url in expected and article.path in site.faults:
+            record = next(r for r in records if r["url"] == article.url)
+            want = site.expected_record(article)
+            assert {k: record[k] for k in want} == want, site.faults[article.path]
+
+    met = site.expected_depths(met=True)
+    want = Counter({"exported": len(expected)})
+    for path in met:
+        fault = site.faults.get(path)
+        if fault and ARTICLE_FAULTS[fault] != "exported":
+            want[ARTICLE_FAULTS[fault]] += 1
+    want["skipped/robots"] += site.articles_by_index()[site.disallowed].path in met
+    assert outcomes(result.stats) == want
+    assert sum(want.values()) == result.stats["rfi/outcome/met"] == len(met)
+
+    # The pager that never ends is read up to the limit and no further.
+    assert requested["/cn/中国/3/"] == 1 and requested["/cn/中国/4/"] == 0
+    assert result.stats["rfi/backoff/http_429"] == 1
+    assert result.stats["rfi/encoding/relabelled_utf-8"] == 1
+    assert result.stats["rfi/encoding/relabelled_gb18030"] == 1
+
+
+@pytest.mark.parametrize(
+    ("feed_fault", "sitemap_fault"), [("entity_bomb", "malformed"), ("huge", "entity_bomb")]
+)
+def test_broken_feeds_and_sitemaps_are_bounded_and_counted(tmp_path, feed_fault, sitemap_fault):
+    site = ReplicaSite(articles=60, seed=4, today=TODAY)
+    site.feed_faults = {"/cn/rss": feed_fault, "/sitemaps/cn/news.xml": sitemap_fault}
+    with ReplicaServer(site) as server:
+        result = run_crawl(server.base_url, tmp_path, settings=FAULT_SETTINGS)
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log
+    expected = site.expected_depths(sources=("homepage", "sections"))
+    assert {r["url"] for r in exported(tmp_path / "data")} == {canonical(p) for p in expected}
+    feed_outcome = {"entity_bomb": "empty_feed", "huge": "too_large"}[feed_fault]
+    sitemap_outcome = {"malformed": "malformed_sitemap", "entity_bomb": "malformed_sitemap"}
+    assert result.stats[f"rfi/failed/{feed_outcome}"] == 1
+    assert result.stats[f"rfi/failed/{sitemap_outcome[sitemap_fault]}"] == 1
+
+
+def test_a_blocking_site_stops_the_crawl_loudly_and_keeps_what_was_fetched(tmp_path):
+    site = ReplicaSite(articles=60, seed=6, today=TODAY)
+    site.block_after = 40
+    with ReplicaServer(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            settings={"RFI_BLOCK_THRESHOLD": "8", "CONCURRENT_REQUESTS": "2"},
+        )
+        after_block = len(server.requests) - 40
+    assert result.returncode == 3, result.log[-3000:]
+    assert result.stats["finish_reason"] == "blocked"
+    assert result.log.count("is blocking this crawler") == 1
+    assert "run from another network" in result.log
+    # Backed off, not hammered: a handful of requests after the block began, not hundreds.
+    assert after_block <= 8 + 2 + 2
+    records = exported(tmp_path / "data")
+    assert records, "what was fetched before the block is kept"
+    assert {r["url"] for r in records} <= {canonical(p) for p in site.expected_depths()}
+    counts = outcomes(result.stats)
+    assert counts["exported"] == len(records)
+    assert counts["cancelled"] > 0
+    assert sum(counts.values()) == result.stats["rfi/outcome/met"]
+
+
+def test_layout_drift_is_loud_and_fails_the_run(tmp_path):
+    site = ReplicaSite(articles=60, seed=8, today=TODAY)
+    site.drift = True  # the article body moves to a class the extractor does not know
+    with ReplicaServer(site) as server:
+        result = run_crawl(server.base_url, tmp_path)
+    assert result.returncode == 4, result.log[-3000:]
+    assert result.stats["finish_reason"] == "layout_drift"
+    error = next(line for line in result.log.splitlines() if "layout drift:" in line)
+    assert "ERROR" in error and "body" in error and "https://www.rfi.fr/cn/" in error
+    assert result.stats["rfi/coverage/body"] == 0
+    assert result.stats["rfi/coverage/title"] == 1
