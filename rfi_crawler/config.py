@@ -54,6 +54,7 @@ class RfiConfig:
     backoff_retries: int = 2
     drift_threshold: float = 0.05
     drift_min_pages: int = 20
+    state_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
@@ -87,6 +88,7 @@ class RfiConfig:
             backoff_retries=settings.getint("RFI_BACKOFF_RETRIES", 2),
             drift_threshold=settings.getfloat("RFI_DRIFT_THRESHOLD", 0.05),
             drift_min_pages=settings.getint("RFI_DRIFT_MIN_PAGES", 20),
+            state_timeout=settings.getfloat("RFI_STATE_TIMEOUT", 60.0),
         )
         config.validate()
         return config

@@ -76,7 +76,7 @@ class CrawlRun:
     def open(self) -> StateStore:
         """Open the store, recover dead runs and register this one (once)."""
         if self.store is None:
-            store = open_store(self.config.state_uri)
+            store = open_store(self.config.state_uri, self.config.state_timeout)
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = open(self.lock_path, "w")  # noqa: SIM115 (held for the run's life)
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

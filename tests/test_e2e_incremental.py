@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import subprocess
+import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -247,3 +249,66 @@ def test_two_crawls_sharing_one_store_never_export_a_version_twice(tmp_path):
     assert len(run_files(data)) == 2
     assert max(keys(records).values()) == 1
     assert {r["url"] for r in records} == expected_urls(site)
+
+
+def hold_lock(path, seconds: float) -> threading.Thread:
+    """Another process's long write: an exclusive transaction on the store."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        ready.set()
+        time.sleep(seconds)
+        db.execute("COMMIT")
+        db.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    ready.wait(10)
+    return thread
+
+
+def test_a_crawl_waits_for_a_store_another_process_holds(tmp_path):
+    site = ReplicaSite(articles=40, seed=12, today=today())
+    data = tmp_path / "data"
+    with ReplicaServer(site) as server:
+        assert_finished(
+            run_crawl(server.base_url, tmp_path / "a", data_dir=data, args={"related_depth": "0"})
+        )
+        holder = hold_lock(data / "state.sqlite3", 3)
+        waited = run_crawl(
+            server.base_url,
+            tmp_path / "b",
+            data_dir=data,
+            settings={"RFI_STATE_TIMEOUT": "30"},
+            args={"related_depth": "1"},
+        )
+        holder.join()
+    assert_finished(waited)
+    assert len(exported(data)) == len({r["url"] for r in exported(data)})
+
+
+def test_a_store_locked_too_long_fails_clearly_and_stays_intact(tmp_path):
+    site = ReplicaSite(articles=40, seed=12, today=today())
+    data = tmp_path / "data"
+    with ReplicaServer(site) as server:
+        assert_finished(
+            run_crawl(server.base_url, tmp_path / "a", data_dir=data, args={"related_depth": "0"})
+        )
+        before = len(exported(data))
+        holder = hold_lock(data / "state.sqlite3", 8)
+        refused = run_crawl(
+            server.base_url, tmp_path / "b", data_dir=data, settings={"RFI_STATE_TIMEOUT": "1"}
+        )
+        holder.join()
+        assert refused.returncode != 0
+        assert "stayed locked by another crawl" in refused.log
+        db = sqlite3.connect(data / "state.sqlite3")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+        assert len(exported(data)) == before
+        assert_finished(run_crawl(server.base_url, tmp_path / "c", data_dir=data))
+    records = exported(data)
+    assert {r["url"] for r in records} == expected_urls(site)
+    assert max(keys(records).values()) == 1

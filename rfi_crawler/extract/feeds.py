@@ -26,6 +26,8 @@ class SitemapLinks:
 
 def rss_links(body: bytes, page_url: str, base_url: str | None = None) -> list[str]:
     """Canonical content URLs of an RSS 2.0 or Atom feed's items, in feed order."""
+    if not body.strip():
+        return []  # an empty answer lists nothing (parsel refuses an empty body)
     feed = Selector(body=body, type="xml")
     feed.remove_namespaces()
     hrefs = feed.xpath("//item/link/text() | //entry/link/@href").getall()

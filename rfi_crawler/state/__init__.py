@@ -76,11 +76,11 @@ class StateStoreError(RuntimeError):
     """The state store cannot be opened or used (locked too long, corrupt, wrong URI)."""
 
 
-def open_store(uri: str) -> StateStore:
+def open_store(uri: str, timeout: float = 60.0) -> StateStore:
     """A plain file path, or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``
-    (the SQLAlchemy spelling)."""
+    (the SQLAlchemy spelling). ``timeout``: seconds to wait for another crawl's write."""
     from rfi_crawler.state.sqlite import SqliteStateStore
 
     if "://" in uri and not uri.startswith("sqlite:///"):
         raise StateStoreError(f"RFI_STATE_URI: unsupported {uri!r}; use a path or sqlite:///path")
-    return SqliteStateStore(Path(uri.removeprefix("sqlite:///")).expanduser())
+    return SqliteStateStore(Path(uri.removeprefix("sqlite:///")).expanduser(), timeout)

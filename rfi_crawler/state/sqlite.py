@@ -1,7 +1,7 @@
 """SQLite state store: WAL journal, every write in a ``BEGIN IMMEDIATE`` transaction.
 
 Several crawls may share one file: SQLite serialises the writers (each waits up to
-``BUSY_TIMEOUT`` seconds for another's transaction), and a version is reserved by a
+``timeout`` seconds, RFI_STATE_TIMEOUT, for another's transaction), and a version is reserved by a
 claim row before it is written, so two runs never export the same version.
 """
 
@@ -23,7 +23,6 @@ from rfi_crawler.state import (
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT = 60.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -64,11 +63,11 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 class SqliteStateStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+        self.path, self.timeout = path, timeout
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             # A commit says "these lines are on disk": it must survive a power cut too.
             self.db.execute("PRAGMA synchronous=FULL")
@@ -77,7 +76,7 @@ class SqliteStateStore:
             raise StateStoreError(f"cannot open state store {path}: {exc}") from exc
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db, self.path)
+        return _Transaction(self.db, self.path, self.timeout)
 
     def known(self, url: str) -> KnownArticle | None:
         row = self.db.execute(
@@ -191,15 +190,16 @@ class SqliteStateStore:
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self.db, self.path = db, path
+    def __init__(self, db: sqlite3.Connection, path: Path, timeout: float) -> None:
+        self.db, self.path, self.timeout = db, path, timeout
 
     def __enter__(self) -> None:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StateStoreError(
-                f"state store {self.path} stayed locked for {BUSY_TIMEOUT:.0f}s: {exc}"
+                f"state store {self.path} stayed locked by another crawl for {self.timeout:g}s"
+                f" ({exc}); nothing was written. Retry later, or raise RFI_STATE_TIMEOUT."
             ) from exc
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
