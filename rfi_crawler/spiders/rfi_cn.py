@@ -198,7 +198,6 @@ class RfiCnSpider(Spider):
 
     def parse_article(self, response: TextResponse, url: str) -> Iterator[Any]:
         if not isinstance(response, HtmlResponse):
-            self._count("skipped/not_html")
             self.ledger.settle(url, "failed/not_html")
             logger.warning("not HTML (%s): %s", response.headers.get("Content-Type"), response.url)
             return
@@ -226,7 +225,6 @@ class RfiCnSpider(Spider):
         item = extract_article(response.selector, response.url, self.config.base_url, crawl)
         self.coverage.observe(url, None if item is None else item.__dict__)
         if item is None:
-            self._count("skipped/not_article")
             self.ledger.settle(url, "failed/no_article")
             logger.info("not an article page: %s", response.url)
             return
