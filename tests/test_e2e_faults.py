@@ -3,6 +3,7 @@ Every content URL met is accounted for; every good article is exported whole."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date
 
@@ -132,3 +133,7 @@ def test_layout_drift_is_loud_and_fails_the_run(tmp_path):
     assert "ERROR" in error and "body" in error and "https://www.rfi.fr/cn/" in error
     assert result.stats["rfi/coverage/body"] == 0
     assert result.stats["rfi/coverage/title"] == 1
+    manifest = json.loads(next((tmp_path / "data" / "output").glob("*.manifest.json")).read_text())
+    assert manifest["finish_reason"] == "layout_drift"
+    assert manifest["field_coverage"]["body"] == 0 and manifest["field_coverage"]["title"] == 1
+    assert "field coverage of" in result.log and "body 0%" in result.log

@@ -21,6 +21,7 @@ ARTICLE_FAULTS = {
     # bodies
     "gbk_label": "exported",  # UTF-8 bytes labelled GBK
     "gb18030_bytes": "exported",  # GB18030 bytes labelled UTF-8
+    "no_charset": "exported",  # no charset in Content-Type: the page's <meta charset> tells
     "not_html": "failed/not_html",
     "too_large": "failed/too_large",
     "binary": "failed/binary",

@@ -120,6 +120,8 @@ class ReplicaServer:
             handler.close_connection = True
         elif fault == "truncated":
             handler.reply(200, html_type, page.encode()[: len(page) // 2])
+        elif fault == "no_charset":
+            handler.reply(200, "text/html", page.encode())
         elif fault == "gbk_label":
             handler.reply(200, "text/html; charset=GBK", page.encode())
         elif fault == "gb18030_bytes":
