@@ -74,8 +74,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
     Raises ``RunFileError`` naming the file and line for any other invalid line.
     """
-    lines = _gzip_lines(path) if path.name.endswith(".gz") else _plain_lines(path)
-    for number, (line, complete) in enumerate(lines, start=1):
+    for number, line, complete in iter_lines(path):
         if not complete:
             logger.warning("%s: line %d is truncated (an interrupted write); skipped", path, number)
             return
@@ -86,6 +85,14 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(record, dict):
             raise RunFileError(f"{path}:{number}: not a JSON object")
         yield number, record
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, complete?) of a plain or gzip JSON Lines file; only the last
+    line can be incomplete (no newline, or a gzip stream that stops short)."""
+    lines = _gzip_lines(path) if path.name.endswith(".gz") else _plain_lines(path)
+    for number, (line, complete) in enumerate(lines, start=1):
+        yield number, line, complete
 
 
 def file_sha256(path: Path) -> str:

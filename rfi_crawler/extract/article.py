@@ -331,11 +331,16 @@ def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
 
 def body_blocks(article: Any) -> tuple[list[str], list[str]]:
     """Text blocks of ``.t-content__body`` in order, and which of them are subheads."""
+    bodies = BODY(article) if article is not None else []
+    return blocks_of(bodies[0]) if bodies else ([], [])
+
+
+def blocks_of(body: Any) -> tuple[list[str], list[str]]:
+    """Text blocks of a body element in order (ads, promos and media left out), and which
+    of them are subheads. Also used on archive files' bodies."""
     blocks: list[str] = []
     subheadings: list[str] = []
-    bodies = BODY(article) if article is not None else []
-    if bodies:
-        _walk(bodies[0], blocks, subheadings)
+    _walk(body, blocks, subheadings)
     return blocks, subheadings
 
 

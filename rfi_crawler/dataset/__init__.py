@@ -1,0 +1,1 @@
+"""``rfi-dataset``: merge, filter and convert crawl output; import and export archives."""

@@ -1,0 +1,5 @@
+import sys
+
+from rfi_crawler.dataset.cli import main
+
+sys.exit(main())
