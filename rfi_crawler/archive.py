@@ -223,7 +223,8 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
     # What the body's text cannot say: its links (as empty anchors) and a media marker.
     body += "".join(f'<a href="{html.escape(link)}"></a>' for link in record.get("links") or [])
     body += {"video": "<video-player></video-player>", "audio": "<audio></audio>"}.get(
-        record.get("type") or "", "")
+        record.get("type") or "", ""
+    )
     page.append(f"<div>{body}{BODY_END}<div data-selfpromo-app></div></div>")
     for author in record.get("authors") or []:
         page.append(

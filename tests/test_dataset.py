@@ -222,3 +222,26 @@ def test_an_invalid_line_fails_with_file_and_line_unless_skipped(runs, tmp_path,
     assert "rfi_cn-4.jsonl:2" in capsys.readouterr().err
     assert run("build", runs, "--skip-invalid", "-o", tmp_path / "x.jsonl") == 0
     assert len(lines(tmp_path / "x.jsonl")) == 7
+
+
+def test_stats_counts_and_plots_with_chinese_labels(runs, tmp_path, capsys):
+    assert run("stats", runs, "--plot", tmp_path / "stats.png") == 0
+    out = capsys.readouterr().out
+    assert "records: 5" in out
+    assert "2025-11\t3" in out and "法国\t1" in out
+    assert "body length (characters): p10" in out
+    assert (tmp_path / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_need_a_font_that_draws_chinese(runs, tmp_path, capsys, monkeypatch):
+    from rfi_crawler.dataset import stats
+
+    monkeypatch.setattr(stats, "CJK_FONTS", ("No Such Font",))
+    assert run("stats", runs, "--plot", tmp_path / "stats.png") == 1
+    assert "apt-get install fonts-wqy-microhei" in capsys.readouterr().err
+
+
+def test_month_range_fills_empty_months():
+    from rfi_crawler.dataset.stats import month_range
+
+    assert month_range(["2023-11", "2024-02"]) == ["2023-11", "2023-12", "2024-01", "2024-02"]

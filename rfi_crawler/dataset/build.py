@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -102,22 +103,35 @@ def build(
     skip_invalid: bool = False,
     excel_bom: bool = False,
 ) -> BuildReport:
+    writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
+    with merged(files, filters, all_versions=all_versions, skip_invalid=skip_invalid) as (
+        records,
+        report,
+    ):
+        writer(records, out, excel_bom=excel_bom)
+    return report
+
+
+@contextmanager
+def merged(
+    files: list[Path], filters: Filters, *, all_versions: bool = False, skip_invalid: bool = False
+) -> Iterator[tuple[Iterator[dict[str, Any]], BuildReport]]:
+    """The records of ``files``, merged, filtered and in order, streamed from disk."""
     report = BuildReport(ReadReport(files))
     with tempfile.TemporaryDirectory(prefix="rfi-dataset-") as scratch:
         db = sqlite3.connect(Path(scratch) / "merge.sqlite3")
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA cache_size=-65536")  # 64 MiB at most; the rest spills to disk
-        db.execute(
-            "CREATE TABLE r (url TEXT, version INTEGER, fetched TEXT, published TEXT,"
-            " id TEXT, record TEXT, PRIMARY KEY (url, version))"
-        )
-        _load(db, files, report, filters, skip_invalid)
-        records = _ordered(db, all_versions)
-        writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
-        writer(_counted(records, report), out, excel_bom=excel_bom)
-        db.close()
-    return report
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA cache_size=-65536")  # 64 MiB at most; the rest spills to disk
+            db.execute(
+                "CREATE TABLE r (url TEXT, version INTEGER, fetched TEXT, published TEXT,"
+                " id TEXT, record TEXT, PRIMARY KEY (url, version))"
+            )
+            _load(db, files, report, filters, skip_invalid)
+            yield _counted(_ordered(db, all_versions), report), report
+        finally:
+            db.close()
 
 
 def _load(

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from rfi_crawler.archive import ArchiveError, read_archive, record_of, write_archive
-from rfi_crawler.dataset.build import FORMATS, Filters, build
+from rfi_crawler.dataset.build import FORMATS, Filters, build, merged
 from rfi_crawler.dataset.card import dataset_card
 from rfi_crawler.dataset.reader import InputError, ReadReport, input_files, read_records
+from rfi_crawler.dataset.stats import FontError, collect, plot, report
 
 ARCHIVE_SKIP = {"FORMAT.md", "SOURCES.md", "README.md"}
 
@@ -104,6 +105,21 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stats(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)
+    with merged(files, Filters(), skip_invalid=args.skip_invalid) as (records, _):
+        stats = collect(records)
+    print(report(stats), end="")
+    if args.plot:
+        try:
+            plot(stats, args.plot, args.font)
+        except FontError as exc:
+            print(f"rfi-dataset: {exc}", file=sys.stderr)
+            return 1
+        print(f"rfi-dataset: plots written to {args.plot}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rfi-dataset",
@@ -153,6 +169,17 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("-o", "--output", type=Path, required=True, help="folder")
     exporting.add_argument("--skip-invalid", action="store_true")
     exporting.set_defaults(run=run_export)
+    statistics = commands.add_parser("stats", help="counts, coverage, lengths; --plot")
+    statistics.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    statistics.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="articles per month by section, and body lengths",
+    )
+    statistics.add_argument("--font", type=Path, help="a font file with Chinese glyphs")
+    statistics.add_argument("--skip-invalid", action="store_true")
+    statistics.set_defaults(run=run_stats)
     return parser
 
 

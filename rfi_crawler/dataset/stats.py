@@ -1,0 +1,170 @@
+"""Counts, field coverage and body lengths of a dataset, and its two plots.
+
+Streaming: lengths are kept as a histogram (10-character buckets), never as a list.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rfi_crawler.drift import COVERED
+
+BUCKET = 10
+TOP_SECTIONS = 8
+# Fonts with simplified Chinese glyphs, best first (Debian: fonts-noto-cjk, fonts-wqy-microhei).
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+)
+
+
+class FontError(RuntimeError):
+    """No font that can draw Chinese labels."""
+
+
+@dataclass
+class DatasetStats:
+    records: int = 0
+    by_month: Counter[str] = field(default_factory=Counter)
+    by_section: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+    by_author: Counter[str] = field(default_factory=Counter)
+    by_month_section: Counter[tuple[str, str]] = field(default_factory=Counter)
+    present: Counter[str] = field(default_factory=Counter)
+    lengths: Counter[int] = field(default_factory=Counter)  # bucket start → records
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records += 1
+        month = str(record.get("published_at") or "unknown")[:7]
+        section = record.get("section") or "(none)"
+        self.by_month[month] += 1
+        self.by_section[section] += 1
+        self.by_month_section[month, section] += 1
+        self.by_type[record.get("type") or "(none)"] += 1
+        self.by_author.update(record.get("authors") or ["(none)"])
+        self.present.update(n for n in COVERED if record.get(n) not in (None, "", [], {}))
+        length = len(record.get("body") or "")
+        self.lengths[length // BUCKET * BUCKET] += 1
+
+    def percentile(self, share: float) -> int:
+        """Body length (to the bucket) below which ``share`` of the records fall."""
+        target, seen = share * self.records, 0
+        for start in sorted(self.lengths):
+            seen += self.lengths[start]
+            if seen >= target:
+                return start + BUCKET - 1
+        return 0
+
+
+def collect(records: Iterable[dict[str, Any]]) -> DatasetStats:
+    stats = DatasetStats()
+    for record in records:
+        stats.add(record)
+    return stats
+
+
+def report(stats: DatasetStats) -> str:
+    def table(title: str, counts: Counter[Any], limit: int | None = None) -> str:
+        rows = sorted(counts.items()) if title == "month" else counts.most_common(limit)
+        return f"\n{title}:\n" + "\n".join(f"  {name}\t{count}" for name, count in rows)
+
+    coverage = (
+        "\n".join(f"  {name}\t{stats.present[name] / stats.records:.1%}" for name in COVERED)
+        if stats.records
+        else "  (no records)"
+    )
+    lengths = ", ".join(f"p{int(p * 100)} {stats.percentile(p)}" for p in (0.1, 0.5, 0.9, 0.99))
+    return (
+        f"records: {stats.records}"
+        + table("month", stats.by_month)
+        + table("section", stats.by_section)
+        + table("type", stats.by_type)
+        + table("author (top 30)", stats.by_author, 30)
+        + f"\nfield coverage:\n{coverage}\nbody length (characters): {lengths}\n"
+    )
+
+
+def cjk_font(path: Path | None = None) -> Any:
+    """A font that draws Chinese: the file given, else the first installed of CJK_FONTS."""
+    from matplotlib import font_manager
+
+    if path is not None:
+        font_manager.fontManager.addfont(str(path))
+        return font_manager.FontProperties(fname=str(path))
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in installed:
+            return font_manager.FontProperties(family=name)
+    raise FontError(
+        "no font with Chinese glyphs is installed: install one (Debian/Ubuntu: "
+        "apt-get install fonts-wqy-microhei) or pass --font /path/to/font.ttf"
+    )
+
+
+def month_range(months: list[str]) -> list[str]:
+    """Every month from the first to the last (YYYY-MM), empty ones included."""
+    if not months:
+        return []
+    year, month = map(int, months[0].split("-"))
+    found = []
+    while f"{year:04d}-{month:02d}" <= months[-1]:
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def plot(stats: DatasetStats, path: Path, font_path: Path | None = None) -> None:
+    """Articles per month stacked by section (the largest sections, the rest as 其他), and
+    the distribution of body lengths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    font = cjk_font(font_path)
+    months = month_range(sorted(m for m in stats.by_month if m != "unknown"))
+    top = [s for s, _ in stats.by_section.most_common(TOP_SECTIONS)]
+    figure, (per_month, lengths) = plt.subplots(2, 1, figsize=(12, 9), layout="constrained")
+    bottom = [0] * len(months)
+    for section in [*top, "其他"]:
+        counts = [
+            sum(c for (m, s), c in stats.by_month_section.items() if m == month and s not in top)
+            if section == "其他"
+            else stats.by_month_section[month, section]
+            for month in months
+        ]
+        if any(counts):
+            per_month.bar(months, counts, bottom=bottom, label=section)
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    per_month.set_title("每月文章数（按栏目） · articles per month by section", fontproperties=font)
+    per_month.set_ylabel("文章数 · articles", fontproperties=font)
+    per_month.legend(prop=font, ncols=3, fontsize="small")
+    step = max(1, len(months) // 24)
+    per_month.set_xticks(range(0, len(months), step), months[::step], rotation=60, fontsize=8)
+    # About 40 bars up to the 99th percentile, whatever the dataset's size.
+    limit = max(stats.percentile(0.99), BUCKET)
+    width = max(BUCKET, -(-limit // 40 // BUCKET) * BUCKET)
+    bins: Counter[int] = Counter()
+    for start, count in stats.lengths.items():
+        bins[start // width * width] += count
+    starts = sorted(b for b in bins if b <= limit)
+    lengths.bar(starts, [bins[s] for s in starts], width=width * 0.9, align="edge")
+    lengths.set_title(
+        f"正文长度分布 · body length ({stats.records} 篇文章, 中位数 {stats.percentile(0.5)} 字)",
+        fontproperties=font,
+    )
+    lengths.set_xlabel("正文字数 · characters in body", fontproperties=font)
+    lengths.set_ylabel("文章数 · articles", fontproperties=font)
+    lengths.set_xlim(0, limit * 1.05)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
