@@ -1,0 +1,125 @@
+"""``rfi-dataset build`` over generated run files: throughput and peak memory.
+
+    python -m benchmarks.dataset_build --records 100000 1000000
+
+Records are generated (never committed): about 2 KB each, Chinese text, spread over ten
+run files, 5% of articles present again as version 2. Each build is a separate process;
+its peak RSS comes from the kernel (``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = (
+    "中国",
+    "法国",
+    "台湾",
+    "总统",
+    "会谈",
+    "经济",
+    "政府",
+    "宣布",
+    "合作",
+    "计划",
+    "国际",
+    "峰会",
+    "部长",
+    "发展",
+    "安全",
+    "问题",
+    "表示",
+    "决定",
+    "人权",
+    "组织",
+)
+SECTIONS = ("中国", "港澳台", "法国", "国际", "政治", "经贸", "社会")
+
+
+def generate(folder: Path, count: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    handles = [open(folder / f"rfi_cn-{n:02d}.jsonl", "w", encoding="utf-8") for n in range(10)]  # noqa: SIM115
+    written = 0
+    paragraph = "".join(rng.choice(WORDS) for _ in range(120)) + "。"
+    for n in range(count):
+        day = f"20{20 + n % 6:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}"
+        versions = (1, 2) if n % 20 == 0 else (1,)
+        for version in versions:
+            record = {
+                "id": f"WBMZ{n}",
+                "url": f"https://www.rfi.fr/cn/x/{day.replace('-', '')}-{n}",
+                "edition": "cn",
+                "language": "zh-Hans",
+                "type": "article",
+                "title": f"{rng.choice(WORDS)}{rng.choice(WORDS)} {n}",
+                "kicker": None,
+                "lead": paragraph[:80],
+                "body": "\n\n".join([paragraph] * 5),
+                "subheadings": [],
+                "published_at": f"{day}T08:00:00+00:00",
+                "modified_at": None,
+                "authors": ["左依"],
+                "section": SECTIONS[n % len(SECTIONS)],
+                "programme": None,
+                "tags": [rng.choice(WORDS)],
+                "image": None,
+                "media": [],
+                "related": [],
+                "links": [],
+                "translations": {},
+                "char_count": 1200,
+                "content_hash": f"{n:064x}",
+                "version": version,
+                "crawl": {
+                    "fetched_at": f"{day}T09:00:0{version}+00:00",
+                    "via": "homepage",
+                    "referer": None,
+                    "depth": 0,
+                },
+            }
+            handles[rng.randrange(10)].write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+    for handle in handles:
+        handle.close()
+    return written
+
+
+def measure(folder: Path, output: Path) -> tuple[float, float]:
+    command = [sys.executable, "-m", "rfi_crawler.dataset", "build", str(folder), "-o", str(output)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit(f"build failed with status {status}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--scratch", type=Path, default=None, help="where to generate files")
+    args = parser.parse_args()
+    for count in args.records:
+        with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
+            folder = Path(scratch) / "runs"
+            folder.mkdir()
+            lines = generate(folder, count)
+            size = sum(p.stat().st_size for p in folder.iterdir()) / 1e9
+            seconds, peak = measure(folder, Path(scratch) / "dataset.jsonl")
+            print(
+                f"{count:>9,} articles ({lines:,} lines, {size:.2f} GB in 10 files): "
+                f"{seconds:6.1f} s, {lines / seconds:,.0f} lines/s, peak RSS {peak:.0f} MB",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
