@@ -24,7 +24,12 @@ from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 
 # The project's own concurrency (2), without the politeness delays meant for the real site.
-FAST = {"CONCURRENT_REQUESTS": "2", "CONCURRENT_REQUESTS_PER_DOMAIN": "2", "LOG_LEVEL": "WARNING"}
+FAST = {
+    "CONCURRENT_REQUESTS": "2",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+    "LOG_LEVEL": "WARNING",
+    "RFI_BACKOFF_BASE": "0.1",
+}
 
 
 def crawl(server: ReplicaServer, workdir: Path, data: Path, settings: dict[str, str]) -> dict:
