@@ -19,29 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = (
-    "中国",
-    "法国",
-    "台湾",
-    "总统",
-    "会谈",
-    "经济",
-    "政府",
-    "宣布",
-    "合作",
-    "计划",
-    "国际",
-    "峰会",
-    "部长",
-    "发展",
-    "安全",
-    "问题",
-    "表示",
-    "决定",
-    "人权",
-    "组织",
-)
-SECTIONS = ("中国", "港澳台", "法国", "国际", "政治", "经贸", "社会")
+from tests.replica.site import SECTIONS, WORDS
 
 
 def generate(folder: Path, count: int, seed: int = 1) -> int:
