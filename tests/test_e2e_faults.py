@@ -80,7 +80,8 @@ def test_every_fault_is_survived_and_every_url_accounted_for(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("feed_fault", "sitemap_fault"), [("entity_bomb", "malformed"), ("huge", "entity_bomb")]
+    ("feed_fault", "sitemap_fault"),
+    [("entity_bomb", "malformed"), ("huge", "entity_bomb"), ("malformed", "huge")],
 )
 def test_broken_feeds_and_sitemaps_are_bounded_and_counted(tmp_path, feed_fault, sitemap_fault):
     site = ReplicaSite(articles=60, seed=4, today=TODAY)
@@ -91,9 +92,13 @@ def test_broken_feeds_and_sitemaps_are_bounded_and_counted(tmp_path, feed_fault,
     assert "Traceback" not in result.log
     expected = site.expected_depths(sources=("homepage", "sections"))
     assert {r["url"] for r in exported(tmp_path / "data")} == {canonical(p) for p in expected}
-    feed_outcome = {"entity_bomb": "empty_feed", "huge": "too_large"}[feed_fault]
-    sitemap_outcome = {"malformed": "malformed_sitemap", "entity_bomb": "malformed_sitemap"}
-    assert result.stats[f"rfi/failed/{feed_outcome}"] == 1
+    feed_outcome = {"entity_bomb": "empty_feed", "huge": "too_large", "malformed": "empty_feed"}
+    sitemap_outcome = {
+        "malformed": "malformed_sitemap",
+        "entity_bomb": "malformed_sitemap",
+        "huge": "too_large",
+    }
+    assert result.stats[f"rfi/failed/{feed_outcome[feed_fault]}"] == 1
     assert result.stats[f"rfi/failed/{sitemap_outcome[sitemap_fault]}"] == 1
 
 
