@@ -21,7 +21,7 @@ from lxml import html as lxml_html
 from rfi_crawler import urls
 from rfi_crawler.extract.article import blocks_of
 from rfi_crawler.items import ArticleItem
-from rfi_crawler.processors import clean_text, paris_to_utc_iso, strip_title_suffix
+from rfi_crawler.processors import PARIS, clean_text, paris_to_utc_iso, strip_title_suffix
 from rfi_crawler.records import finalize
 
 TIMESTAMP = re.compile(r"^<!--(\d{13})-->$")
@@ -234,7 +234,7 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
     if record.get("related"):
         items = "".join(
             f'<div><divdata-article-list><div><div><div><span></span></div><div><a href="'
-            f'{urls.path_of(r["url"]) and r["url"].removeprefix(urls.SITE_ORIGIN)}" '
+            f'{r["url"].removeprefix(urls.SITE_ORIGIN)}" '
             f"data-article-item-link><h2>{html.escape(r['title'] or '')}</h2></a></div></div>"
             f"</div></div></div>"
             for r in record["related"]
@@ -260,8 +260,6 @@ def _block_html(block: str) -> str:
 
 
 def _paris(published_at: str) -> str:
-    from rfi_crawler.processors import PARIS
-
     return datetime.fromisoformat(published_at).astimezone(PARIS).strftime("%d/%m/%Y - %H:%M")
 
 

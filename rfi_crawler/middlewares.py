@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import deferred_from_coro
 
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.run import CrawlRun
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from rfi_crawler.config import RfiConfig
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class BlockBackoffMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlockBackoffMiddleware:
-        return cls(crawler, RfiConfig.from_settings(crawler.settings))
+        return cls(crawler, CrawlRun.of(crawler).config)  # the RFI_* settings, read once
 
     async def process_request(self, request: Request) -> None:
         wait = self.resume_at - time.monotonic()

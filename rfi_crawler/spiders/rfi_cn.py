@@ -82,7 +82,9 @@ class RfiCnSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> RfiCnSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.config = RfiConfig.from_settings(crawler.settings)
+        # The run reads the RFI_* settings once; every component shares its config.
+        spider.run = CrawlRun.of(crawler)
+        spider.config = spider.run.config
         spider.arguments = SpiderArguments.parse(
             urls=kwargs.get("urls"),
             related_depth=kwargs.get("related_depth"),
@@ -91,7 +93,6 @@ class RfiCnSpider(Spider):
             refresh=kwargs.get("refresh"),
             base_url=spider.config.base_url,
         )
-        spider.run = CrawlRun.of(crawler)
         if kwargs.get("_job"):
             spider.run.name_job(kwargs["_job"])  # Scrapyd's job id names the run file
         spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
