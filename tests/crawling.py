@@ -59,7 +59,8 @@ def crawl_command(
         "RFI_BASE_URL": base_url,
         "RFI_DATA_DIR": str(data_dir or workdir / "data"),
         "STATS_DUMP_FILE": str(workdir / "stats.json"),
-        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
+        # After the run's own extensions, which write their stats at spider_closed too.
+        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 1000}),
         **(settings or {}),
     }
     for name, value in merged.items():
