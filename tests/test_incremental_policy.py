@@ -40,11 +40,27 @@ def store(tmp_path):
     ],
 )
 def test_known_pages_older_than_the_window_are_skipped(store, today, days, refresh, skipped):
-    known = RefreshPolicy(store, days, refresh, today).skip(URL)
+    known = RefreshPolicy(store, days, refresh, today).skip([URL]).get(URL)
     assert (known is not None) is skipped
     if known:
         assert known.related == ("https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261109-y",)
 
 
 def test_unknown_pages_are_always_fetched(store):
-    assert RefreshPolicy(store, 0, False, date(2030, 1, 1)).skip(URL + "-new") is None
+    assert RefreshPolicy(store, 0, False, date(2030, 1, 1)).skip([URL + "-new"]) == {}
+
+
+def test_a_batch_of_urls_is_one_store_query(store):
+    """Reads stay off the hot path: one query per listing page, not one per URL."""
+    queries = []
+    store.db.set_trace_callback(queries.append)
+    found = [URL, *(f"{URL}-{n}" for n in range(300)), URL]
+    skipped = RefreshPolicy(store, 0, False, date(2030, 1, 1)).skip(found)
+    assert list(skipped) == [URL]
+    assert len([q for q in queries if q.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def test_known_many_agrees_with_known(store):
+    urls = [URL, URL + "-new"]
+    assert store.known_many(urls) == {URL: store.known(URL)}
+    assert store.known_many([]) == {}
