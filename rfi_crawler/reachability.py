@@ -80,7 +80,8 @@ class ReachabilityExtension:
             f"{count} {reason} (e.g. {self.example[reason]})"
             for reason, count in self.failed.most_common()
         )
-        main = self.failed.most_common(1)[0][0]
+        # "robots" only says robots.txt forbade the rest; what made it fail says more.
+        main = next((r for r, _ in self.failed.most_common() if r != "robots"), "robots")
         return (
             f"unreachable: no start point answered 2xx; failed: {failures}. "
             f"Check {HINTS.get(main, DEFAULT_HINT)}."

@@ -20,6 +20,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from rfi_crawler import signals as rfi_signals
+from rfi_crawler.failures import failure_reason
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -41,7 +45,9 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             robots_request = Request(
                 robots_url,
                 priority=self.DOWNLOAD_PRIORITY,
-                meta={"dont_obey_robotstxt": True},
+                # One retry, not RETRY_TIMES: every request waits for this answer, and a
+                # site that cannot be resolved or reached must fail fast (issue 11).
+                meta={"dont_obey_robotstxt": True, "max_retry_times": 1},
                 callback=NO_CALLBACK,
             )
             try:
@@ -70,6 +76,10 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
 
     def _unreachable(self, robots_url: str, netloc: str, exc: Exception) -> None:
         self._stats.inc_value("rfi/robots/unreachable")
+        reason = failure_reason(Failure(exc))
+        self.crawler.signals.send_catch_log(
+            rfi_signals.start_failed, url=robots_url, reason=reason
+        )
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         logger.error(

@@ -217,7 +217,8 @@ class CrawlRun:
         return (
             f"run {self.run_id} ended ({reason}): exported "
             f"{stats.get('rfi/exported/new', 0)} new and "
-            f"{stats.get('rfi/exported/changed', 0)} changed records to {self.output_path}; "
+            f"{stats.get('rfi/exported/changed', 0)} changed records to "
+            f"{self.output_path if self.output_path.exists() else 'no run file'}; "
             f"unchanged {stats.get('rfi/incremental/unchanged', 0)}, not downloaded again "
             f"{stats.get('rfi/incremental/skipped_known', 0)}; skipped: "
             f"{group('rfi/skipped/')}; failed: {group('rfi/failed/')}; "
