@@ -77,9 +77,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
     def _unreachable(self, robots_url: str, netloc: str, exc: Exception) -> None:
         self._stats.inc_value("rfi/robots/unreachable")
         reason = failure_reason(Failure(exc))
-        self.crawler.signals.send_catch_log(
-            rfi_signals.start_failed, url=robots_url, reason=reason
-        )
+        self.crawler.signals.send_catch_log(rfi_signals.start_failed, url=robots_url, reason=reason)
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         logger.error(
