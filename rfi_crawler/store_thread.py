@@ -3,7 +3,8 @@
 Another crawl's SQLite transaction can hold the write lock for up to ``RFI_STATE_TIMEOUT``
 seconds. The export's claims and commits wait for it here, on this thread, while the
 reactor goes on downloading and parsing. One thread: the store's calls stay in order, and
-SQLite connections are used only by the thread that opened them.
+SQLite connections are used only by the thread that opened them. After a store error the
+calls still queued fail at once, rather than each waiting out ``RFI_STATE_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rfi_crawler.state import StateStore, open_store
+from rfi_crawler.state import StateStore, StateStoreError, open_store
+from rfi_crawler.store_errors import STORE_ERRORS
 
 
 class StoreThread:
@@ -20,11 +22,18 @@ class StoreThread:
         self.uri, self.timeout = uri, timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfi-store")
         self._store: StateStore | None = None
+        self._failed: str | None = None
 
     def _call(self, method: str, *args: Any) -> Any:
-        if self._store is None:
-            self._store = open_store(self.uri, self.timeout)
-        return getattr(self._store, method)(*args)
+        if self._failed:
+            raise StateStoreError(f"not tried: the state store failed before ({self._failed})")
+        try:
+            if self._store is None:
+                self._store = open_store(self.uri, self.timeout)
+            return getattr(self._store, method)(*args)
+        except STORE_ERRORS as exc:
+            self._failed = str(exc)
+            raise
 
     async def call(self, method: str, *args: Any) -> Any:
         """``store.<method>(*args)`` on the store's thread; the event loop runs meanwhile."""

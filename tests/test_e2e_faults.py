@@ -4,6 +4,7 @@ Every content URL met is accounted for; every good article is exported whole."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -194,3 +195,37 @@ def test_a_crawl_that_reaches_nothing_fails_fast_and_loudly(tmp_path):
         manifest = json.loads(next(output.glob("*.manifest.json")).read_text())
         assert manifest["finish_reason"] == "unreachable" and manifest["output"] is None
         assert list(output.glob("*.jsonl*")) == []
+
+
+def test_sigterm_during_a_long_backoff_pause_ends_the_crawl_promptly(tmp_path):
+    """A 60 s pause (the site answers 403) is cut short by SIGTERM: the crawl ends within
+    seconds, and no retry is logged after the signal."""
+    site = ReplicaSite(articles=40, seed=3, today=TODAY)
+    site.block_after = 1  # robots.txt answers; everything after it is 403
+    with ReplicaServer(site) as server:
+        settings = {"RFI_BACKOFF_BASE": "60", "RFI_BACKOFF_MAX": "60"}
+        crawl = subprocess.Popen(
+            crawl_command(server.base_url, tmp_path, settings=settings),
+            cwd=PROJECT_ROOT,
+            env=crawl_env(),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        lines = []
+        for line in crawl.stderr:  # progress, not time: wait for the pause to begin
+            lines.append(line)
+            if "pausing 60.0s" in line:
+                break
+        signalled = time.monotonic()
+        crawl.send_signal(signal.SIGTERM)
+        rest = crawl.communicate(timeout=60)[1]
+        took = time.monotonic() - signalled
+    assert took < 15, f"{took:.1f}s after SIGTERM"
+    after_signal = rest.split("Received SIGTERM", 1)[1]
+    assert "then retry" not in after_signal, rest[-3000:]
+    assert "Traceback" not in rest, rest[-3000:]
+    assert crawl.returncode == 0, rest[-3000:]  # shutdown: a deliberate stop
+    stats = collect(tmp_path, "", crawl.returncode).stats
+    assert stats["finish_reason"] == "shutdown"
+    assert 1 <= stats["rfi/backoff/retries"] <= 3  # the three start points, in flight at once

@@ -312,3 +312,61 @@ def test_a_store_locked_too_long_fails_clearly_and_stays_intact(tmp_path):
     records = exported(data)
     assert {r["url"] for r in records} == expected_urls(site)
     assert max(keys(records).values()) == 1
+
+
+def test_a_store_locked_mid_run_stops_the_run_with_state_error(tmp_path):
+    """Another process takes the store's write lock once the run is under way and keeps
+    it past RFI_STATE_TIMEOUT: the run stops with state_error and exit 7, not 'finished'
+    with its articles silently cancelled; the next run settles what the first wrote."""
+    site = ReplicaSite(articles=40, seed=12, today=today())
+    site.article_delay = 0.2  # a run long enough to be caught mid-way
+    data = tmp_path / "data"
+    release = threading.Event()
+    with ReplicaServer(site) as server:
+        crawl = subprocess.Popen(
+            crawl_command(
+                server.base_url, tmp_path / "a", data_dir=data, settings={"RFI_STATE_TIMEOUT": "1"}
+            ),
+            cwd=PROJECT_ROOT,
+            env=crawl_env(),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        head = []
+        for line in crawl.stderr:  # the run has registered itself in the store
+            head.append(line)
+            if "[rfi_crawler.run] INFO: run " in line:
+                break
+        ready = threading.Event()
+
+        def hold() -> None:
+            db = sqlite3.connect(data / "state.sqlite3", isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            ready.set()
+            release.wait(120)
+            db.execute("ROLLBACK")
+            db.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert ready.wait(30)
+        try:
+            log = "".join(head) + crawl.communicate(timeout=120)[1]
+        finally:
+            release.set()
+            holder.join()
+        result = collect(tmp_path / "a", log, crawl.returncode)
+        assert result.returncode == 7, log[-3000:]
+        assert result.stats["finish_reason"] == "state_error"
+        assert "Traceback" not in log, log[-3000:]
+        assert sum("state store failed mid-run" in line for line in log.splitlines()) == 1
+        manifest = json.loads(next((data / "output").glob("*.manifest.json")).read_text())
+        assert manifest["finish_reason"] == "state_error"
+        written = exported(data)
+        site.article_delay = 0.0
+        assert_finished(run_crawl(server.base_url, tmp_path / "b", data_dir=data))
+    records = exported(data)
+    assert {r["url"] for r in records} == expected_urls(site)
+    assert max(keys(records).values()) == 1  # nothing the first run wrote came twice
+    assert len(records) >= len(written)
