@@ -251,15 +251,19 @@ def test_two_crawls_sharing_one_store_never_export_a_version_twice(tmp_path):
     assert {r["url"] for r in records} == expected_urls(site)
 
 
-def hold_lock(path, seconds: float) -> threading.Thread:
-    """Another process's long write: an exclusive transaction on the store."""
+def hold_lock(path, seconds: float, until: threading.Event | None = None) -> threading.Thread:
+    """Another process's long write: an exclusive transaction on the store, for ``seconds``
+    or until ``until`` is set."""
     ready = threading.Event()
 
     def hold() -> None:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("BEGIN EXCLUSIVE")
         ready.set()
-        time.sleep(seconds)
+        if until is None:
+            time.sleep(seconds)
+        else:
+            until.wait(seconds)
         db.execute("COMMIT")
         db.close()
 
@@ -297,13 +301,17 @@ def test_a_store_locked_too_long_fails_clearly_and_stays_intact(tmp_path):
             run_crawl(server.base_url, tmp_path / "a", data_dir=data, args={"related_depth": "0"})
         )
         before = len(exported(data))
-        holder = hold_lock(data / "state.sqlite3", 8)
+        # Held until the refused crawl has ended (progress, not a guess at its duration).
+        done = threading.Event()
+        holder = hold_lock(data / "state.sqlite3", 120, until=done)
         refused = run_crawl(
             server.base_url, tmp_path / "b", data_dir=data, settings={"RFI_STATE_TIMEOUT": "1"}
         )
+        done.set()
         holder.join()
-        assert refused.returncode != 0
+        assert refused.returncode == 7, refused.log[-3000:]  # state_error
         assert "stayed locked by another crawl" in refused.log
+        assert "Traceback" not in refused.log, refused.log[-3000:]
         db = sqlite3.connect(data / "state.sqlite3")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         db.close()
