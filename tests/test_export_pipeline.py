@@ -166,3 +166,27 @@ def test_a_store_lock_held_past_the_timeout_stops_the_run_with_state_error(tmp_p
         holder.join()
     assert len(failures) == 1  # one signal: the run stops once, with state_error
     close(crawler, pipeline, "state_error")
+
+
+def test_a_corrupt_store_mid_run_stops_the_run_with_state_error(tmp_path, monkeypatch):
+    crawler, pipeline = open_pipeline(tmp_path)
+    failures = []
+
+    def store_failed(error):
+        failures.append(error)
+
+    crawler.signals.connect(store_failed, rfi_signals.store_failed)
+    export(pipeline, item(1))
+
+    def corrupt(self, *args):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(SqliteStateStore, "claim", corrupt)
+    with pytest.raises(DropItem, match="malformed") as dropped:
+        export(pipeline, item(2))
+    assert dropped.value.outcome == "failed/state_error"
+    assert [str(error) for error in failures] == ["database disk image is malformed"]
+    close(crawler, pipeline, "state_error")
+    assert {r["id"] for _, r in iter_records(crawler.get_extension(CrawlRun).output_path)} == {
+        "WBMZ1"
+    }
