@@ -117,8 +117,11 @@ class RfiCnSpider(Spider):
         state = getattr(self, "state", None)
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
-        # Built from the settings, with the store the run opened and our ``refresh``.
-        self.refresh_policy = self.crawler.get_extension(RefreshExtension)
+        # Built from the settings, with the store the run opened and our ``refresh``;
+        # disabled (EXTENSIONS: None), every known article is downloaded again.
+        self.refresh_policy = self.crawler.get_extension(RefreshExtension) or RefreshPolicy(
+            None, self.config.refresh_days, True, datetime.now(UTC).date()
+        )
         if self.arguments.urls:
             for request in self._article_requests(self.arguments.urls, 0, Via.URL, None):
                 yield request
