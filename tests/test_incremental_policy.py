@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.incremental import RefreshExtension, RefreshPolicy
+from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.refresh import RefreshExtension
 from rfi_crawler.state.sqlite import SqliteStateStore
 from tests.crawling import built_crawler
 

@@ -4,6 +4,8 @@ guards, robots.txt, request priorities, the ledger, drift, reachability, exit st
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -32,7 +34,7 @@ from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.outcomes import OutcomeLedgerExtension
 from rfi_crawler.reachability import ReachabilityExtension
 from rfi_crawler.robots import RobotsPolicyMiddleware
-from tests.crawling import built_crawler
+from tests.crawling import PROJECT_ROOT, built_crawler
 
 ARTICLE = "http://127.0.0.1:8000/cn/%E4%B8%AD%E5%9B%BD/20261120-x"
 PAGE = "<html><head><meta charset='utf-8'></head><body><p>中文</p></body></html>".encode()
@@ -325,3 +327,22 @@ def test_robots_txt_follows_rfc_9309(status, allowed, counted):
         assert stats.get_value(counted) == 1
     if status == 200:
         assert not parser.allowed("http://127.0.0.1:8000/private/x", "rfi-crawler")
+
+
+def test_the_spider_imports_no_state_export_or_run_code():
+    """The spider routes: the run, the store and the run file are reached through
+    extensions and signals, never imported (checked in a fresh interpreter)."""
+    code = (
+        "import sys, rfi_crawler.spiders.rfi_cn; "
+        "print(' '.join(m for m in sys.modules if m.startswith('rfi_crawler')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "rfi_crawler.spiders.rfi_cn" in loaded
+    forbidden = ("rfi_crawler.state", "rfi_crawler.export", "rfi_crawler.run", "rfi_crawler.store")
+    assert [m for m in loaded if m.startswith(forbidden)] == []

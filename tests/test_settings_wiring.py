@@ -15,9 +15,9 @@ from rfi_crawler.arguments import DateWindow, SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig, default_data_dir
 from rfi_crawler.drift import DriftExtension
 from rfi_crawler.guards import OriginGuardMiddleware
-from rfi_crawler.incremental import RefreshExtension
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.pipelines import ExportPipeline
+from rfi_crawler.refresh import RefreshExtension
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from tests.crawling import PROJECT_ROOT, built_crawler

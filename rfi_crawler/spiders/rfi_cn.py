@@ -18,7 +18,7 @@ from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_lin
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
-from rfi_crawler.incremental import RefreshExtension, RefreshPolicy
+from rfi_crawler.incremental import RefreshPolicy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -42,7 +42,7 @@ RUN_EXTENSIONS = {
     "rfi_crawler.drift.DriftExtension": 110,
     "rfi_crawler.reachability.ReachabilityExtension": 120,
     "rfi_crawler.run.CrawlRun": 500,
-    "rfi_crawler.incremental.RefreshExtension": 510,
+    "rfi_crawler.refresh.RefreshExtension": 510,
 }
 # Listing pages go first, so articles are met from start points before related chains.
 LISTING_PRIORITY = 10
@@ -66,7 +66,7 @@ class RfiCnSpider(Spider):
     config: RfiConfig
     arguments: SpiderArguments
     frontier: RelatedFrontier
-    refresh_policy: RefreshPolicy
+    refresh_policy: RefreshPolicy  # rfi_crawler.refresh.RefreshExtension, once opened
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
 
@@ -102,6 +102,11 @@ class RfiCnSpider(Spider):
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
+        # Replaced at spider_opened by the refresh extension, which reads the state store;
+        # without it (EXTENSIONS: None), every known article is downloaded again.
+        spider.refresh_policy = RefreshPolicy(
+            None, spider.config.refresh_days, True, datetime.now(UTC).date()
+        )
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
@@ -117,11 +122,6 @@ class RfiCnSpider(Spider):
         state = getattr(self, "state", None)
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
-        # Built from the settings, with the store the run opened and our ``refresh``;
-        # disabled (EXTENSIONS: None), every known article is downloaded again.
-        self.refresh_policy = self.crawler.get_extension(RefreshExtension) or RefreshPolicy(
-            None, self.config.refresh_days, True, datetime.now(UTC).date()
-        )
         if self.arguments.urls:
             for request in self._article_requests(self.arguments.urls, 0, Via.URL, None):
                 yield request
