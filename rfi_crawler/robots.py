@@ -4,7 +4,8 @@ Scrapy's RobotsTxtMiddleware parses whatever a 5xx answer holds (usually allowin
 everything) and logs a failed fetch with a full traceback. Here (RFC 9309 §2.3.1): 2xx is
 parsed; 4xx means no rules (allow all); 5xx after Scrapy's retries, or no answer at all
 (DNS, connection, timeout), means assume complete disallow. Each case is counted under
-``rfi/robots/*``; a failed fetch is one log line.
+``rfi/robots/*``; a failed fetch is one WARNING line (the run's verdict, e.g.
+``unreachable``, is the ERROR).
 """
 
 from __future__ import annotations
@@ -42,16 +43,8 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         if netloc not in self._parsers:
             self._parsers[netloc] = Deferred()
             robots_url = f"{url.scheme}://{netloc}/robots.txt"
-            robots_request = Request(
-                robots_url,
-                priority=self.DOWNLOAD_PRIORITY,
-                # One retry, not RETRY_TIMES: every request waits for this answer, and a
-                # site that cannot be resolved or reached must fail fast (issue 11).
-                meta={"dont_obey_robotstxt": True, "max_retry_times": 1},
-                callback=NO_CALLBACK,
-            )
             try:
-                response = await self.crawler.engine.download_async(robots_request)
+                response = await self._fetch(robots_url)
                 await self._parse_robots(response, netloc, request)
             except Exception as exc:  # any failure: the file is unreachable
                 self._unreachable(robots_url, netloc, exc)
@@ -61,6 +54,30 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             return await maybe_deferred_to_future(parser)
         return parser
 
+    async def _fetch(self, robots_url: str) -> Response:
+        """Two tries, not RETRY_TIMES, and retried here rather than by RetryMiddleware:
+        every request waits for this answer, a site that cannot be resolved or reached
+        must fail fast, and its failure is told once (by the unreachable verdict)."""
+        for tries_left in (1, 0):
+            robots_request = Request(
+                robots_url,
+                priority=self.DOWNLOAD_PRIORITY,
+                meta={"dont_obey_robotstxt": True, "dont_retry": True},
+                callback=NO_CALLBACK,
+                dont_filter=True,
+            )
+            try:
+                response = await self.crawler.engine.download_async(robots_request)
+            except IgnoreRequest:
+                raise
+            except Exception:
+                if not tries_left:
+                    raise
+                continue
+            if response.status < 500 or not tries_left:
+                return response
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if 400 <= response.status < 500:
             self._stats.inc_value("rfi/robots/client_error")
@@ -68,7 +85,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             response = response.replace(body=b"")
         elif response.status >= 500:
             self._stats.inc_value("rfi/robots/server_error")
-            logger.error(
+            logger.warning(
                 "robots.txt answered %d: assuming complete disallow (RFC 9309)", response.status
             )
             response = response.replace(body=DISALLOW_ALL)
@@ -80,7 +97,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self.crawler.signals.send_catch_log(rfi_signals.start_failed, url=robots_url, reason=reason)
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
-        logger.error(
+        logger.warning(
             "robots.txt unreachable (%s: %s): assuming complete disallow (RFC 9309)",
             type(exc).__name__,
             str(exc).splitlines()[0][:200] if str(exc) else robots_url,

@@ -190,6 +190,7 @@ def test_a_crawl_that_reaches_nothing_fails_fast_and_loudly(tmp_path):
         assert "Traceback" not in log, log[-3000:]
         errors = [line for line in log.splitlines() if "unreachable: " in line]
         assert len(errors) == 1 and "ERROR" in errors[0], log[-3000:]
+        assert result.stats["log_count/ERROR"] == 1, log[-3000:]  # that line, no other
         assert {"refused": "RFI_BASE_URL's host and port", "dns": "DNS"}[name] in errors[0]
         output = tmp_path / name / "data" / "output"
         manifest = json.loads(next(output.glob("*.manifest.json")).read_text())
