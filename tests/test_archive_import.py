@@ -245,7 +245,7 @@ def test_a_hostile_file_of_author_labels_parses_in_linear_time(tmp_path):
 def test_a_page_too_deep_to_parse_is_reported_not_emptied(tmp_path, capsys):
     path = tmp_path / "deep.md"
     path.write_text(archive_text("<div>" * 100_000 + "<p>x</p>"), encoding="utf-8")
-    with pytest.raises(ArchiveError, match="deep.md"):
+    with pytest.raises(ArchiveError, match=r"deep\.md"):
         read_archive(path)
     assert main(["import-archive", str(path), "-o", str(tmp_path / "o.jsonl")]) != 0
     assert "deep.md" in capsys.readouterr().err

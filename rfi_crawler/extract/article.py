@@ -451,7 +451,14 @@ def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dic
         _str(ld_image),
         largest_rendition(imgs[0]) if imgs else None,
     ]
-    url = next((c.strip() for c in candidates if c and _DEFAULT_IMAGE not in c), None)
+    url = next(
+        (
+            c.strip()
+            for c in candidates
+            if c and _DEFAULT_IMAGE not in c and c.strip().startswith(("http://", "https://"))
+        ),
+        None,
+    )
     if not url:
         return None
     spans = [clean_text(text_of(s)) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
