@@ -26,7 +26,7 @@ from rfi_crawler.extract.article import BODY_LINKS, blocks_of
 from rfi_crawler.extract.media import glued_player_media
 from rfi_crawler.items import ArticleItem
 from rfi_crawler.loaders import ArticleLoader
-from rfi_crawler.processors import ID_PATTERN, PARIS, clean_text, paris_to_utc_iso
+from rfi_crawler.processors import ID_PATTERN, PARIS, paris_to_utc_iso
 from rfi_crawler.records import finalize
 from rfi_crawler.schema import validation_errors
 
@@ -211,11 +211,13 @@ def _programme_in_title(title: str) -> str | None:
 
 
 def _text(fragment: str) -> str:
-    return (
-        lxml_html.fragment_fromstring(fragment, create_parent="span").text_content()
-        if "<" in fragment
-        else html.unescape(fragment)
-    )
+    """Raw text of an HTML fragment (the loader cleans it)."""
+    if "<" not in fragment:
+        return html.unescape(fragment)
+    try:
+        return lxml_html.fragment_fromstring(fragment, create_parent="span").text_content()
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return html.unescape(fragment)
 
 
 def _split_body(rest: str) -> tuple[str, str]:
@@ -246,7 +248,7 @@ def _related(after: str, own_url: str) -> list[dict[str, str]]:
     for _label, href, title in RELATED.findall(after[aside_at:]):
         url = urls.canonical_content_url(html.unescape(href), urls.SITE_ORIGIN + "/")
         if url and url != own_url and url not in (r["url"] for r in found):
-            found.append({"url": url, "title": clean_text(_text(title))})
+            found.append({"url": url, "title": _text(title)})
     return found
 
 

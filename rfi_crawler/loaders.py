@@ -11,6 +11,8 @@ from rfi_crawler.items import ArticleItem
 from rfi_crawler.processors import (
     FirstSource,
     block_text,
+    clean_image,
+    clean_related,
     clean_text,
     not_a_section,
     strip_title_suffix,
@@ -53,11 +55,11 @@ class ArticleLoader(ItemLoader):
     links_in = Identity()
     links_out = Compose(unique_in_order)
 
-    # Structured values are built by the extractors; they pass through untouched.
-    image_in = Identity()
+    # Structured values are built by the extractors; their texts are cleaned here.
+    image_in = MapCompose(clean_image)
     media_in = Identity()
     media_out = Compose(unique_in_order)
-    related_in = Identity()
+    related_in = MapCompose(clean_related)
     related_out = Compose(unique_in_order)
     translations_in = Identity()
     crawl_in = Identity()

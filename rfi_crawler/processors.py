@@ -80,6 +80,24 @@ def block_text(lines: Any) -> str | None:
     return "\n".join(cleaned) or None
 
 
+def clean_image(image: dict[str, Any]) -> dict[str, Any]:
+    """The image's caption and credit cleaned like any text (its URL is the extractor's)."""
+    return {
+        **image,
+        "caption": clean_text(image.get("caption")),
+        "credit": clean_text(image.get("credit")),
+    }
+
+
+def clean_related(entry: dict[str, Any]) -> dict[str, Any]:
+    """A related link's title: the first of its raw candidates (link text, then its title
+    attribute) that is not blank."""
+    candidates = entry.get("title")
+    candidates = candidates if isinstance(candidates, list) else [candidates]
+    title = next((text for text in map(clean_text, candidates) if text), None)
+    return {**entry, "title": title}
+
+
 def valid_id(value: str) -> str | None:
     """An id that is safe wherever it goes (a file name, a key): ASCII letters, digits,
     `-` and `_`, at most 100 characters (RFI's look like `WBMZ146377-RFI-CN-20251130`)."""

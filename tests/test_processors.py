@@ -7,6 +7,8 @@ import pytest
 from rfi_crawler.processors import (
     FirstSource,
     block_text,
+    clean_image,
+    clean_related,
     clean_text,
     collapse_whitespace,
     not_a_section,
@@ -150,3 +152,16 @@ def test_first_source_takes_one_whole_source_and_runs_later_ones_only_when_neede
     assert first([[], lambda: [" c "]]) == ["c"]
     assert first(["solo", "x"]) == ["solo"]  # a scalar source is a one-value list
     assert first([[None], []]) == []
+
+
+def test_structured_values_have_their_texts_cleaned():
+    image = {"url": "https://s.rfi.fr/a.jpg", "caption": " 图\u200b 说 ", "credit": "  "}
+    assert clean_image(image) == {
+        "url": "https://s.rfi.fr/a.jpg",
+        "caption": "图 说",
+        "credit": None,
+    }
+    entry = {"url": "https://www.rfi.fr/cn/x/20250101-y", "title": ["  ", " 标题 "]}
+    assert clean_related(entry)["title"] == "标题"
+    assert clean_related({**entry, "title": " 单一 "})["title"] == "单一"
+    assert clean_related({**entry, "title": [None, ""]})["title"] is None

@@ -461,8 +461,9 @@ def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dic
     )
     if not url:
         return None
-    spans = [clean_text(text_of(s)) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
-    caption = spans[0] if spans else (clean_text(imgs[0].get("alt", "")) if imgs else None)
+    # Raw texts: the loader cleans them (an empty first span leaves no caption).
+    spans = [text_of(s) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
+    caption = spans[0] if spans else (imgs[0].get("alt") if imgs else None)
     credit = spans[1] if len(spans) > 1 else None
     return {"url": url, "caption": caption, "credit": credit}
 
@@ -506,8 +507,8 @@ def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[s
     for link in links:
         url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
         if url and url != page_url:
-            title = clean_text(text_of(link)) or clean_text(link.get("title", ""))
-            related.append({"url": url, "title": title})
+            # Raw title candidates, best first: the loader picks the first non-blank.
+            related.append({"url": url, "title": [text_of(link), link.get("title")]})
     return related
 
 
