@@ -281,3 +281,37 @@ def test_a_newline_in_a_title_round_trips(tmp_path):
     back = record_of(read_archive(written))
     assert back["title"] == "第一行 第二行 ](x) [y"  # the loader folds whitespace, as in a crawl
     assert back["body"] == one["body"] and back["url"] == one["url"]
+
+
+def test_crawled_players_give_media_and_a_media_only_page_is_valid():
+    video = json.dumps({"mediaId": "v1", "sources": [{"url": "https://media.rfi.fr/v1.mp4"}]})
+    audio = json.dumps(
+        {"mediaId": "a1", "sources": [{"url": "https://aod.rfi.fr/a1.mp3"}], "duration": 469}
+    )
+    ld = json.dumps(
+        {
+            "@type": "NewsArticle",
+            "audio": {"contentUrl": "https://aod.rfi.fr/a2.mp3", "duration": "P0DT0H7M49S"},
+        }
+    )
+    head = f'<script type="application/ld+json">{ld}</script>'
+    body = (
+        f'<div><script data-media-video-id="v1">{video}</script></div>'
+        f'<button class="m-feed-sub__audio"><script>{audio}</script></button>'
+    )
+    item = extract_article(Selector(text=page(body, head=head)), URL)
+    assert item.media == [
+        {"kind": "audio", "url": "https://aod.rfi.fr/a1.mp3", "duration": 469},
+        {"kind": "audio", "url": "https://aod.rfi.fr/a2.mp3", "duration": 469},
+        {"kind": "video", "url": "https://media.rfi.fr/v1.mp4", "duration": None},
+    ]
+    record = dataclasses.asdict(item)
+    del record["version"]  # assigned at export
+    record["crawl"] = {
+        "fetched_at": "2026-11-25T10:00:00+00:00",
+        "via": "url",
+        "referer": None,
+        "depth": 0,
+    }
+    assert record["body"] is None and record["type"] in ("audio", "video")
+    assert validation_errors(record) == []
