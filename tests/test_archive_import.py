@@ -315,3 +315,16 @@ def test_crawled_players_give_media_and_a_media_only_page_is_valid():
     }
     assert record["body"] is None and record["type"] in ("audio", "video")
     assert validation_errors(record) == []
+
+
+def test_a_copyright_paragraph_is_the_credit_whatever_its_words(tmp_path):
+    body = '<p>正文。</p><p class="t-copyright">© Agence France-Presse</p>'
+    for record in (crawled(body), imported(tmp_path, body)):
+        assert (record["body"], record["credit"]) == ("正文。", "© Agence France-Presse")
+
+
+def test_a_crawled_youtube_player_is_media():
+    body = '<p>点击视频</p><youtube-player source="https://www.youtube.com/embed/abc"></youtube-player>'
+    assert crawled(body)["media"] == [
+        {"kind": "video", "url": "https://www.youtube.com/embed/abc", "duration": None}
+    ]
