@@ -2,11 +2,12 @@
 
 Each field is taken from the best source and falls back in this order (first non-empty
 wins; list fields come whole from one source, never merged). The README repeats it.
+Sources go to ArticleLoader raw, best first; its processors do every cleaning.
 
 ==============  ==========================================================================
 field           sources, best first
 ==============  ==========================================================================
-id              #datalayer content_id → derived from the canonical URL (urls.derived_id)
+id              #datalayer content_id (if a safe id, else counted) → derived from the URL
 url             link[rel=canonical] → og:url → JSON-LD url/mainEntityOfPage → page URL
 title           og:title → JSON-LD headline → h1.t-content__title → <title>
 lead            p.t-content__chapo → JSON-LD description → og:description → description
@@ -15,9 +16,9 @@ published_at    article:published_time → JSON-LD datePublished → #datalayer 
 modified_at     article:modified_time → JSON-LD dateModified → second time[datetime]
 authors         JSON-LD author → #datalayer authors → a.m-from-author__name
 section         article:section → JSON-LD articleSection → #datalayer cat1 → breadcrumb
-                → the URL's first segment
+                → the URL's first segment (never the filler word `contenu`)
 tags            article:tag → JSON-LD keywords (less the section) → #datalayer tags
-                → .t-content__tags a.a-hot-tag
+                → .t-content__tags a (2025 a.a-hot-tag; 2021–2023 li.m-tags-list__tag a)
 image           og:image → JSON-LD image → the main figure's largest srcset rendition;
                 caption/credit from the figure's figcaption spans (caption ← img alt)
 ==============  ==========================================================================
