@@ -292,7 +292,9 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
         page.append(f"<p><strong>{html.escape(record['lead'])}</strong></p>")
     subheads = set(record.get("subheadings") or [])
     body = "".join(
-        f"<p><strong>{html.escape(b)}</strong></p>" if b in subheads else _block_html(b)
+        "<p><strong>" + "<br>".join(map(html.escape, b.split("\n"))) + "</strong></p>"
+        if b in subheads
+        else _block_html(b)
         for b in (record.get("body") or "").split("\n\n")
         if b
     )

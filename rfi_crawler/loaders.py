@@ -47,6 +47,7 @@ class ArticleLoader(ItemLoader):
     # A block arrives as its raw lines (see block_text).
     body_in = MapCompose(block_text)
     body_out = Join(BODY_SEPARATOR)
+    subheadings_in = MapCompose(block_text)  # a subhead reads as its body block
     subheadings_out = Compose(unique_in_order)
     authors_in = Compose(FirstSource(clean_text))
     authors_out = Compose(unique_in_order)

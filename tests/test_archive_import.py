@@ -408,3 +408,14 @@ def test_random_bodies_give_the_same_fields_on_both_paths(body):
         return
     for field in ("body", "subheadings", "credit", "content_hash"):
         assert crawl[field] == archive[field], (field, body)
+
+
+def test_a_subhead_with_a_line_break_survives_export_and_import(tmp_path):
+    one = imported(tmp_path, "<h2>上行<br>下行</h2><p>正文</p>")
+    assert one["subheadings"] == ["上行\n下行"] and one["body"] == "上行\n下行\n\n正文"
+    records = tmp_path / "in.jsonl"
+    records.write_text(json.dumps(one) + "\n", encoding="utf-8")
+    assert main(["export-archive", str(records), "-o", str(tmp_path / "files")]) == 0
+    (written,) = (tmp_path / "files").iterdir()
+    again = record_of(read_archive(written))
+    assert (again["body"], again["subheadings"]) == (one["body"], one["subheadings"])

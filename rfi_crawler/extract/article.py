@@ -348,19 +348,19 @@ def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
     return keywords
 
 
-def body_blocks(article: Any) -> tuple[list[list[str]], list[str], str | None]:
+def body_blocks(article: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
     """Raw blocks of ``.t-content__body`` in order, its subheads, and its closing credit."""
     bodies = BODY(article) if article is not None else []
     return blocks_of(bodies[0]) if bodies else ([], [], None)
 
 
-def blocks_of(body: Any) -> tuple[list[list[str]], list[str], str | None]:
+def blocks_of(body: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
     """Blocks of a body element in order (ads, promos and media left out), each as its raw
-    lines; the raw texts of the subheads; and a wire credit (`© 2021 AFP`) that closed the
+    lines; the subheads' blocks; and a wire credit (`© 2021 AFP`) that closed the
     body, taken out of it. Used on crawled pages and archive files alike: the loader turns
     the raw lines into text (see ArticleLoader's body rendering note)."""
     blocks: list[list[str]] = []
-    subheadings: list[str] = []
+    subheadings: list[list[str]] = []
     credits: list[str] = []
     _walk(body, blocks, subheadings, credits)
     while blocks and not any(clean_text(line) for line in blocks[-1]):
@@ -371,7 +371,7 @@ def blocks_of(body: Any) -> tuple[list[list[str]], list[str], str | None]:
 
 
 def _walk(
-    element: Any, blocks: list[list[str]], subheadings: list[str], credits: list[str]
+    element: Any, blocks: list[list[str]], subheadings: list[list[str]], credits: list[str]
 ) -> None:
     for child in element.iterchildren(tag=etree.Element):
         tag = child.tag
@@ -380,9 +380,10 @@ def _walk(
         if "t-copyright" in child.get("class", ""):
             credits.append(text_of(child))
         elif tag in _HEADINGS or tag in _TEXT_BLOCKS or tag in _LISTS:
-            blocks.append(lines_of(child))
+            lines = lines_of(child)
+            blocks.append(lines)
             if tag in _HEADINGS or (tag == "p" and _is_bold_only(child)):
-                subheadings.append(text_of(child))
+                subheadings.append(lines)  # rendered as its body block
         elif tag in _WRAPPERS:
             _walk(child, blocks, subheadings, credits)
 
