@@ -346,3 +346,24 @@ def test_the_spider_imports_no_state_export_or_run_code():
     assert "rfi_crawler.spiders.rfi_cn" in loaded
     forbidden = ("rfi_crawler.state", "rfi_crawler.export", "rfi_crawler.run", "rfi_crawler.store")
     assert [m for m in loaded if m.startswith(forbidden)] == []
+
+
+@pytest.mark.parametrize(
+    ("article", "judged"),
+    [
+        ('<article class="t-content__article">', False),  # 2020-2021: not judged
+        ("<article data-article-content>", True),  # no publication dates: "unknown", judged
+    ],
+)
+def test_drift_judges_every_page_but_those_of_a_known_older_template(article, judged):
+    crawler = built_crawler()
+    drift = crawler.get_extension(DriftExtension)
+    url = "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20201130-x"
+    html = (
+        f'<html><head><link rel="canonical" href="{url}"></head><body>{article}'
+        '<h1 class="t-content__title">标题</h1></article></body></html>'
+    )
+    response = HtmlResponse(url=url, body=html.encode(), encoding="utf-8", request=Request(url))
+    list(crawler.spider.parse_article(response, url))
+    assert drift.coverage.pages == int(judged)
+    assert crawler.stats.get_value("rfi/drift/older_template_pages") == (None if judged else 1)

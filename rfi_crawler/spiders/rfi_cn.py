@@ -16,6 +16,7 @@ from rfi_crawler.config import RfiConfig
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
+from rfi_crawler.extract.page import template_generation
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
@@ -44,6 +45,8 @@ RUN_EXTENSIONS = {
     "rfi_crawler.run.CrawlRun": 500,
     "rfi_crawler.refresh.RefreshExtension": 510,
 }
+# Template generations (rfi_crawler.extract.page) older than the current one.
+OLDER_TEMPLATES = ("2022-2023", "2020-2021")
 # Listing pages go first, so articles are met from start points before related chains.
 LISTING_PRIORITY = 10
 
@@ -207,12 +210,16 @@ class RfiCnSpider(Spider):
             "referer": best.referer,
             "depth": best.depth,
         }
-        item = extract_article(response.selector, response.url, self.config.base_url, crawl)
+        item = extract_article(
+            response.selector, response.url, self.config.base_url, crawl, self.crawler.stats
+        )
         self.crawler.signals.send_catch_log(
             rfi_signals.page_extracted,
             url=url,
             record=None if item is None else item.__dict__,
-            current=True,
+            # Pages of a known older template lack fields by design: drift does not judge
+            # them. "unknown" is judged: a page of a new layout is what drift is about.
+            current=template_generation(response.selector) not in OLDER_TEMPLATES,
         )
         if item is None:
             self._settle(url, "failed/no_article")
