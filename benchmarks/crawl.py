@@ -11,7 +11,8 @@ from the kernel (``os.wait4``), so they count the crawler only, never the replic
 
 Throughput is pages over the engine's time (Scrapy's ``elapsed_time_seconds``, open to
 close; process start-up is left out); CPU per page counts the whole process, start-up
-included (about 1 s). On a shared machine wall time is noisy; CPU ms per page is the steadier figure. With
+included (about 1 s). On a shared machine wall time is noisy; CPU ms per page is the
+steadier figure. With
 ``--repeat`` the two spiders alternate and the table gives medians.
 """
 
