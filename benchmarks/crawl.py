@@ -26,10 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import NotConfigured
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -51,6 +53,49 @@ class NullSpider(Spider):
 
     def parse(self, response: Response) -> None:
         return None
+
+
+class MemoryProbe:
+    """``--profile memory``: tracemalloc snapshots at the traced peak (what the in-flight
+    pages hold) and at the end (what grew with the crawl), each compared with one taken
+    after the first 200 responses; the top allocation sites go to ``PROFILE_DUMP_FILE``."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.path = Path(crawler.settings["PROFILE_DUMP_FILE"])
+        self.responses = 0
+        self.peak = 0
+        self.early: Any = None
+        self.at_peak: Any = None
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MemoryProbe:
+        if not tracemalloc.is_tracing():
+            raise NotConfigured("run with PYTHONTRACEMALLOC")
+        return cls(crawler)
+
+    def response_received(self, **_: Any) -> None:
+        self.responses += 1
+        if self.responses == 200:
+            self.early = tracemalloc.take_snapshot()
+        current, _ = tracemalloc.get_traced_memory()
+        if self.responses % 5 == 0 and current > self.peak:
+            self.peak = current
+            self.at_peak = tracemalloc.take_snapshot()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        final = tracemalloc.take_snapshot()
+        lines = [f"responses {self.responses}; traced peak {self.peak / 2**20:.1f} MiB"]
+        for title, snapshot in (("at the peak", self.at_peak), ("at the end", final)):
+            if snapshot is None:
+                continue
+            lines.append(f"\n== {title}: top allocation sites (size) ==")
+            lines += [str(s) for s in snapshot.statistics("lineno")[:25]]
+            if self.early is not None:
+                lines.append(f"\n== {title}, compared with after 200 responses ==")
+                lines += [str(s) for s in snapshot.compare_to(self.early, "lineno")[:25]]
+        self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def settings_for(concurrency: int, listing_pages: int, base_url: str) -> dict[str, str]:
@@ -79,6 +124,7 @@ def run_spider(
     settings: dict[str, str],
     args: dict[str, str],
     extra: dict[str, str],
+    profile: str | None = None,
 ) -> dict[str, Any]:
     workdir.mkdir(parents=True)
     merged = {
@@ -88,7 +134,16 @@ def run_spider(
         "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
         **extra,
     }
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    if profile == "cpu":
+        command[1:1] = ["-m", "cProfile", "-o", str(workdir / "cpu.prof")]
+    elif profile == "memory":
+        environment["PYTHONTRACEMALLOC"] = "1"
+        merged["PROFILE_DUMP_FILE"] = str(workdir / "memory.txt")
+        merged["EXTENSIONS"] = json.dumps(
+            {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.MemoryProbe": 0}
+        )
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
     for name, value in args.items():
@@ -100,7 +155,7 @@ def run_spider(
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            env=environment,
             stdout=log,
             stderr=log,
         )
@@ -159,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         help="an extra Scrapy setting for both spiders (e.g. RFI_WARC_DIR=…)",
     )
     parser.add_argument("--keep", type=Path, help="keep run folders (logs, outputs) here")
+    parser.add_argument(
+        "--profile",
+        choices=("cpu", "memory"),
+        help="profile rfi_cn (cProfile to cpu.prof, or tracemalloc to memory.txt, in its "
+        "run folder; use with --keep); its numbers are then not comparable",
+    )
     args = parser.parse_args(argv)
     if args.articles < 40 or args.concurrency < 1 or args.repeat < 1:
         parser.error("--articles must be 40 or more, --concurrency and --repeat 1 or more")
@@ -172,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     with scratch, ReplicaServer(site) as server:
         settings = settings_for(args.concurrency, listing_pages, server.base_url)
         for n in range(args.repeat):
-            real = run_spider("rfi_cn", server, root / f"rfi_cn-{n}", settings, {}, extra)
+            real = run_spider(
+                "rfi_cn", server, root / f"rfi_cn-{n}", settings, {}, extra, args.profile
+            )
             urls_file = root / f"urls-{n}.txt"
             urls_file.write_text(
                 "\n".join(fetched_urls(server.base_url, real["requests"])), encoding="utf-8"
