@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
+from parsel import Selector
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 from warcio.archiveiterator import ArchiveIterator
@@ -181,7 +182,10 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         "depth": 0,
         "warc": {"file": archived.file, "record_id": archived.record_id},
     }
-    item = extract_article(response.selector, response.url, origin, crawl)
+    # Parsed from the bytes: no decoded copy of the page, and no Response↔Selector cycle
+    # left for the garbage collector (response.selector would make both).
+    selector = Selector(body=response.body, encoding=response.encoding, base_url=response.url)
+    item = extract_article(selector, response.url, origin, crawl)
     if item is None:
         return "failed/no_article", None
     record = ItemAdapter(item).asdict()
