@@ -31,7 +31,7 @@ from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite, canonical
 from tests.test_settings_wiring import project
 
-WARCIO = Path(sys.executable).with_name("warcio")
+WARCIO = [sys.executable, "-m", "warcio.cli"]  # the `warcio` command, in this environment
 
 
 def read_records(path: Path) -> list[dict]:
@@ -165,7 +165,7 @@ def test_records_read_back_with_matching_digests_and_rotate(tmp_path):
         members, cut = gzip_members((tmp_path / name).read_bytes())
         assert not cut and all(m.startswith(b"WARC/1.1\r\n") for m in members)
     checked = subprocess.run(
-        [str(WARCIO), "check", *(str(tmp_path / n) for n in names)], capture_output=True
+        [*WARCIO, "check", *(str(tmp_path / n) for n in names)], capture_output=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -201,7 +201,7 @@ def test_a_crawl_archives_every_response_and_records_point_to_theirs(tmp_path):
 
     files = sorted(warc_dir.iterdir())
     assert len(files) >= 3  # 1 MB each: rotated
-    indexed = subprocess.run([str(WARCIO), "index", *map(str, files)], capture_output=True)
+    indexed = subprocess.run([*WARCIO, "index", *map(str, files)], capture_output=True)
     assert indexed.returncode == 0, indexed.stderr
     lines = [json.loads(line) for line in indexed.stdout.splitlines()]
     assert sum(line["warc-type"] == "response" for line in lines) == requested
@@ -272,7 +272,7 @@ def test_kill_9_leaves_readable_files(tmp_path):
         assert not cut or path == files[-1]  # at most the last record of the last file
         assert all(m.startswith(b"WARC/1.1\r\n") for m in members)
         if not cut:
-            indexed = subprocess.run([str(WARCIO), "index", str(path)], capture_output=True)
+            indexed = subprocess.run([*WARCIO, "index", str(path)], capture_output=True)
             assert indexed.returncode == 0, indexed.stderr
         records = read_records_complete(path, len(members))
         responses += sum(r["type"] == "response" for r in records)
