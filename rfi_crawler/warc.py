@@ -111,7 +111,8 @@ class WarcFiles:
         info: dict[str, str] | None = None,
     ) -> None:
         self.folder = folder
-        self.prefix = f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        safe = "".join(c for c in prefix if c.isascii() and (c.isalnum() or c in "-_")) or "crawl"
+        self.prefix = f"{safe}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         self.max_bytes = max_bytes
         self.sync_every = sync_every
         self.sync_seconds = sync_seconds
@@ -162,7 +163,12 @@ class WarcFiles:
         assert self.handle is not None
         data = b"".join(self._serialise(record) for record in records)
         try:
-            self.handle.write(data)  # unbuffered: in the OS once this returns
+            view = memoryview(data)
+            while view:  # unbuffered: in the OS once this returns
+                written = self.handle.write(view)
+                if not written:
+                    raise OSError("the file accepts no more bytes")
+                view = view[written:]
         except OSError as exc:
             raise WarcError(f"cannot write {self.folder / self.name}: {exc}") from exc
         self.size += len(data)

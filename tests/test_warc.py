@@ -25,7 +25,7 @@ from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.urls import path_of, quote_path
-from rfi_crawler.warc import WarcCaptureMiddleware, WarcFiles, WarcLinkMiddleware
+from rfi_crawler.warc import WarcCaptureMiddleware, WarcError, WarcFiles, WarcLinkMiddleware
 from tests.crawling import PROJECT_ROOT, crawl_command, crawl_env, exported, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite, canonical
@@ -294,3 +294,21 @@ def read_records_complete(path: Path, count: int) -> list[dict]:
 def _gzip(data: bytes) -> bytes:
     compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     return compressor.compress(data) + compressor.flush()
+
+
+def test_an_unwritable_folder_stops_the_crawl_clearly(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the WARC folder should be")
+    with pytest.raises(WarcError, match="cannot create"):
+        WarcFiles(blocker / "warc", "rfi_cn", 10**6).write_exchange(*exchange(1))
+
+    site = ReplicaSite(articles=40, seed=2)
+    with ReplicaServer(site) as server:
+        result = run_crawl(
+            server.base_url, tmp_path / "crawl", settings={"RFI_WARC_DIR": str(blocker / "w")}
+        )
+    assert result.returncode == 1
+    assert result.stats["finish_reason"] == "warc_error"
+    assert result.stats["rfi/warc/failed"] == 1
+    assert "cannot create" in result.log and "stopping the crawl" in result.log
+    assert "Traceback" not in result.log
