@@ -136,3 +136,7 @@ def test_bad_arguments_fail_with_one_line(tmp_path, capsys):
     (tmp_path / "a.warc.gz").write_bytes(b"")
     assert main(["re-extract", str(tmp_path / "a.warc.gz"), "--jobs", "0"]) == 1
     assert "--jobs must be 1 or more" in capsys.readouterr().err
+    (tmp_path / "b.warc.gz").write_bytes(b"this is no WARC file\n" * 100)
+    assert main(["re-extract", str(tmp_path / "b.warc.gz")]) == 1
+    err = capsys.readouterr().err
+    assert "b.warc.gz: not a readable WARC file" in err and err.count("\n") == 1

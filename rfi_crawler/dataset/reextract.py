@@ -26,7 +26,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -39,6 +39,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from rfi_crawler import urls
+from rfi_crawler.dataset.reader import InputError
 from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 from rfi_crawler.extract.article import extract_article
 from rfi_crawler.schema import validation_errors
@@ -56,8 +57,8 @@ DECODED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
 CHUNK = 8  # responses per task sent to a worker
 
 
-class WarcReadError(ValueError):
-    """A WARC file that cannot be read."""
+class WarcReadError(InputError):
+    """A file that is not a readable WARC file."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
     """The ``200`` responses of content URLs in one WARC file, each with the ``Referer``
     of the request written right after it. A file cut short (a crash leaves at most its
     last record so) gives what comes before the cut, and is named in the report."""
+    _check_warc(path, handle)
     pending: Archived | None = None
     try:
         for record in ArchiveIterator(handle):
@@ -125,7 +127,7 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
                     pending.record_id
                 ):
                     referer = record.http_headers.get_header("Referer")
-                yield Archived(**{**pending.__dict__, "referer": referer})
+                yield replace(pending, referer=referer)
                 pending = None
             uri = headers.get_header("WARC-Target-URI") or ""
             wanted = (
@@ -156,6 +158,19 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
         logger.warning("%s: unreadable past this point (%s); the rest is skipped", path, exc)
     if pending is not None:
         yield pending
+
+
+def _check_warc(path: Path, handle: BinaryIO) -> None:
+    """A WARC file (gzipped or not) starts with ``WARC/``; anything else is refused."""
+    head = handle.read(4096)
+    handle.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head)
+        except zlib.error:
+            head = b""
+    if not head.startswith(b"WARC/"):
+        raise WarcReadError(f"{path}: not a readable WARC file")
 
 
 def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
