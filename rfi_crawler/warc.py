@@ -252,6 +252,9 @@ class WarcCaptureMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if self.failed:
             return response
+        if "cached" in response.flags:  # HTTPCACHE_ENABLED: archived when it was fetched
+            self.crawler.stats.inc_value("rfi/warc/cached_skipped")
+            return response
         try:
             record_id = self.files.write_exchange(request, response)
         except WarcError as exc:

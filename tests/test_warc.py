@@ -112,6 +112,25 @@ def test_settings_reach_the_middleware(tmp_path):
     )
 
 
+def test_the_middleware_archives_fetched_responses_and_notes_their_record(tmp_path):
+    settings = project(RFI_DATA_DIR=str(tmp_path), RFI_WARC_DIR=str(tmp_path / "w"))
+    crawler = get_crawler(RfiCnSpider, settings)
+    middleware = WarcCaptureMiddleware.from_crawler(crawler)
+    request, response = exchange(1)
+    assert middleware.process_response(request, response) is response
+    cached_request, cached = exchange(3)
+    cached.flags.append("cached")  # from HTTPCACHE: not fetched now, not archived again
+    assert middleware.process_response(cached_request, cached) is cached
+    middleware.files.close()
+    (name,) = middleware.files.files
+    responses = [r for r in read_records(tmp_path / "w" / name) if r["type"] == "response"]
+    assert [r["uri"] for r in responses] == [request.url]
+    assert request.meta["rfi_warc"] == {"file": name, "record_id": responses[0]["id"]}
+    assert "rfi_warc" not in cached_request.meta
+    assert crawler.stats.get_value("rfi/warc/responses") == 1
+    assert crawler.stats.get_value("rfi/warc/cached_skipped") == 1
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "100001"])
 def test_bad_max_size_fails_clearly(tmp_path, value):
     settings = get_crawler(settings_dict={"RFI_WARC_MAX_MB": value}).settings
