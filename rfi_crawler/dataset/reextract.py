@@ -153,10 +153,9 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
                     record_id=headers.get_header("WARC-Record-ID"),
                 )
     except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
-        pending = None  # its request, and so the record's completeness, is unknown
         report.cut_short.append(path.name)
         logger.warning("%s: unreadable past this point (%s); the rest is skipped", path, exc)
-    if pending is not None:
+    if pending is not None:  # whole, even if the request record after it is not
         yield pending
 
 
