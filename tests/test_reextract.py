@@ -140,3 +140,13 @@ def test_bad_arguments_fail_with_one_line(tmp_path, capsys):
     assert main(["re-extract", str(tmp_path / "b.warc.gz")]) == 1
     err = capsys.readouterr().err
     assert "b.warc.gz: not a readable WARC file" in err and err.count("\n") == 1
+
+
+def test_fingerprint_ignores_provenance_and_fields_added_since():
+    from rfi_crawler.dataset.reextract import fingerprint
+
+    record = {"id": "A", "title": "t", "credit": None, "crawl": {"via": "rss"}, "version": 3}
+    older = {"id": "A", "title": "t", "crawl": {"via": "warc"}, "extractor_version": 1}
+    assert fingerprint(record) == fingerprint(older)
+    assert fingerprint(record) != fingerprint({**older, "title": "t2"})
+    assert fingerprint(record) != fingerprint({**older, "credit": "© AFP"})

@@ -213,8 +213,9 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
 
 
 def fingerprint(record: dict[str, Any]) -> str:
-    """sha256 of every field but provenance: equal when the extractor gives the same."""
-    fields = {k: v for k, v in record.items() if k not in PROVENANCE}
+    """sha256 of every field but provenance: equal when the extractor gives the same.
+    A null field counts as absent: older records lack fields added since (``credit``)."""
+    fields = {k: v for k, v in record.items() if k not in PROVENANCE and v is not None}
     text = json.dumps(fields, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
