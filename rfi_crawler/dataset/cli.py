@@ -133,11 +133,7 @@ def run_reextract(args: argparse.Namespace) -> int:
         report = ReadReport(input_files(args.against))
         against = latest_versions(r for _, _, r in read_records(report.files, report))
     with _output(args.output) as out:
-
-        def write(record: dict[str, Any]) -> None:
-            out.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-
-        result = reextract(args.warcs, write, jobs=args.jobs, against=against)
+        result = reextract(args.warcs, out.write, jobs=args.jobs, against=against)
     print(f"rfi-dataset: {result.summary()}", file=sys.stderr)
     return 0
 

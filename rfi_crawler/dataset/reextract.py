@@ -45,7 +45,7 @@ from rfi_crawler.extract.article import extract_article
 from rfi_crawler.schema import validation_errors
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
     from typing import BinaryIO
 
@@ -233,11 +233,31 @@ def _responses(paths: Iterable[Path], report: Report) -> Iterator[Archived]:
                 yield archived
 
 
-def _extracted(
-    responses: Iterator[Archived], jobs: int
-) -> Iterator[tuple[str, dict[str, Any] | None]]:
+@dataclass(frozen=True)
+class Extracted:
+    """What a worker sends back: the outcome, and for a record its id, fingerprint and
+    JSON line (serialised in the worker, so the reading process stays light)."""
+
+    outcome: str
+    id: str | None = None
+    fingerprint: str | None = None
+    line: bytes | None = None
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def prepare(archived: Archived) -> Extracted:
+    outcome, record = extract(archived)
+    if record is None:
+        return Extracted(outcome)
+    return Extracted(outcome, record["id"], fingerprint(record), dumps(record))
+
+
+def _extracted(responses: Iterator[Archived], jobs: int) -> Iterator[Extracted]:
     if jobs <= 1:
-        yield from map(extract, responses)
+        yield from map(prepare, responses)
         return
     # Workers parse; this process reads and writes. The semaphore bounds what is read ahead
     # (Pool.imap would otherwise pull every body of the archive into memory).
@@ -251,44 +271,71 @@ def _extracted(
     # fork: workers are this process's children, so their CPU time is counted (RUSAGE_CHILDREN).
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(jobs) as pool:
-        for result in pool.imap(extract, bounded(), chunksize=CHUNK):
+        for result in pool.imap(prepare, bounded(), chunksize=CHUNK):
             ahead.release()
             yield result
         pool.close()
         pool.join()
 
 
+def _file_results(path: Path) -> tuple[Report, list[Extracted]]:
+    """One whole WARC file, read and extracted in a worker: no page crosses processes."""
+    report = Report()
+    return report, [prepare(archived) for archived in _responses([path], report)]
+
+
+def _extracted_by_file(paths: list[Path], jobs: int, report: Report) -> Iterator[Extracted]:
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs) as pool:
+        for part, results in pool.imap(_file_results, paths):
+            report.files += part.files
+            report.responses += part.responses
+            report.cut_short += part.cut_short
+            yield from results
+        pool.close()
+        pool.join()
+
+
 def reextract(
     paths: list[Path],
-    write: Any,
+    write: Callable[[bytes], Any],
     *,
     jobs: int = 1,
     against: dict[str, tuple[int, str]] | None = None,
 ) -> Report:
-    """Re-extract every archived article response of ``paths``; ``write(record)`` each
-    record kept. ``against``: id → (latest version, fingerprint) of records already out."""
+    """Re-extract every archived article response of ``paths``; ``write(line)`` each JSON
+    line kept. ``against``: id → (latest version, fingerprint) of records already out."""
     report = Report(jobs=jobs)
     seen: dict[str, str] = {}  # id → fingerprint of the record last written
     started, cpu_before = time.perf_counter(), _cpu_seconds()
-    for outcome, record in _extracted(_responses(paths, report), jobs):
-        if record is None:
-            report.outcomes[outcome] += 1
+    # Files enough (a rotated archive): a worker per file, no page crosses processes; else
+    # this process reads and the workers extract (each page's bytes go through a pipe).
+    if jobs > 1 and len(paths) >= 2 * jobs:
+        results = _extracted_by_file(paths, jobs, report)
+    else:
+        results = _extracted(_responses(paths, report), jobs)
+    for result in results:
+        if result.line is None:
+            report.outcomes[result.outcome] += 1
             continue
-        key, print_ = record["id"], fingerprint(record)
+        key, print_ = result.id, result.fingerprint
         if seen.get(key) == print_:
             report.outcomes["skipped/duplicate"] += 1
             continue
         seen[key] = print_
+        line = result.line
         if against is not None:
             version, earlier = against.get(key, (0, None))
             if earlier == print_:
                 report.outcomes["unchanged"] += 1
                 continue
+            record = json.loads(line)
             record["version"] = version + 1
+            line = dumps(record)
             report.outcomes["changed" if version else "new"] += 1
         else:
             report.outcomes["written"] += 1
-        write(record)
+        write(line)
     report.seconds = time.perf_counter() - started
     report.cpu_seconds = _cpu_seconds() - cpu_before
     return report
