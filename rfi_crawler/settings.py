@@ -33,7 +33,12 @@ DOWNLOADER_MIDDLEWARES = {
     "rfi_crawler.guards.OriginGuardMiddleware": 650,
     "rfi_crawler.guards.ResponseGuardMiddleware": 580,
     "rfi_crawler.middlewares.BlockBackoffMiddleware": 560,
+    # With RFI_WARC_DIR: nearest the downloader (past HttpCache, 900), so every response is
+    # archived as received, before redirects, retries or decompression act on it.
+    "rfi_crawler.warc.WarcCaptureMiddleware": 950,
 }
+# With RFI_WARC_DIR: each record names the WARC record of its page (crawl.warc).
+SPIDER_MIDDLEWARES = {"rfi_crawler.warc.WarcLinkMiddleware": 750}
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 # `scrapy crawl` exits non-zero when a run ends blocked, drifted, unreachable or unable
 # to write.

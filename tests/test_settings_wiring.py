@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
@@ -20,6 +21,7 @@ from rfi_crawler.pipelines import ExportPipeline
 from rfi_crawler.refresh import RefreshExtension
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
+from rfi_crawler.warc import WarcCaptureMiddleware
 from tests.crawling import PROJECT_ROOT, built_crawler
 from tests.crawling import project_settings as project
 
@@ -161,6 +163,13 @@ def _components(tmp_path, settings):
     )
 
 
+def _warc(c):
+    try:
+        return WarcCaptureMiddleware.from_crawler(c.crawler).files  # opens no file yet
+    except NotConfigured:
+        return None
+
+
 def _sync_every(c):
     writer = c.writer()
     writer.close()
@@ -238,6 +247,20 @@ WIRING = {
     "RFI_BLOCK_THRESHOLD": ("20", 20, "4", 4, lambda c: c.backoff.config.block_threshold),
     "RFI_DRIFT_THRESHOLD": ("0.05", 0.05, "0.5", 0.5, lambda c: c.drift.coverage.threshold),
     "RFI_DRIFT_MIN_PAGES": ("20", 20, "3", 3, lambda c: c.drift.coverage.min_pages),
+    "RFI_WARC_DIR": (
+        '""',
+        None,
+        "<tmp>/warc",
+        "<tmp>/warc",
+        lambda c: None if _warc(c) is None else _warc(c).folder,
+    ),
+    "RFI_WARC_MAX_MB": (
+        "1000",
+        None,  # no capture without RFI_WARC_DIR: the size is read, and unused
+        "7",
+        7 * 1024 * 1024,
+        lambda c: None if _warc(c) is None else _warc(c).max_bytes,
+    ),
 }
 
 
@@ -286,5 +309,7 @@ def test_every_setting_reaches_its_component_with_its_default(name, tmp_path):
 def test_every_setting_reaches_its_component_when_changed(name, tmp_path):
     _, default, given, changed, probe = WIRING[name]
     assert changed != default
-    components = _components(tmp_path, {name: _resolved(given, tmp_path)})
+    # A setting that only acts with another one set gets that one too.
+    needs = {"RFI_WARC_MAX_MB": {"RFI_WARC_DIR": str(tmp_path / "warc")}}.get(name, {})
+    components = _components(tmp_path, {**needs, name: _resolved(given, tmp_path)})
     assert probe(components) == _resolved(changed, tmp_path)
