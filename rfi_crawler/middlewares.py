@@ -74,6 +74,17 @@ class BlockBackoffMiddleware:
             if self.shutting_down():
                 raise Rejected("cancelled", "the crawl shut down during a backoff pause")
             await asyncio.sleep(min(wait, PAUSE_SLICE))
+        tries = request.meta.get("rfi_backoff_tries", 0)
+        if tries and not request.meta.get("rfi_backoff_counted"):
+            # Told when it happens: a retry the shutdown cut short is never logged.
+            request.meta["rfi_backoff_counted"] = True
+            self.crawler.stats.inc_value("rfi/backoff/retries")
+            logger.info(
+                "retry %d of %d after the pause: %s",
+                tries,
+                self.config.backoff_retries,
+                request.url,
+            )
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in BLOCK_STATUSES:
@@ -96,17 +107,12 @@ class BlockBackoffMiddleware:
         tries = request.meta.get("rfi_backoff_tries", 0)
         if tries >= self.config.backoff_retries or self.shutting_down():
             return response  # the errback names it (http_403, http_429)
-        stats.inc_value("rfi/backoff/retries")
         logger.info(
-            "HTTP %d from %s: pausing %.1fs, then retry %d of %d",
-            response.status,
-            response.url,
-            delay,
-            tries + 1,
-            self.config.backoff_retries,
+            "HTTP %d from %s: pausing every request %.1fs", response.status, response.url, delay
         )
         retry = request.replace(dont_filter=True)
         retry.meta["rfi_backoff_tries"] = tries + 1
+        retry.meta.pop("rfi_backoff_counted", None)
         return retry
 
     def _stop_blocked(self, response: Response) -> None:
