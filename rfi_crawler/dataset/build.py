@@ -114,9 +114,16 @@ def build(
 
 @contextmanager
 def merged(
-    files: list[Path], filters: Filters, *, all_versions: bool = False, skip_invalid: bool = False
+    files: list[Path],
+    filters: Filters,
+    *,
+    all_versions: bool = False,
+    skip_invalid: bool = False,
+    by_article: bool = False,
 ) -> Iterator[tuple[Iterator[dict[str, Any]], BuildReport]]:
-    """The records of ``files``, merged, filtered and in order, streamed from disk."""
+    """The records of ``files``, merged, filtered and in order, streamed from disk: by
+    ``published_at`` then id, or with ``by_article`` every version of an article together,
+    oldest first. Event lines (``"event": …``) are not records and are left out."""
     report = BuildReport(ReadReport(files))
     with tempfile.TemporaryDirectory(prefix="rfi-dataset-") as scratch:
         db = sqlite3.connect(Path(scratch) / "merge.sqlite3")
@@ -129,7 +136,7 @@ def merged(
                 " id TEXT, record TEXT, PRIMARY KEY (url, version))"
             )
             _load(db, files, report, filters, skip_invalid)
-            yield _counted(_ordered(db, all_versions), report), report
+            yield _counted(_ordered(db, all_versions, by_article), report), report
         finally:
             db.close()
 
@@ -149,7 +156,7 @@ def _load(
         " > (r.fetched, r.record)"
     )
     for _, _, record in read_records(files, report.read, skip_invalid):
-        if not filters.accepts(record):
+        if "event" in record or not filters.accepts(record):
             continue
         crawl = record.get("crawl") or {}
         batch.append(
@@ -169,8 +176,12 @@ def _load(
     db.commit()
 
 
-def _ordered(db: sqlite3.Connection, all_versions: bool) -> Iterator[dict[str, Any]]:
-    if all_versions:
+def _ordered(
+    db: sqlite3.Connection, all_versions: bool, by_article: bool
+) -> Iterator[dict[str, Any]]:
+    if by_article:
+        query = "SELECT record FROM r ORDER BY url, version"
+    elif all_versions:
         query = "SELECT record FROM r ORDER BY published, id, url, version"
     else:
         # The latest version of each article: the highest version, then the latest fetch.

@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from rfi_crawler.archive import ArchiveError, read_archive, record_of, write_archive
+from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.build import FORMATS, Filters, build, merged
 from rfi_crawler.dataset.card import dataset_card
+from rfi_crawler.dataset.diffview import as_html, as_json, as_text
+from rfi_crawler.dataset.edits import EditsReport, events
 from rfi_crawler.dataset.reader import InputError, ReadReport, input_files, read_records
 from rfi_crawler.dataset.stats import FontError, collect, plot, report
 
@@ -120,6 +123,64 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_edits(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)
+    report = EditsReport()
+    with merged(files, Filters(), skip_invalid=args.skip_invalid, by_article=True) as (found, _):
+        # Removals and restorations are event lines, which ``merged`` leaves out.
+        found_events = list(
+            events(_with_event_lines(found, files), report, since=args.since, until=args.until)
+        )
+    if args.format == "atom":
+        body = atom_feed(found_events, title=args.title, feed_id=args.feed_id)
+    else:
+        body = b"".join(
+            json.dumps(event, ensure_ascii=False).encode("utf-8") + b"\n" for event in found_events
+        )
+    with _output(args.output) as out:
+        out.write(body)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in report.events.items())
+    print(
+        f"rfi-dataset: {kinds} in {report.articles} articles ({report.versions} versions); "
+        f"not RFI edits: {report.extractor_changes} extractor changes, "
+        f"{report.no_change} versions with no field changed",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _with_event_lines(records: Any, files: list[Path]) -> Any:
+    yield from records
+    report = ReadReport(files)
+    for _, _, record in read_records(files, report, skip_invalid=True):
+        if record.get("event") in ("removed", "restored"):
+            yield record
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)
+    with merged(files, Filters(), skip_invalid=args.skip_invalid, by_article=True) as (found, _):
+        versions = [r for r in found if args.article in (r.get("url"), r.get("id"))]
+    if not versions:
+        print(
+            f"rfi-dataset: no article with url or id {args.article!r} in the inputs",
+            file=sys.stderr,
+        )
+        return 1
+    if args.format == "json":
+        text = as_json(versions)
+    elif args.format == "html":
+        text = as_html(versions)
+    else:
+        colour = args.color == "always" or (
+            args.color == "auto" and args.output is None and sys.stdout.isatty()
+        )
+        text = as_text(versions, colour=colour)
+    with _output(args.output) as out:
+        out.write(text.encode("utf-8"))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rfi-dataset",
@@ -180,6 +241,41 @@ def _parser() -> argparse.ArgumentParser:
     statistics.add_argument("--font", type=Path, help="a font file with Chinese glyphs")
     statistics.add_argument("--skip-invalid", action="store_true")
     statistics.set_defaults(run=run_stats)
+
+    editing = commands.add_parser(
+        "edits", help="what RFI changed after publication: one event a line"
+    )
+    editing.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    editing.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    editing.add_argument("--format", choices=("jsonl", "atom"), default="jsonl")
+    editing.add_argument(
+        "--since", type=date.fromisoformat, help="detected on or after (YYYY-MM-DD, UTC)"
+    )
+    editing.add_argument(
+        "--until", type=date.fromisoformat, help="detected on or before (YYYY-MM-DD, UTC)"
+    )
+    editing.add_argument("--title", default="RFI 中文: edits and removals", help="Atom feed title")
+    editing.add_argument(
+        "--feed-id",
+        default="urn:uuid:1c0b6f0e-2d43-5a57-9f0e-7e2f3c9d6a10",
+        help="Atom feed id (an IRI)",
+    )
+    editing.add_argument("--skip-invalid", action="store_true")
+    editing.set_defaults(run=run_edits)
+
+    differ = commands.add_parser("diff", help="an article's versions and what changed between them")
+    differ.add_argument("article", metavar="URL-or-ID")
+    differ.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    differ.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    differ.add_argument("--format", choices=("text", "html", "json"), default="text")
+    differ.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="text: colour the changes",
+    )
+    differ.add_argument("--skip-invalid", action="store_true")
+    differ.set_defaults(run=run_diff)
     return parser
 
 
