@@ -158,9 +158,9 @@ def _gzip_pieces(path: Path, handle: BinaryIO) -> Iterator[bytes]:
         try:
             out = decoder.decompress(data, CHUNK)
         except zlib.error as exc:
-            raise DamagedFileError(
-                f"{path}: damaged gzip data at byte {_locate(before, data, offset)}: {exc}"
-            ) from exc
+            # Again byte by byte from before this call: what decodes before the damage is kept.
+            yield from _up_to_damage(before, data, offset, path)
+            raise DamagedFileError(f"{path}: damaged gzip data near byte {offset}: {exc}") from exc
         if out:
             yield out
         if decoder.eof:  # a member ended; another may follow (concatenated gzip files)
@@ -176,14 +176,18 @@ def _gzip_pieces(path: Path, handle: BinaryIO) -> Iterator[bytes]:
             data = rest
 
 
-def _locate(decoder: Any, data: bytes, offset: int) -> int:
-    """The offset of the first byte of ``data`` the decoder rejects."""
+def _up_to_damage(decoder: Any, data: bytes, offset: int, path: Path) -> Iterator[bytes]:
+    """The data ``decoder`` yields from ``data`` before it fails; then ``DamagedFileError``
+    with the offset of the byte where the damage was found."""
     for index in range(len(data)):
         try:
-            decoder.decompress(data[index : index + 1])
-        except zlib.error:
-            return offset + index
-    return offset + len(data)
+            out = decoder.decompress(data[index : index + 1])
+        except zlib.error as exc:
+            raise DamagedFileError(
+                f"{path}: damaged gzip data found at byte {offset + index}: {exc}"
+            ) from exc
+        if out:
+            yield out
 
 
 def _split(pieces: Iterator[bytes], max_line: int) -> Iterator[tuple[bytes, Line]]:
