@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -63,7 +63,13 @@ def origin_of(record: dict[str, Any]) -> str:
         return crawl["origin"]
     if crawl.get("via") == "archive":
         return ARCHIVE_ORIGIN
-    parts = urlsplit(record["url"])
+    # "scheme://netloc" only: parsed once per site, not once per record.
+    return _url_origin("/".join(record["url"].split("/", 3)[:3]))
+
+
+@lru_cache(maxsize=256)
+def _url_origin(start: str) -> str:
+    parts = urlsplit(start)
     try:
         port = parts.port
     except ValueError:
@@ -85,7 +91,9 @@ class Progress:
     def tick(self, count: int, message: str) -> None:
         if not self.every:
             return
-        if count % self.every == 0 or time.monotonic() - self._last >= PROGRESS_SECONDS:
+        if count % self.every == 0 or (
+            count % 1000 == 0 and time.monotonic() - self._last >= PROGRESS_SECONDS
+        ):
             print(f"rfi-dataset: {message}", file=self.stream, flush=True)
             self._last = time.monotonic()
 

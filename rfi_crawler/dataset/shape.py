@@ -3,6 +3,7 @@ when reading, and from them the CSV columns and the Parquet types."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -57,52 +58,90 @@ def _shape(spec: dict[str, Any], schema: dict[str, Any]) -> Shape:
     return Shape(kind)
 
 
+Check = Callable[[Any, str], "str | None"]
+
+
 def type_error(record: dict[str, Any]) -> str | None:
     """``field: expected …, got …`` for the first field whose JSON type is wrong (null is
     always accepted: the schema, not the dataset tools, says which fields are required)."""
     if not isinstance(record.get("url"), str):
         return "url: expected a string"
-    for name, shape in record_shape().items():
-        error = _check(record.get(name), shape, name)
-        if error:
+    for name, check in _record_checks():
+        value = record.get(name)
+        if value is not None and (error := check(value, name)):
             return error
     return None
 
 
-def _check(value: Any, shape: Shape, where: str) -> str | None:
-    if value is None:
-        return None
+@cache
+def _record_checks() -> tuple[tuple[str, Check], ...]:
+    return tuple((name, _checker(shape)) for name, shape in record_shape().items())
+
+
+def _checker(shape: Shape) -> Check:
+    """A function (value, where) → error or None for values of ``shape`` (never None)."""
     kind = shape.kind
-    if kind == "string" and isinstance(value, str):
-        return None
-    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
-        return None
-    if kind == "time" and isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return f"{where}: expected an ISO 8601 time such as 2025-11-30T10:13:00+00:00"
-        return None
-    if kind == "array" and isinstance(value, list):
-        assert shape.items is not None
-        for index, item in enumerate(value):
-            if item is None or (error := _check(item, shape.items, f"{where}[{index}]")):
-                return error or f"{where}[{index}]: expected {shape.items.kind}, got null"
-        return None
-    if kind == "object" and isinstance(value, dict):
-        for name, inner in shape.fields.items():
-            if error := _check(value.get(name), inner, f"{where}.{name}"):
+
+    def wrong(value: Any, where: str) -> str:
+        return f"{where}: expected {kind}, got {_json_type(value)}"
+
+    if kind in ("string", "integer"):
+        exact = str if kind == "string" else int
+        return lambda value, where: None if type(value) is exact else wrong(value, where)
+    if kind == "time":
+
+        def time_check(value: Any, where: str) -> str | None:
+            if type(value) is not str:
+                return wrong(value, where)
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                return f"{where}: expected an ISO 8601 time such as 2025-11-30T10:13:00+00:00"
+            return None
+
+        return time_check
+    assert shape.items is not None or kind == "object"
+    if kind == "array":
+        item = _checker(shape.items)  # type: ignore[arg-type]
+
+        def array_check(value: Any, where: str) -> str | None:
+            if type(value) is not list:
+                return wrong(value, where)
+            for index, element in enumerate(value):
+                inner = f"{where}[{index}]"
+                if element is None:
+                    return f"{inner}: expected {shape.items.kind}, got null"  # type: ignore[union-attr]
+                if error := item(element, inner):
+                    return error
+            return None
+
+        return array_check
+    if kind == "object":
+        fields = tuple((name, _checker(inner)) for name, inner in shape.fields.items())
+
+        def object_check(value: Any, where: str) -> str | None:
+            if type(value) is not dict:
+                return wrong(value, where)
+            for name, check in fields:
+                inner = value.get(name)
+                if inner is not None and (error := check(inner, f"{where}.{name}")):
+                    return error
+            return None
+
+        return object_check
+    values = _checker(shape.items)  # type: ignore[arg-type]
+
+    def map_check(value: Any, where: str) -> str | None:
+        if type(value) is not dict:
+            return wrong(value, where)
+        for key, inner in value.items():
+            if inner is not None and (error := values(inner, f"{where}.{key}")):
                 return error
         return None
-    if kind == "map" and isinstance(value, dict):
-        assert shape.items is not None
-        for key, item in value.items():
-            if error := _check(item, shape.items, f"{where}.{key}"):
-                return error
-        return None
-    return f"{where}: expected {kind}, got {_json_type(value)}"
+
+    return map_check
 
 
 def _json_type(value: Any) -> str:
     names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
-    return names.get(type(value), "object")
+    return names.get(type(value), "null" if value is None else "object")
