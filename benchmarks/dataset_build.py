@@ -74,12 +74,15 @@ def generate(folder: Path, count: int, seed: int = 1) -> int:
 
 
 def huge_line(folder: Path, megabytes: int) -> int:
-    """Ten ordinary records and one whose body is ``megabytes`` MB of Chinese text."""
+    """Ten ordinary records and one whose body is ``megabytes`` MB of Chinese text, written
+    in pieces: this process never holds it (a forked child's peak RSS would count it)."""
     count = generate(folder, 10)
-    body = "长" * (megabytes * 1_000_000 // 3)
-    record = {"id": "HUGE", "url": "https://www.rfi.fr/cn/x/20251101-huge", "body": body}
+    piece = "长" * (1_000_000 // 3)
     with open(folder / "rfi_cn-huge.jsonl", "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.write('{"id": "HUGE", "url": "https://www.rfi.fr/cn/x/20251101-huge", "body": "')
+        for _ in range(megabytes):
+            handle.write(piece)
+        handle.write('"}\n')
     return count + 1
 
 

@@ -249,6 +249,13 @@ def test_a_failing_build_leaves_the_previous_output_and_its_card(source, tmp_pat
     ]
 
 
+def test_standard_output_gets_no_card(source, tmp_path, monkeypatch, capsysbinary):
+    monkeypatch.chdir(tmp_path)
+    assert run("build", source) == 0
+    assert len(capsysbinary.readouterr().out.splitlines()) == 5
+    assert not list(tmp_path.glob("*DATASET.md"))
+
+
 def test_output_into_a_missing_folder_creates_it(source, tmp_path):
     out = tmp_path / "new" / "deeper" / "out.csv"
     assert run("build", source, "--format", "csv", "-o", out) == 0

@@ -249,7 +249,9 @@ def _build_parser(commands: Any) -> None:
         help="output file, replaced only once complete; its card is FILE.DATASET.md beside it"
         " (default: standard output, no card)",
     )
-    building.add_argument("--format", choices=FORMATS, default="jsonl")
+    building.add_argument(
+        "--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)"
+    )
     building.add_argument(
         "--all-versions",
         action="store_true",
