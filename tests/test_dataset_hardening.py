@@ -444,3 +444,14 @@ def test_rfi_dataset_does_not_import_scrapy():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_the_crawl_and_rfi_dataset_write_lines_alike(tmp_path):
+    """One writer: a run file already in dataset order comes out of build byte for byte."""
+    path = tmp_path / "rfi_cn-1.jsonl"
+    writer = RunFileWriter(path)
+    for n in range(1, 6):
+        writer.write(record(n))
+    writer.close()
+    assert run("build", path, "-o", tmp_path / "out.jsonl") == 0
+    assert (tmp_path / "out.jsonl").read_bytes() == path.read_bytes()

@@ -144,22 +144,29 @@ def build(
     out: IO[bytes],
     fmt: str,
     filters: Filters,
-    options: ReadOptions,
     *,
     all_versions: bool = False,
     excel_bom: bool = False,
+    options: ReadOptions | None = None,
 ) -> BuildReport:
     writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
-    with merged(files, filters, options, all_versions=all_versions) as (records, report):
+    with merged(files, filters, all_versions=all_versions, options=options) as (records, report):
         writer(records, out, excel_bom=excel_bom)
     return report
 
 
 @contextmanager
 def merged(
-    files: list[Path], filters: Filters, options: ReadOptions, *, all_versions: bool = False
+    files: list[Path],
+    filters: Filters,
+    *,
+    all_versions: bool = False,
+    skip_invalid: bool = False,
+    options: ReadOptions | None = None,
 ) -> Iterator[tuple[Iterator[dict[str, Any]], BuildReport]]:
-    """The records of ``files``, merged, filtered and in order, streamed from disk."""
+    """The records of ``files``, merged, filtered and in order, streamed from disk.
+    ``options`` (how to read) defaults to ``ReadOptions(skip_invalid=skip_invalid)``."""
+    options = options or ReadOptions(skip_invalid=skip_invalid)
     report = BuildReport(ReadReport(files))
     with tempfile.TemporaryDirectory(prefix="rfi-dataset-") as scratch:
         db = sqlite3.connect(Path(scratch) / "merge.sqlite3")

@@ -77,9 +77,9 @@ def run_build(args: argparse.Namespace) -> int:
             out,
             args.format,
             filters,
-            _options(args),
             all_versions=args.all_versions,
             excel_bom=args.excel_bom,
+            options=_options(args),
         )
     read = report.read
     skipped = [
@@ -147,8 +147,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     files = input_files(args.inputs)
-    options = _options(args)
-    with merged(files, Filters(), options) as (records, _):
+    with merged(files, Filters(), options=_options(args)) as (records, _):
         stats = collect(records)
     print(report(stats), end="")
     if args.plot:
