@@ -116,6 +116,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
             folder = Path(scratch) / "runs"
             folder.mkdir()
+            print(f"generating {count:,} articles…", file=sys.stderr, flush=True)
             lines = generate(folder, count)
             size = sum(p.stat().st_size for p in folder.iterdir()) / 1e9
             for name, code in codes:
