@@ -279,25 +279,24 @@ def test_builds_into_one_folder_keep_their_own_cards(source, tmp_path):
 def test_kill_9_mid_build_leaves_no_partial_output(tmp_path, fmt, previous):
     folder = tmp_path / "runs"
     folder.mkdir()
-    write_jsonl(folder / "rfi_cn-1.jsonl", [record(n, day="2025-11-01") for n in range(30_000)])
+    write_jsonl(folder / "rfi_cn-1.jsonl", [record(n) for n in range(12_000)])
     out = tmp_path / f"out.{fmt}"
     if previous:
         assert run("build", folder, "--format", fmt, "-o", out) == 0
     old = out.read_bytes() if previous else None
     command = [sys.executable, "-m", "rfi_crawler.dataset", "build", str(folder), "-o", str(out)]
+    # A progress line per record: once this test stops reading them, the pipe fills and the
+    # build blocks within a few thousand records, so it is surely killed mid-write.
     child = subprocess.Popen(
-        [*command, "--format", fmt, "--progress", "1000"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+        [*command, "--format", fmt, "--progress", "1"], stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
     try:
         assert child.stderr is not None
-        for line in child.stderr:  # kill once writing is under way (progress, not time)
-            if "wrote 2000 records" in line:
+        for line in child.stderr:
+            if "wrote 6000 records" in line:  # past the first Parquet row group
                 break
         else:
-            pytest.fail("the build ended before writing 2000 records")
+            pytest.fail("the build ended before writing 6000 records")
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.wait(timeout=120)
@@ -309,7 +308,7 @@ def test_kill_9_mid_build_leaves_no_partial_output(tmp_path, fmt, previous):
         assert not out.exists()  # no valid-looking partial output at the target path
     assert (tmp_path / f"out.{fmt}.DATASET.md").exists() == previous
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert all(name.startswith(f".out.{fmt}.") for name in leftovers)  # hidden, never an input
+    assert leftovers and all(name.startswith(f".out.{fmt}.") for name in leftovers)
 
 
 # -- origins --------------------------------------------------------------------------------
