@@ -454,3 +454,12 @@ def test_the_crawl_and_rfi_dataset_write_lines_alike(tmp_path):
     writer.close()
     assert run("build", path, "-o", tmp_path / "out.jsonl") == 0
     assert (tmp_path / "out.jsonl").read_bytes() == path.read_bytes()
+
+
+def test_export_archive_reports_progress_too(tmp_path, capsys):
+    from tests.test_dataset import SEED
+
+    assert run("import-archive", SEED, "-o", tmp_path / "a.jsonl") == 0
+    assert run("export-archive", tmp_path / "a.jsonl", "--progress", 10, "-o", tmp_path / "f") == 0
+    err = capsys.readouterr().err
+    assert "rfi-dataset: wrote 10 archive files" in err and "wrote 41 archive files to" in err

@@ -138,9 +138,11 @@ def run_export(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     report = ReadReport(input_files(args.inputs))
     written = 0
+    progress = Progress(args.progress)
     for _, _, record in read_records(report.files, report, args.skip_invalid, args.max_line_bytes):
         write_archive(record, args.output)
         written += 1
+        progress.tick(written, f"wrote {plural(written, 'archive file')}")
     print(f"rfi-dataset: wrote {plural(written, 'archive file')} to {args.output}", file=sys.stderr)
     return 0
 
