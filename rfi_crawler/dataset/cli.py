@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, OutputError, ArchiveError, OSError) as exc:
         print(f"rfi-dataset: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outputs were left as they were (see atomic_output)
+        print("rfi-dataset: interrupted; no output replaced", file=sys.stderr)
+        return 130
 
 
 def plural(count: int, noun: str) -> str:
