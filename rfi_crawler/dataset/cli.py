@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rfi-dataset: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outputs were left as they were (see atomic_output)
-        print("rfi-dataset: interrupted; no output replaced", file=sys.stderr)
+        print("rfi-dataset: interrupted", file=sys.stderr)
         return 130
 
 
