@@ -463,3 +463,24 @@ def test_export_archive_reports_progress_too(tmp_path, capsys):
     assert run("export-archive", tmp_path / "a.jsonl", "--progress", 10, "-o", tmp_path / "f") == 0
     err = capsys.readouterr().err
     assert "rfi-dataset: wrote 10 archive files" in err and "wrote 41 archive files to" in err
+
+
+def test_ctrl_c_mid_build_is_one_line_and_leaves_nothing(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    write_jsonl(folder / "rfi_cn-1.jsonl", [record(n) for n in range(6_000)])
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "rfi_crawler.dataset", "build", str(folder), "-o", str(out)]
+    child = subprocess.Popen(
+        [*command, "--progress", "1"], stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert child.stderr is not None
+    for line in child.stderr:  # held mid-write by the full pipe, as above
+        if "wrote 1000 records" in line:
+            break
+    child.send_signal(signal.SIGINT)
+    _, rest = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert rest.strip().splitlines()[-1] == "rfi-dataset: interrupted"
+    assert "Traceback" not in rest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # no output, no temp file
