@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rfi_crawler.archive import ArchiveError, read_archive, record_of, write_archive
 from rfi_crawler.dataset.build import FORMATS, Filters, Progress, ReadOptions, build, merged
 from rfi_crawler.dataset.card import card_path, dataset_card
 from rfi_crawler.dataset.output import (
@@ -41,12 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="rfi-dataset: %(message)s", stream=sys.stderr)
     try:
         return args.run(args)
-    except (InputError, OutputError, ArchiveError, OSError) as exc:
+    except (InputError, OutputError, OSError, *_archive_errors()) as exc:
         print(f"rfi-dataset: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outputs were left as they were (see atomic_output)
         print("rfi-dataset: interrupted", file=sys.stderr)
         return 130
+
+
+def _archive_errors() -> tuple[type[Exception], ...]:
+    """``ArchiveError`` once the archive module is loaded: it pulls in the page extractor,
+    so only the archive subcommands import it (``build`` and ``stats`` start faster)."""
+    archive = sys.modules.get("rfi_crawler.archive")
+    return (archive.ArchiveError,) if archive else ()
 
 
 def plural(count: int, noun: str) -> str:
@@ -110,6 +116,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from rfi_crawler.archive import ArchiveError, read_archive, record_of
+
     paths = []
     for path in args.paths:
         paths += (
@@ -138,6 +146,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from rfi_crawler.archive import write_archive
+
     args.output.mkdir(parents=True, exist_ok=True)
     report = ReadReport(input_files(args.inputs))
     written = 0
