@@ -175,6 +175,24 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reextract(args: argparse.Namespace) -> int:
+    from rfi_crawler.dataset.reextract import latest_versions, reextract
+
+    missing = [str(p) for p in args.warcs if not p.is_file()]
+    if missing:
+        raise InputError(f"no such WARC file: {', '.join(missing)}")
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be 1 or more, not {args.jobs}")
+    against = None
+    if args.against:
+        report = ReadReport(input_files(args.against))
+        against = latest_versions(r for _, _, r in read_records(report.files, report))
+    with _output(args.output) as out:
+        result = reextract(args.warcs, out.write, jobs=args.jobs, against=against)
+    print(f"rfi-dataset: {result.summary()}", file=sys.stderr)
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad arguments: one line naming the argument, the value and what is accepted; exit 2."""
 
@@ -243,6 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     _import_parser(commands)
     _export_parser(commands)
     _stats_parser(commands)
+    _reextract_parser(commands)
     return parser
 
 
@@ -327,6 +346,24 @@ def _stats_parser(commands: Any) -> None:
     )
     _reading(statistics)
     statistics.set_defaults(run=run_stats)
+
+
+def _reextract_parser(commands: Any) -> None:
+    again = commands.add_parser(
+        "re-extract", help="today's extractor on archived article responses (no network)"
+    )
+    again.add_argument("warcs", nargs="+", type=Path, metavar="WARC", help=".warc.gz files")
+    again.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    again.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    again.add_argument(
+        "--against",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="INPUT",
+        help="run files: write only records whose fields differ from their latest version",
+    )
+    again.set_defaults(run=run_reextract)
 
 
 if __name__ == "__main__":
