@@ -25,30 +25,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+from rfi_crawler.fields import COVERED
+
 REQUIRED = ("title", "body", "published_at")
-COVERED = (
-    "id",
-    "url",
-    "edition",
-    "language",
-    "type",
-    "title",
-    "kicker",
-    "lead",
-    "body",
-    "subheadings",
-    "published_at",
-    "modified_at",
-    "authors",
-    "section",
-    "programme",
-    "tags",
-    "image",
-    "media",
-    "related",
-    "links",
-    "translations",
-)
 SAMPLES = 5
 
 
