@@ -19,13 +19,12 @@ from scrapy.exceptions import CloseSpider
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.fields import COVERED
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-from rfi_crawler.fields import COVERED
 
 REQUIRED = ("title", "body", "published_at")
 SAMPLES = 5
