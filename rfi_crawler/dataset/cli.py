@@ -42,6 +42,8 @@ def _output(path: Path | None) -> Any:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.format == "sqlite":
+        return run_build_sqlite(args)
     files = input_files(args.inputs)
     filters = Filters(
         args.since, args.until, frozenset(args.section), frozenset(args.tag), frozenset(args.type)
@@ -64,6 +66,36 @@ def run_build(args: argparse.Namespace) -> int:
     print(
         f"rfi-dataset: {report.written} records ({args.format}) from {report.read.records} "
         f"read in {len(files)} files; card {card}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_build_sqlite(args: argparse.Namespace) -> int:
+    """``build --format sqlite``: a database to browse with ``rfi-dataset serve``."""
+    from rfi_crawler.dataset.sqlite import SqliteUnavailable, write_sqlite
+
+    if args.output is None:
+        print("rfi-dataset: SQLite cannot go to standard output; give -o FILE", file=sys.stderr)
+        return 1
+    files = input_files(args.inputs)
+    filters = Filters(
+        args.since, args.until, frozenset(args.section), frozenset(args.tag), frozenset(args.type)
+    )
+    try:
+        with merged(
+            files, filters, all_versions=args.all_versions, skip_invalid=args.skip_invalid
+        ) as (records, report):
+            write_sqlite(records, args.output, files, all_versions=args.all_versions)
+    except SqliteUnavailable as exc:
+        print(f"rfi-dataset: {exc}", file=sys.stderr)
+        return 1
+    card = args.output.parent / "DATASET.md"
+    command = "rfi-dataset " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    card.write_text(dataset_card(report, args.output.name, command), encoding="utf-8")
+    print(
+        f"rfi-dataset: {report.written} records (sqlite) from {report.read.records} read in "
+        f"{len(files)} files; browse with: rfi-dataset serve {args.output}; card {card}",
         file=sys.stderr,
     )
     return 0
@@ -120,6 +152,17 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    """``serve``: browse a database built with ``build --format sqlite`` in Datasette."""
+    from rfi_crawler.dataset.serve import ServeError, serve
+
+    try:
+        return serve(args.database, args.port)
+    except ServeError as exc:
+        print(f"rfi-dataset: {exc}", file=sys.stderr)
+        return 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rfi-dataset",
@@ -137,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         help=".jsonl / .jsonl.gz run files, or folders of them",
     )
     building.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
-    building.add_argument("--format", choices=FORMATS, default="jsonl")
+    building.add_argument("--format", choices=(*FORMATS, "sqlite"), default="jsonl")
     building.add_argument(
         "--all-versions",
         action="store_true",
@@ -180,6 +223,15 @@ def _parser() -> argparse.ArgumentParser:
     statistics.add_argument("--font", type=Path, help="a font file with Chinese glyphs")
     statistics.add_argument("--skip-invalid", action="store_true")
     statistics.set_defaults(run=run_stats)
+
+    serving = commands.add_parser(
+        "serve", help="browse a --format sqlite database in Datasette on 127.0.0.1"
+    )
+    serving.add_argument("database", type=Path, metavar="DATABASE")
+    serving.add_argument(
+        "--port", type=int, default=8001, help="port on 127.0.0.1; 0 picks a free one"
+    )
+    serving.set_defaults(run=run_serve)
     return parser
 
 
