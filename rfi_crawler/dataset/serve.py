@@ -13,7 +13,7 @@ from rfi_crawler.dataset.sqlite import FTS_MIN_CHARS
 from rfi_crawler.schema import record_schema
 
 HOST = "127.0.0.1"
-MISSING = "rfi-dataset serve needs Datasette 0.65: pip install 'rfi-crawler[explore]'"
+MISSING = "serve needs Datasette 0.65: pip install 'rfi-crawler[explore]'"
 SETTINGS = {
     "allow_download": "off",  # the articles are RFI's: browse them, don't hand out the file
     "truncate_cells_html": "300",  # table pages stay scannable; an article page shows it all
@@ -72,7 +72,7 @@ TAGS_PER_YEAR_SQL = """select year, tag, articles from (
   join tags t on t.id = x.tag_id
   group by year, t.id
 )
-where rank <= coalesce(nullif(:top, ''), 10)
+where rank <= cast(coalesce(nullif(:top, ''), 10) as integer)
 order by year desc, articles desc, tag"""
 
 

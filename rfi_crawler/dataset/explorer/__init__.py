@@ -13,6 +13,30 @@ PLUGIN = __name__
 
 
 @hookimpl
+def asgi_wrapper(datasette: Any):
+    """Reads only: any method but GET and HEAD is refused before Datasette sees it (its
+    database is immutable anyway; this also closes the POST forms of canned queries)."""
+
+    def wrap(app: Any) -> Any:
+        async def read_only(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 405,
+                        "headers": [(b"content-type", b"text/plain"), (b"allow", b"GET, HEAD")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"read-only\n"})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
+
+
+@hookimpl
 def extra_css_urls(datasette: Any) -> list[str]:
     return [datasette.urls.static_plugins(PLUGIN, "explorer.css")]
 
