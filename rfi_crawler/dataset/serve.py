@@ -16,7 +16,7 @@ HOST = "127.0.0.1"
 MISSING = "serve needs Datasette 0.65: pip install 'rfi-crawler[explore]'"
 SETTINGS = {
     "allow_download": "off",  # the articles are RFI's: browse them, don't hand out the file
-    "truncate_cells_html": "300",  # table pages stay scannable; an article page shows it all
+    "truncate_cells_html": "160",  # table pages stay scannable; an article page shows it all
     "default_page_size": "50",
     "sql_time_limit_ms": "10000",  # the two-character fallback scans every article
 }
@@ -173,6 +173,7 @@ def metadata(database: str) -> dict[str, Any]:
                             "article with instr(), slower on large corpora."
                         ),
                         "sql": SEARCH_SQL,
+                        "hide_sql": True,
                     },
                     "articles_per_month": {
                         "title": "Articles per month by section",
