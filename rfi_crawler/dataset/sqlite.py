@@ -66,22 +66,24 @@ def write_sqlite(
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB at most; the rest spills to disk
         conn.execute("PRAGMA temp_store=FILE")
         db = sqlite_utils.Database(conn)
-        first = "article_versions" if all_versions else "articles"
-        _create_articles(db, first, "version_id" if all_versions else "article_id")
-        db[first].insert_all((_row(r) for r in records), batch_size=BATCH)
+        _create_articles(db, "articles", "article_id")
         if all_versions:
-            _create_articles(db, "articles", "article_id")
+            _create_articles(db, "article_versions", "version_id", of_article=True)
+            db["article_versions"].insert_all((_row(r) for r in records), batch_size=BATCH)
             columns = ", ".join(CSV_COLUMNS)
             conn.execute(
                 f"INSERT INTO articles ({columns}) SELECT {columns} FROM ({LATEST})"
                 " ORDER BY published_at, id, url"
             )
-            db["article_versions"].add_column("article_id", int, fk="articles", fk_col="article_id")
+            db["articles"].create_index(["url"], unique=True)  # for the lookup below
             conn.execute(
                 "UPDATE article_versions SET article_id ="
                 " (SELECT article_id FROM articles WHERE articles.url = article_versions.url)"
             )
-        db["articles"].create_index(["url"], unique=True)
+            db["article_versions"].create_index(["article_id"])
+        else:
+            db["articles"].insert_all((_row(r) for r in records), batch_size=BATCH)
+        db["articles"].create_index(["url"], unique=True, if_not_exists=True)
         db["articles"].create_index(["published_at"])
         db["articles"].create_index(["section", "published_at"])
         _names(db, "authors", "author_id")
@@ -99,11 +101,14 @@ def write_sqlite(
     os.replace(partial, path)
 
 
-def _create_articles(db: Any, name: str, pk: str) -> None:
+def _create_articles(db: Any, name: str, pk: str, *, of_article: bool = False) -> None:
     columns: dict[str, type] = {pk: int}
     for column in CSV_COLUMNS:
         columns[column] = int if column in INTEGER_COLUMNS else str
-    db[name].create(columns, pk=pk, not_null={"url"})
+    if of_article:  # a version points at its article
+        columns["article_id"] = int
+    keys = [("article_id", "articles", "article_id")] if of_article else None
+    db[name].create(columns, pk=pk, not_null={"url"}, foreign_keys=keys)
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
