@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from rfi_crawler.dataset.cli import main
-from rfi_crawler.dataset.serve import SEARCH_SQL, metadata
+from rfi_crawler.dataset.explorer import prepare_connection, script_forms
+from rfi_crawler.dataset.serve import SEARCH_ANY_SCRIPT_SQL, SEARCH_SQL, metadata
 from rfi_crawler.schema import record_schema
 from tests.crawling import PROJECT_ROOT, run_crawl, run_files
 from tests.replica.server import ReplicaServer
@@ -43,6 +44,24 @@ SEED_WORDS = (
 )
 # The seed corpus is all simplified script; these traditional forms are in none of it.
 TRADITIONAL_WORDS = ("臺灣", "習近平", "馬克宏")
+
+# The seed corpus has no traditional text, so one made-up tw-edition record stands in.
+TW_RECORD = {
+    "id": "WBMZ1",
+    "url": "https://www.rfi.fr/tw/政治/20251101-1",
+    "edition": "tw",
+    "language": "zh-Hant",
+    "type": "article",
+    "title": "臺灣總統選舉",
+    "lead": None,
+    "body": "習近平談臺灣。\n\n第二段",
+    "published_at": "2025-11-01T00:00:00+00:00",
+    "authors": [],
+    "tags": ["臺灣"],
+    "related": [],
+    "links": [],
+    "crawl": {"fetched_at": "2025-11-02T00:00:00+00:00", "via": "url"},
+}
 
 
 def run(*argv: object) -> int:
@@ -174,23 +193,7 @@ def test_the_trigram_index_alone_misses_two_character_words(corpus):
 
 
 def test_search_is_by_script_as_typed_and_reads_traditional_text(tmp_path):
-    # The seed corpus has no traditional text, so one made-up tw-edition record stands in.
-    record = {
-        "id": "WBMZ1",
-        "url": "https://www.rfi.fr/tw/政治/20251101-1",
-        "edition": "tw",
-        "language": "zh-Hant",
-        "type": "article",
-        "title": "臺灣總統選舉",
-        "lead": None,
-        "body": "習近平談臺灣。\n\n第二段",
-        "published_at": "2025-11-01T00:00:00+00:00",
-        "authors": [],
-        "tags": ["臺灣"],
-        "related": [],
-        "links": [],
-        "crawl": {"fetched_at": "2025-11-02T00:00:00+00:00", "via": "url"},
-    }
+    record = TW_RECORD
     source = tmp_path / "tw.jsonl"
     source.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     assert run("build", "--format", "sqlite", source, "-o", tmp_path / "tw.db") == 0
@@ -383,8 +386,14 @@ def test_metadata_explains_the_corpus(served, corpus):
         assert columns[name] == properties[name]["description"], name
     assert columns["tags"].startswith(properties["tags"]["description"])
     assert properties["image"]["description"] in columns["image_url"]
-    assert set(database["queries"]) == {"search", "articles_per_month", "article", "tags_per_year"}
-    assert meta == json.loads(json.dumps(metadata(corpus[0].stem)))
+    assert set(database["queries"]) == {
+        "search",
+        "search_any_script",  # OpenCC is installed with the dev requirements
+        "articles_per_month",
+        "article",
+        "tags_per_year",
+    }
+    assert meta == json.loads(json.dumps(metadata(corpus[0].stem, any_script=True)))
 
 
 def test_datasette_search_box_uses_the_trigram_index(served, corpus):
@@ -400,6 +409,46 @@ def test_search_query_counts_hits_including_two_character_words(served, corpus):
         hits = served.json(f"/rfi/search.json?q={q(word)}&_shape=array")
         assert len(hits) == len(containing(records, word)) > 0
         assert {h["hits"] for h in hits} == {len(hits)}
+
+
+@pytest.mark.parametrize(
+    ("word", "simplified"),
+    [
+        ("臺灣", "台湾"),
+        ("台灣", "台湾"),
+        ("台湾", "台湾"),
+        ("習近平", "习近平"),
+        ("國際刑事法院", "国际刑事法院"),
+        ("国际刑事法院", "国际刑事法院"),
+    ],
+)
+def test_search_any_script_folds_simplified_and_traditional(served, corpus, word, simplified):
+    db, records = corpus
+    forms = script_forms()
+    assert forms is not None and simplified in forms(word)
+    # The corpus is simplified script: whatever the script typed, the hits are the articles
+    # containing the simplified form.
+    expected = containing(records, simplified)
+    assert expected and set().union(*(containing(records, f) for f in forms(word))) == expected
+    hits = served.json(f"/rfi/search_any_script.json?q={q(word)}&_shape=array")
+    assert {h["hits"] for h in hits} == {len(hits)}
+    conn = sqlite3.connect(db)
+    urls = dict(conn.execute("SELECT article_id, url FROM articles"))
+    conn.close()
+    assert {urls[h["article_id"]] for h in hits} == expected
+
+
+def test_search_any_script_reads_traditional_text(tmp_path):
+    source = tmp_path / "tw.jsonl"
+    source.write_text(json.dumps(TW_RECORD, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("build", "--format", "sqlite", source, "-o", tmp_path / "tw.db") == 0
+    conn = sqlite3.connect(tmp_path / "tw.db")
+    prepare_connection(conn)
+    for word in ("台湾", "臺灣", "习近平", "总统选举", "湾"):
+        hits = conn.execute(SEARCH_ANY_SCRIPT_SQL, {"q": word}).fetchall()
+        assert [h[0] for h in hits] == [1], word
+    assert conn.execute(SEARCH_ANY_SCRIPT_SQL, {"q": "香港"}).fetchall() == []
+    conn.close()
 
 
 def test_canned_queries_answer(served, corpus):

@@ -40,6 +40,22 @@ where article_id in (
 )
 order by published_at desc, article_id"""
 
+# The same search for each form of the word in either script (OpenCC), when installed.
+SEARCH_ANY_SCRIPT_SQL = f"""select article_id, title, published_at, section,
+  count(*) over () as hits
+from articles
+where article_id in (
+  select articles_fts.rowid from json_each(rfi_script_forms(:q)) w, articles_fts
+  where length(w.value) >= {FTS_MIN_CHARS}
+    and articles_fts match '"' || replace(w.value, '"', '""') || '"'
+  union
+  select a.article_id from json_each(rfi_script_forms(:q)) w, articles a
+  where length(w.value) between 1 and {FTS_MIN_CHARS - 1}
+    and (instr(a.title, w.value) > 0 or instr(coalesce(a.lead, ''), w.value) > 0
+      or instr(a.body, w.value) > 0)
+)
+order by published_at desc, article_id"""
+
 PER_MONTH_SQL = """select substr(published_at, 1, 7) as month,
   coalesce(section, '(none)') as section, count(*) as articles
 from articles
@@ -112,9 +128,9 @@ def _described(name: str, properties: dict[str, Any]) -> str:
     return ""
 
 
-def metadata(database: str) -> dict[str, Any]:
+def metadata(database: str, *, any_script: bool = False) -> dict[str, Any]:
     """Datasette metadata: what the corpus is, where it comes from, its rights, every
-    column's meaning and the canned queries."""
+    column's meaning and the canned queries (``search_any_script`` needs OpenCC)."""
     from rfi_crawler.dataset.build import CSV_COLUMNS
 
     properties = record_schema()["properties"]
@@ -125,6 +141,42 @@ def metadata(database: str) -> dict[str, Any]:
         "position": "order on that page, from 0",
         "to_url": "canonical URL of the target",
         "to_article_id": "the target's row, or null when it is not in this dataset",
+    }
+    queries: dict[str, Any] = {
+        "search": {
+            "title": "Search title, lead and body",
+            "description": (
+                f"Substring search, as typed. {FTS_MIN_CHARS}+ characters use the trigram "
+                "index; one or two characters (台湾, 香港) scan every article with instr(), "
+                "slower on large corpora."
+            ),
+            "sql": SEARCH_SQL,
+            "hide_sql": True,
+        }
+    }
+    if any_script:
+        queries["search_any_script"] = {
+            "title": "Search in simplified and traditional script",
+            "description": (
+                "As 'search', for the word and its forms in the other script (OpenCC t2s and "
+                "s2t, and 台 for 臺): 台湾 also finds 臺灣 and 台灣. Character conversion, "
+                "not vocabulary: 马克龙 does not find 馬克宏."
+            ),
+            "sql": SEARCH_ANY_SCRIPT_SQL,
+            "hide_sql": True,
+        }
+    queries |= {
+        "articles_per_month": {"title": "Articles per month by section", "sql": PER_MONTH_SQL},
+        "article": {
+            "title": "An article, its related articles and the articles linking to it",
+            "description": "id: the article_id of an article.",
+            "sql": ARTICLE_SQL,
+        },
+        "tags_per_year": {
+            "title": "Most frequent tags per year",
+            "description": "top: how many per year (default 10).",
+            "sql": TAGS_PER_YEAR_SQL,
+        },
     }
     return {
         "title": "RFI 华语 corpus",
@@ -150,7 +202,11 @@ def metadata(database: str) -> dict[str, Any]:
                     "article_versions": {
                         "description": "Every version kept by --all-versions.",
                         "label_column": "title",
-                        "columns": {"version_id": "row number", **columns},
+                        "columns": {
+                            "version_id": "row number",
+                            **columns,
+                            "article_id": "the article (latest version) in articles",
+                        },
                     },
                     "authors": {"label_column": "name", "columns": {"articles": "article count"}},
                     "tags": {"label_column": "name", "columns": {"articles": "article count"}},
@@ -164,32 +220,7 @@ def metadata(database: str) -> dict[str, Any]:
                     },
                     "runs": {"description": "The run files (and their manifests) used."},
                 },
-                "queries": {
-                    "search": {
-                        "title": "Search title, lead and body",
-                        "description": (
-                            f"Substring search, as typed. {FTS_MIN_CHARS}+ characters use the "
-                            "trigram index; one or two characters (台湾, 香港) scan every "
-                            "article with instr(), slower on large corpora."
-                        ),
-                        "sql": SEARCH_SQL,
-                        "hide_sql": True,
-                    },
-                    "articles_per_month": {
-                        "title": "Articles per month by section",
-                        "sql": PER_MONTH_SQL,
-                    },
-                    "article": {
-                        "title": "An article, its related articles and the articles linking to it",
-                        "description": "id: the article_id of an article.",
-                        "sql": ARTICLE_SQL,
-                    },
-                    "tags_per_year": {
-                        "title": "Most frequent tags per year",
-                        "description": "top: how many per year (default 10).",
-                        "sql": TAGS_PER_YEAR_SQL,
-                    },
-                },
+                "queries": queries,
             }
         },
     }
@@ -205,11 +236,15 @@ def serve(path: Path, port: int) -> int:
     check_database(path)
     from rfi_crawler.dataset import explorer
 
+    any_script = explorer.script_forms() is not None
     if not pm.is_registered(explorer):
         pm.register(explorer, name=explorer.PLUGIN)
     with tempfile.TemporaryDirectory(prefix="rfi-serve-") as scratch:
         meta = Path(scratch) / "metadata.json"
-        meta.write_text(json.dumps(metadata(path.stem), ensure_ascii=False), encoding="utf-8")
+        meta.write_text(
+            json.dumps(metadata(path.stem, any_script=any_script), ensure_ascii=False),
+            encoding="utf-8",
+        )
         argv = ["serve", "--immutable", str(path), "--host", HOST, "--port", str(port)]
         argv += ["--metadata", str(meta)]
         for name, value in SETTINGS.items():

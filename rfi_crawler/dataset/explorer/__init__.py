@@ -3,6 +3,8 @@ related articles and the articles linking to them; search hits linked to their a
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from datasette import hookimpl
@@ -10,6 +12,37 @@ from datasette.utils import tilde_decode
 from markupsafe import Markup, escape
 
 PLUGIN = __name__
+
+
+@hookimpl
+def prepare_connection(conn: Any) -> None:
+    # rfi_script_forms(q): q and its forms in the other script, as a JSON array, for the
+    # search_any_script query (only when OpenCC is installed; serve.py then offers it).
+    forms = script_forms()
+    if forms is not None:
+        conn.create_function(
+            "rfi_script_forms",
+            1,
+            lambda q: json.dumps(forms(q or ""), ensure_ascii=False),
+            deterministic=True,
+        )
+
+
+def script_forms() -> Callable[[str], list[str]] | None:
+    """``q`` with its simplified and traditional forms (OpenCC), or None without OpenCC."""
+    try:
+        import opencc
+    except ImportError:
+        return None
+    to_hans, to_hant = opencc.OpenCC("t2s"), opencc.OpenCC("s2t")
+
+    def forms(q: str) -> list[str]:
+        hant = to_hant.convert(q)
+        # OpenCC writes 臺; texts from Taiwan mostly write 台灣 (both are traditional).
+        found = [q, to_hans.convert(q), hant, hant.replace("臺", "台")]
+        return sorted(set(found))
+
+    return forms
 
 
 @hookimpl
@@ -136,8 +169,6 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
 
 
 def _json_list(text: str | None) -> list[str]:
-    import json
-
     try:
         value = json.loads(text or "[]")
     except ValueError:
