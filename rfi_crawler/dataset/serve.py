@@ -194,7 +194,11 @@ def metadata(database: str, *, any_script: bool = False) -> dict[str, Any]:
             database: {
                 "tables": {
                     "articles": {
-                        "description": "One row per article; search box: 3+ characters.",
+                        "description_html": (
+                            "One row per article. The search box needs 3 characters or more;"
+                            ' for 台湾 or 香港 use the <a href="search">search</a>'
+                            " query."
+                        ),
                         "label_column": "title",
                         "sort_desc": "published_at",
                         "columns": columns,
