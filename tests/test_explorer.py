@@ -527,3 +527,28 @@ def test_no_write_endpoint_and_no_download(served, corpus):
     status, databases = served.get("/-/databases.json")
     assert json.loads(databases)[0]["is_mutable"] is False
     assert hashlib.sha256(corpus[0].read_bytes()).hexdigest() == before
+
+
+def test_hostile_text_is_shown_not_run(tmp_path):
+    script = "<script>alert(1)</script>"
+    record = {
+        **TW_RECORD,
+        "url": "javascript:alert(1)",
+        "title": f"标题{script}",
+        "lead": "导语<img src=x onerror=alert(1)>",
+        "body": f"第一段{script}\n\n第二段",
+        "related": [{"url": "javascript:alert(2)", "title": f"相关{script}"}],
+    }
+    source = tmp_path / "hostile.jsonl"
+    source.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("build", "--format", "sqlite", source, "-o", tmp_path / "h.db") == 0
+    server = Served(tmp_path / "h.db")
+    try:
+        status, page = server.get("/h/articles/1")
+        assert status == 200 and "第一段&lt;script&gt;" in page
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert 'href="javascript:' not in page
+        hits = server.get(f"/h/search?q={q('标题<script>')}")[1]
+        assert "标题&lt;script&gt;" in hits and "<script>alert" not in hits
+    finally:
+        server.stop()

@@ -146,12 +146,12 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
         return None if target is None else datasette.urls.row(database, "articles", str(target))
 
     return {
-        "rfi_article": {**dict(row), "blocks": blocks},
+        "rfi_article": {**dict(row), "url": _web_url(row["url"]), "blocks": blocks},
         "rfi_related": [
             {
                 "title": r["title"] or r["to_url"],
                 "href": href(r["to_article_id"]),
-                "url": r["to_url"],
+                "url": _web_url(r["to_url"]),
                 "published_at": r["published_at"],
             }
             for r in related.rows
@@ -166,6 +166,11 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
             for r in linking.rows
         ],
     }
+
+
+def _web_url(url: str | None) -> str | None:
+    # Records are input like any other: only a web address becomes a link (no javascript:).
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 def _json_list(text: str | None) -> list[str]:
