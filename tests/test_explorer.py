@@ -485,6 +485,7 @@ def test_article_page_shows_paragraphs_related_and_linking_articles(served, corp
     article = page.split('<div class="rfi-body">')[1].split("</div>")[0]
     blocks = [b for b in body.split("\n\n") if b.strip()]
     assert len(re.findall(r"<(?:p|h3)>", article)) == len(blocks) > 1
+    assert "RFI / France Médias Monde" in page.split('class="rfi-licence"')[1]
     assert f'href="/rfi/articles/{target}"' in page.split('class="rfi-related"')[1]
     status, page = served.get(f"/rfi/articles/{target}")
     assert f'href="/rfi/articles/{source}"' in page.split('class="rfi-linking"')[1]

@@ -147,6 +147,7 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
 
     return {
         "rfi_article": {**dict(row), "url": _web_url(row["url"]), "blocks": blocks},
+        "rfi_licence": datasette.metadata("license"),
         "rfi_related": [
             {
                 "title": r["title"] or r["to_url"],
