@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -553,3 +554,21 @@ def test_hostile_text_is_shown_not_run(tmp_path):
         assert "标题&lt;script&gt;" in hits and "<script>alert" not in hits
     finally:
         server.stop()
+
+
+def test_a_taken_port_fails_with_the_reason(corpus):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "rfi_crawler.dataset", "serve", str(corpus[0])]
+        done = subprocess.run(
+            [*command, "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr and "Traceback" not in done.stderr
