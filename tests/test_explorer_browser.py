@@ -28,7 +28,9 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the browser test: {reason}")
         pytest.skip(reason)
-    webdriver = pytest.importorskip("selenium.webdriver")
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
