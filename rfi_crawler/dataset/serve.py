@@ -201,6 +201,7 @@ def metadata(database: str, *, any_script: bool = False) -> dict[str, Any]:
                         ),
                         "label_column": "title",
                         "sort_desc": "published_at",
+                        "facets": ["section", "type"],
                         "columns": columns,
                     },
                     "article_versions": {
