@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rfi_crawler.dataset.sqlite import FTS_MIN_CHARS
-from rfi_crawler.schema import record_schema
+from rfi_crawler.dataset.sqlite import columns as article_columns
 
 HOST = "127.0.0.1"
 MISSING = "serve needs Datasette 0.65: pip install 'rfi-crawler[explore]'"
@@ -113,29 +113,11 @@ def check_database(path: Path) -> None:
         )
 
 
-def _described(name: str, properties: dict[str, Any]) -> str:
-    """A flattened column's description, from the record schema's ``description``s."""
-    if name in properties:
-        spec = properties[name]
-        suffix = " (JSON)" if spec.get("type") in ("array", "object") else ""
-        return spec.get("description", "") + suffix
-    for prefix, parent in (("image_", "image"), ("crawl_", "crawl"), ("translation_", "")):
-        if name.startswith(prefix):
-            if prefix == "translation_":
-                tag = "zh-Hans" if name.endswith("hans") else "zh-Hant"
-                return f"{properties['translations']['description']}: {tag}"
-            return f"{properties[parent]['description']}: {name.removeprefix(prefix)}"
-    return ""
-
-
 def metadata(database: str, *, any_script: bool = False) -> dict[str, Any]:
     """Datasette metadata: what the corpus is, where it comes from, its rights, every
     column's meaning and the canned queries (``search_any_script`` needs OpenCC)."""
-    from rfi_crawler.dataset.build import CSV_COLUMNS
-
-    properties = record_schema()["properties"]
     columns = {"article_id": "row number in dataset order (published_at, id, url)"}
-    columns |= {name: _described(name, properties) for name in CSV_COLUMNS}
+    columns |= {name: column.description for name, column in article_columns().items()}
     edges = {
         "from_article_id": "the article whose page gives the link",
         "position": "order on that page, from 0",

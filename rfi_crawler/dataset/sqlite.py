@@ -13,16 +13,16 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from rfi_crawler.dataset.build import CSV_COLUMNS, flatten
 from rfi_crawler.run import manifest_path
+from rfi_crawler.schema import record_schema
 
 BATCH = 2000
-#: Flattened columns that hold a list or objects, stored as JSON text (Datasette shows them).
-JSON_COLUMNS = ("subheadings", "authors", "tags", "links", "media", "related")
-INTEGER_COLUMNS = ("char_count", "version", "crawl_depth")
+_PREFIX = {"translations": "translation"}  # translation_zh_hans, as the CSV names it
 #: Trigram FTS matches substrings of three characters or more; shorter words need a scan.
 FTS_MIN_CHARS = 3
 #: The latest version of each URL: the highest version, then the latest fetch.
@@ -30,6 +30,53 @@ LATEST = (
     "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY url ORDER BY version DESC,"
     " crawl_fetched_at DESC) AS n FROM article_versions) WHERE n = 1"
 )
+
+
+@dataclass(frozen=True)
+class Column:
+    """An ``articles`` column: a record field, or one key of an object field spread out."""
+
+    field: str
+    key: str | None
+    kind: type  # int or str; lists and unspread objects are JSON text
+    description: str
+
+
+@cache
+def columns() -> dict[str, Column]:
+    """The ``articles`` columns, in schema order, with the schema's descriptions: objects
+    with known keys (image, crawl, translations) spread into one column per key, lists
+    kept as JSON text."""
+    found: dict[str, Column] = {}
+    for name, spec in record_schema()["properties"].items():
+        about = spec.get("description", "")
+        keys = _object_keys(spec)
+        if keys:
+            prefix = _PREFIX.get(name, name)
+            for key, inner in keys.items():
+                column = f"{prefix}_{key.lower().replace('-', '_')}"
+                found[column] = Column(name, key, _kind(inner), f"{about}: {key}")
+        else:
+            kind = _kind(spec)
+            json_text = "array" in _types(spec) or "object" in _types(spec)
+            found[name] = Column(name, None, kind, about + (" (JSON)" if json_text else ""))
+    return found
+
+
+def _types(spec: dict[str, Any]) -> list[str]:
+    kind = spec.get("type", [])
+    return kind if isinstance(kind, list) else [kind]
+
+
+def _kind(spec: dict[str, Any]) -> type:
+    return int if "integer" in _types(spec) else str
+
+
+def _object_keys(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    for option in [spec, *spec.get("oneOf", [])]:
+        if "object" in _types(option) and option.get("properties"):
+            return option["properties"]
+    return {}
 
 
 class SqliteUnavailable(RuntimeError):
@@ -70,9 +117,9 @@ def write_sqlite(
         if all_versions:
             _create_articles(db, "article_versions", "version_id", of_article=True)
             db["article_versions"].insert_all((_row(r) for r in records), batch_size=BATCH)
-            columns = ", ".join(CSV_COLUMNS)
+            names = ", ".join(columns())
             conn.execute(
-                f"INSERT INTO articles ({columns}) SELECT {columns} FROM ({LATEST})"
+                f"INSERT INTO articles ({names}) SELECT {names} FROM ({LATEST})"
                 " ORDER BY published_at, id, url"
             )
             db["articles"].create_index(["url"], unique=True)  # for the lookup below
@@ -102,19 +149,23 @@ def write_sqlite(
 
 
 def _create_articles(db: Any, name: str, pk: str, *, of_article: bool = False) -> None:
-    columns: dict[str, type] = {pk: int}
-    for column in CSV_COLUMNS:
-        columns[column] = int if column in INTEGER_COLUMNS else str
+    kinds: dict[str, type] = {pk: int}
+    kinds |= {name: column.kind for name, column in columns().items()}
     if of_article:  # a version points at its article
-        columns["article_id"] = int
+        kinds["article_id"] = int
     keys = [("article_id", "articles", "article_id")] if of_article else None
-    db[name].create(columns, pk=pk, not_null={"url"}, foreign_keys=keys)
+    db[name].create(kinds, pk=pk, not_null={"url"}, foreign_keys=keys)
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    row = flatten(record)
-    for name in JSON_COLUMNS:
-        row[name] = json.dumps(record.get(name) or [], ensure_ascii=False)
+    row: dict[str, Any] = {}
+    for name, column in columns().items():
+        value = record.get(column.field)
+        if column.key is not None:
+            value = value.get(column.key) if isinstance(value, dict) else None
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False)
+        row[name] = value
     return row
 
 
