@@ -61,7 +61,7 @@ TW_RECORD = {
     "tags": ["臺灣"],
     "related": [],
     "links": [],
-    "crawl": {"fetched_at": "2025-11-02T00:00:00+00:00", "via": "url"},
+    "crawl": {"fetched_at": "2025-11-02T00:00:00+00:00", "via": "url", "referer": None, "depth": 0},
 }
 
 
@@ -231,13 +231,17 @@ def version(n: int, v: int, fetched: str) -> dict:
         "tags": ["中国"],
         "related": [{"url": "https://www.rfi.fr/cn/中国/20251101-1", "title": "t"}],
         "links": [],
-        "crawl": {"fetched_at": fetched, "via": "section"},
+        "crawl": {"fetched_at": fetched, "via": "section", "referer": None, "depth": 0},
     }
 
 
 def test_all_versions_keeps_every_version_and_the_latest_as_the_article(tmp_path):
     source = tmp_path / "runs.jsonl"
-    rows = [version(1, 1, "2025-11-02"), version(2, 1, "2025-11-02"), version(1, 2, "2025-11-03")]
+    rows = [
+        version(1, 1, "2025-11-02T10:00:00+00:00"),
+        version(2, 1, "2025-11-02T10:00:00+00:00"),
+        version(1, 2, "2025-11-03T10:00:00+00:00"),
+    ]
     source.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
     )
@@ -273,7 +277,8 @@ def test_all_versions_keeps_every_version_and_the_latest_as_the_article(tmp_path
 
 def test_bad_input_is_one_line_and_leaves_no_database(tmp_path, capsys):
     source = tmp_path / "bad.jsonl"
-    source.write_text(json.dumps(version(1, 1, "x")) + "\n{not json\n", encoding="utf-8")
+    good = json.dumps(version(1, 1, "2025-11-02T10:00:00+00:00"))
+    source.write_text(good + "\n{not json\n", encoding="utf-8")
     assert run("build", "--format", "sqlite", source, "-o", tmp_path / "bad.db") == 1
     err = capsys.readouterr().err
     assert "bad.jsonl:2" in err and "Traceback" not in err
