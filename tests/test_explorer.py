@@ -117,6 +117,8 @@ def corpus(tmp_path_factory, seed_jsonl) -> tuple[Path, list[dict]]:
     assert files
     db = work / "rfi.db"
     assert run("build", "--format", "sqlite", seed_jsonl, work / "data" / "output", "-o", db) == 0
+    card = (work / "rfi.db.DATASET.md").read_text(encoding="utf-8")
+    assert card.startswith("# RFI Chinese articles: rfi.db") and "--format sqlite" in card
     records = lines(seed_jsonl) + [r for f in files for r in lines(f)]
     return db, records
 
