@@ -78,6 +78,8 @@ def _options(args: argparse.Namespace) -> ReadOptions:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.format == "sqlite":
+        return run_build_sqlite(args)
     files = input_files(args.inputs)
     if args.output:
         check_output(args.output, files)
@@ -116,6 +118,39 @@ def run_build(args: argparse.Namespace) -> int:
         write_text_atomically(card, dataset_card(report, args.output.name, command))
         done += f"; card {card}"
     print(done, file=sys.stderr)
+    return 0
+
+
+def run_build_sqlite(args: argparse.Namespace) -> int:
+    """``build --format sqlite``: a database to browse with ``rfi-dataset serve``."""
+    from rfi_crawler.dataset.sqlite import SqliteUnavailable, write_sqlite
+
+    if args.output is None:
+        print("rfi-dataset: SQLite cannot go to standard output; give -o FILE", file=sys.stderr)
+        return 1
+    files = input_files(args.inputs)
+    check_output(args.output, files)
+    filters = Filters(
+        args.since, args.until, frozenset(args.section), frozenset(args.tag), frozenset(args.type)
+    )
+    try:
+        with merged(files, filters, all_versions=args.all_versions, options=_options(args)) as (
+            records,
+            report,
+        ):
+            write_sqlite(records, args.output, files, all_versions=args.all_versions)
+    except SqliteUnavailable as exc:
+        print(f"rfi-dataset: {exc}", file=sys.stderr)
+        return 1
+    card = card_path(args.output)
+    command = "rfi-dataset " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    write_text_atomically(card, dataset_card(report, args.output.name, command))
+    print(
+        f"rfi-dataset: {plural(report.written, 'record')} (sqlite) from"
+        f" {plural(report.read.records, 'record')} read in {plural(len(files), 'file')};"
+        f" browse with: rfi-dataset serve {args.output}; card {card}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -177,6 +212,17 @@ def run_stats(args: argparse.Namespace) -> int:
             return 1
         print(f"rfi-dataset: plots written to {args.plot}", file=sys.stderr)
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``serve``: browse a database built with ``build --format sqlite`` in Datasette."""
+    from rfi_crawler.dataset.serve import ServeError, serve
+
+    try:
+        return serve(args.database, args.port)
+    except ServeError as exc:
+        print(f"rfi-dataset: {exc}", file=sys.stderr)
+        return 1
 
 
 def run_reextract(args: argparse.Namespace) -> int:
@@ -323,6 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     _reextract_parser(commands)
     _edits_parser(commands)
     _diff_parser(commands)
+    _serve_parser(commands)
     return parser
 
 
@@ -344,7 +391,10 @@ def _build_parser(commands: Any) -> None:
         " (default: standard output, no card)",
     )
     building.add_argument(
-        "--format", choices=FORMATS, default="jsonl", help="output format (default: jsonl)"
+        "--format",
+        choices=(*FORMATS, "sqlite"),
+        default="jsonl",
+        help="output format (default: jsonl)",
     )
     building.add_argument(
         "--all-versions",
@@ -463,6 +513,17 @@ def _diff_parser(commands: Any) -> None:
         "--allow-mixed-origins", action="store_true", help="read records from different sites"
     )
     differ.set_defaults(run=run_diff)
+
+
+def _serve_parser(commands: Any) -> None:
+    serving = commands.add_parser(
+        "serve", help="browse a --format sqlite database in Datasette on 127.0.0.1"
+    )
+    serving.add_argument("database", type=Path, metavar="DATABASE")
+    serving.add_argument(
+        "--port", type=int, default=8001, help="port on 127.0.0.1; 0 picks a free one"
+    )
+    serving.set_defaults(run=run_serve)
 
 
 if __name__ == "__main__":
