@@ -152,8 +152,10 @@ def test_search_read_follow_and_count_in_chromium(browser, served, corpus, tmp_p
     # 5. Datasette's own search box on the articles table (three characters or more).
     driver.get(served.base + "/rfi/articles")
     box = wait.until(until.presence_of_element_located((By.CSS_SELECTOR, "input#_search")))
+    unfiltered = driver.find_element(By.CSS_SELECTOR, "table.rows-and-columns")
     box.send_keys("俄罗斯")
     box.submit()
+    wait.until(until.staleness_of(unfiltered))  # the results page, not the table before it
     rows = wait.until(
         until.presence_of_all_elements_located((By.CSS_SELECTOR, "table.rows-and-columns tbody tr"))
     )

@@ -94,7 +94,9 @@ class Progress:
         if count % self.every == 0 or (
             count % 1000 == 0 and time.monotonic() - self._last >= PROGRESS_SECONDS
         ):
-            print(f"rfi-dataset: {message}", file=self.stream, flush=True)
+            # One write: a Ctrl-C between a message and its newline would glue the next line on.
+            self.stream.write(f"rfi-dataset: {message}\n")
+            self.stream.flush()
             self._last = time.monotonic()
 
 
