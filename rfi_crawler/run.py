@@ -21,12 +21,14 @@ from weakref import WeakKeyDictionary
 
 import scrapy
 from scrapy import signals
+from twisted.internet.task import LoopingCall
 
 from rfi_crawler import __version__
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
 from rfi_crawler.schema import SCHEMA_VERSION
-from rfi_crawler.state import RunRecord, StateStore, open_store
+from rfi_crawler.state import RunRecord, StateStore, StateStoreError, open_store, redact_uri
+from rfi_crawler.state.liveness import HEARTBEAT_SECONDS, Owner, Verdict, judge_run
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -57,6 +59,7 @@ class CrawlRun:
         self.name_job(os.environ.get("SCRAPY_JOB"))
         self.spider_arguments: dict[str, Any] = {}
         self._lock: TextIO | None = None
+        self._heartbeat: LoopingCall | None = None
         self._closed = False
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
@@ -82,6 +85,7 @@ class CrawlRun:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.store = store
             self._recover_dead_runs()
+            owner = Owner.current()
             store.begin_run(
                 RunRecord(
                     self.run_id,
@@ -89,17 +93,47 @@ class CrawlRun:
                     self.started.isoformat(timespec="seconds"),
                     str(self.output_path),
                     str(self.lock_path),
+                    host=owner.host,
+                    pid=owner.pid,
+                    pid_start=owner.pid_start,
+                    heartbeat_at=utc_now(),
                 )
             )
+            # Other hosts sharing the store judge this run alive by its heartbeat.
+            self._heartbeat = LoopingCall(self._beat)
+            self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
             logger.info(
-                "run %s: output %s, state %s", self.run_id, self.output_path, self.config.state_uri
+                "run %s: output %s, state %s",
+                self.run_id,
+                self.output_path,
+                redact_uri(self.config.state_uri),
             )
         return self.store
 
+    def _beat(self) -> None:
+        if self.store is not None and not self._closed:
+            try:
+                self.store.touch_run(self.run_id, utc_now())
+            except StateStoreError as exc:  # the next beat may pass; the lease has slack
+                logger.warning("run %s: heartbeat not recorded: %s", self.run_id, exc)
+
     def _recover_dead_runs(self) -> None:
         assert self.store is not None
+        here, now = Owner.current(), datetime.now(UTC)
         for run in self.store.unfinished_runs():
-            if run.run_id == self.run_id or _is_alive(Path(run.lock_path)):
+            if run.run_id == self.run_id:
+                continue
+            verdict = judge_run(run, here, now)
+            if verdict is Verdict.ELSEWHERE:
+                logger.warning(
+                    "run %s of host %s stopped beating but its file %s is not here: left"
+                    " for that host to recover",
+                    run.run_id,
+                    run.host,
+                    run.output_path,
+                )
+                self.crawler.stats.inc_value("rfi/recovery/left_to_host")
+            if verdict is not Verdict.DEAD:
                 continue
             committed, released, problem = self._reconcile(run.run_id, Path(run.output_path))
             self.store.finish_run(run.run_id, utc_now(), "crashed")
@@ -131,6 +165,8 @@ class CrawlRun:
         if self._closed or self.store is None:
             return
         self._closed = True
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
         # Normally a no-op; after a write error (disk full) it settles what reached the file.
         committed, released, problem = self._reconcile(self.run_id, self.output_path)
         if committed or released:
@@ -222,22 +258,6 @@ class CrawlRun:
 def manifest_path(run_file: Path) -> Path:
     """``rfi_cn-<run>.jsonl[.gz]`` → ``rfi_cn-<run>.manifest.json``."""
     return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
-
-
-def _is_alive(lock_path: Path) -> bool:
-    """A run holds an exclusive flock on its lock file while it lives; the kernel drops it
-    when the process dies, whatever killed it."""
-    try:
-        handle = open(lock_path)  # noqa: SIM115
-    except FileNotFoundError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
 
 
 def _exported_keys(path: Path) -> tuple[list[tuple[str, int]], str | None]:
