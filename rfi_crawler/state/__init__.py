@@ -130,8 +130,8 @@ class StateStore(Protocol):
     def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         """Every row of a table, in ``COLUMNS`` order (for ``rfi-state copy``)."""
 
-    def insert_rows(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Insert rows in ``COLUMNS`` order in one transaction. Returns how many."""
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
+        """Insert rows (``COLUMNS`` order) into these tables, all in one transaction."""
 
     def count_rows(self, table: str) -> int: ...
 
@@ -151,7 +151,13 @@ def open_store(uri: str, timeout: float = 60.0) -> StateStore:
     (missing parts come from libpq's PG* variables and ~/.pgpass). ``timeout``: seconds to
     wait for another crawl's write."""
     if uri.startswith(POSTGRES_SCHEMES):
-        from rfi_crawler.state.postgres import PostgresStateStore
+        try:
+            from rfi_crawler.state.postgres import PostgresStateStore
+        except ImportError as exc:
+            raise StateStoreError(
+                f"RFI_STATE_URI is a PostgreSQL URI but psycopg is missing ({exc}): install"
+                " rfi-crawler[postgres]"
+            ) from exc
 
         return PostgresStateStore(uri, timeout)
     from rfi_crawler.state.sqlite import SqliteStateStore

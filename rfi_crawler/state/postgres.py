@@ -277,18 +277,13 @@ class PostgresStateStore:
             cursor.execute(f"SELECT {', '.join(COLUMNS[table])} FROM {table}")
             yield from cursor
 
-    def insert_rows(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
-        columns = COLUMNS[table]
-        inserted = 0
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
         with self._transaction() as db, db.cursor() as cursor:
-            statement = (
-                f"INSERT INTO {table} ({', '.join(columns)})"
-                f" VALUES ({', '.join(['%s'] * len(columns))})"
-            )
-            for row in rows:
-                cursor.execute(statement, row)
-                inserted += 1
-        return inserted
+            for table, rows in tables.items():
+                columns = COLUMNS[table]
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
 
     def count_rows(self, table: str) -> int:
         assert table in COLUMNS

@@ -245,15 +245,15 @@ class SqliteStateStore:
     def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         yield from self.db.execute(f"SELECT {', '.join(COLUMNS[table])} FROM {table}")
 
-    def insert_rows(self, table: str, rows: Iterable[tuple[Any, ...]]) -> int:
-        columns = COLUMNS[table]
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
         with self._transaction():
-            cursor = self.db.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)})"
-                f" VALUES ({', '.join('?' * len(columns))})",
-                rows,
-            )
-            return cursor.rowcount
+            for table, rows in tables.items():
+                columns = COLUMNS[table]
+                self.db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))})",
+                    rows,
+                )
 
     def count_rows(self, table: str) -> int:
         assert table in COLUMNS

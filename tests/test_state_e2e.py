@@ -1,0 +1,158 @@
+"""End to end with the state store: liveness that survives a deleted lock file, incremental
+crawls on PostgreSQL (password never shown), and ``rfi-state copy`` between backends."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rfi_crawler.state import open_store
+from tests.crawling import PROJECT_ROOT, crawl_env, exported, run_crawl, run_files
+from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
+from tests.test_e2e_incremental import (
+    assert_finished,
+    expected_urls,
+    keys,
+    start,
+    today,
+    wait_for_records,
+)
+
+
+def manifests(data: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((data / "output").glob("*.manifest.json"))]
+
+
+def test_a_live_crawl_whose_lock_file_is_deleted_is_not_recovered(tmp_path, state_uri):  # noqa: F811
+    site = ReplicaSite(articles=60, seed=21, today=today())
+    site.article_delay = 0.3  # the first crawl outlives the second one's start
+    data = tmp_path / "data"
+    settings = {"RFI_STATE_URI": state_uri, "CONCURRENT_REQUESTS": "2", "RFI_FSYNC_EVERY": "1"}
+    with ReplicaServer(site) as server:
+        first = start(server, tmp_path / "first", data, settings=settings)
+        wait_for_records(data, first, at_least=3)
+        assert first.poll() is None, "the first crawl ended too soon"
+        (lock,) = (data / "runs").glob("*.lock")
+        lock.unlink()  # anyone may delete it: the run is still alive
+        second = run_crawl(server.base_url, tmp_path / "second", data_dir=data, settings=settings)
+        _, log = first.communicate(timeout=600)
+    assert first.returncode == 0, log[-3000:]
+    assert_finished(second)
+    assert "rfi/recovery/runs" not in second.stats, second.log[-3000:]
+    by_start = sorted(manifests(data), key=lambda m: m["started_at"])
+    assert len(by_start) == 2
+    # The two runs overlapped: the first was alive when the second opened the store.
+    assert by_start[0]["finished_at"] >= by_start[1]["started_at"]
+    assert {m["finish_reason"] for m in by_start} == {"finished"}
+    records = exported(data)
+    assert max(keys(records).values()) == 1, "a version was exported twice"
+    assert {r["url"] for r in records} == expected_urls(site)
+
+
+def test_incremental_crawls_share_a_postgres_store_and_never_show_its_password(
+    tmp_path,
+    postgres,  # noqa: F811
+):
+    uri = postgres.new_database()
+    site = ReplicaSite(articles=40, seed=13, today=today())
+    data = tmp_path / "data"
+    settings = {"RFI_STATE_URI": uri}
+    with ReplicaServer(site) as server:
+        first = run_crawl(server.base_url, tmp_path / "run1", data_dir=data, settings=settings)
+        assert_finished(first)
+        assert {r["url"] for r in exported(data)} == expected_urls(site)
+        second = run_crawl(server.base_url, tmp_path / "run2", data_dir=data, settings=settings)
+        assert_finished(second)
+        assert second.records == []
+        added = site.add_articles(3)
+        edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
+        site.edit(edited)
+        third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data, settings=settings)
+        assert_finished(third)
+    assert {(r["url"], r["version"]) for r in third.records} == {
+        *((a.url, 1) for a in added),
+        (edited.url, 2),
+    }
+    assert not (data / "state.sqlite3").exists()  # the state went to PostgreSQL only
+    records = exported(data)
+    assert max(keys(records).values()) == 1
+    store = open_store(uri)
+    try:
+        assert store.count() == len({r["id"] for r in records})
+        assert store.unfinished_runs() == []
+        known = store.known_many([r["url"] for r in records])
+        assert {k.id: k.version for k in known.values()} == {
+            r["id"]: max(x["version"] for x in records if x["id"] == r["id"]) for r in records
+        }
+    finally:
+        store.close()
+    # The password reaches neither the log (Scrapy's "Overridden settings" included), nor
+    # the stats, nor a manifest, which records the redacted URI.
+    assert "Overridden settings" in first.log
+    for result in (first, second, third):
+        assert postgres.password not in result.log
+        assert postgres.password not in json.dumps(result.stats)
+    for manifest in manifests(data):
+        assert postgres.password not in json.dumps(manifest)
+        assert manifest["settings"]["state_uri"] == uri.replace(postgres.password, "***")
+
+
+def state_copy(source: str, target: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rfi_crawler.state.cli", "copy", source, target],
+        cwd=PROJECT_ROOT,
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_copy_sqlite_to_postgres_and_back_then_nothing_is_exported_again(
+    tmp_path,
+    postgres,  # noqa: F811
+):
+    site = ReplicaSite(articles=40, seed=17, today=today())
+    data = tmp_path / "data"
+    sqlite_uri = f"sqlite:///{data / 'state.sqlite3'}"
+    postgres_uri = postgres.new_database()
+    back_uri = f"sqlite:///{tmp_path / 'back.sqlite3'}"
+    with ReplicaServer(site) as server:
+        assert_finished(run_crawl(server.base_url, tmp_path / "run1", data_dir=data))
+        articles = len({r["id"] for r in exported(data)})
+        runs = len(run_files(data))
+
+        there = state_copy(sqlite_uri, postgres_uri)
+        assert there.returncode == 0, there.stderr
+        assert f"articles: {articles} rows → {articles} rows" in there.stdout
+        assert f"runs: {runs} rows → {runs} rows" in there.stdout
+        assert postgres.password not in there.stdout + there.stderr
+        on_postgres = run_crawl(
+            server.base_url,
+            tmp_path / "run2",
+            data_dir=data,
+            settings={"RFI_STATE_URI": postgres_uri},
+        )
+        assert_finished(on_postgres)
+        assert on_postgres.records == []
+        assert on_postgres.stats["rfi/incremental/skipped_known"] > 0
+
+        back = state_copy(postgres_uri, back_uri)
+        assert back.returncode == 0, back.stderr
+        assert f"articles: {articles} rows → {articles} rows" in back.stdout
+        assert f"runs: {runs + 1} rows → {runs + 1} rows" in back.stdout
+        on_sqlite = run_crawl(
+            server.base_url, tmp_path / "run3", data_dir=data, settings={"RFI_STATE_URI": back_uri}
+        )
+        assert_finished(on_sqlite)
+        assert on_sqlite.records == []
+
+    again = state_copy(sqlite_uri, postgres_uri)  # never over an existing store
+    assert again.returncode == 2
+    assert "is not empty" in again.stderr and "Traceback" not in again.stderr
+    assert postgres.password not in again.stderr
