@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 import scrapy
 from scrapy import signals
 from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
 
 from rfi_crawler import __version__
 from rfi_crawler.config import RfiConfig
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from scrapy.crawler import Crawler
+    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +112,20 @@ class CrawlRun:
             )
         return self.store
 
-    def _beat(self) -> None:
-        if self.store is not None and not self._closed:
+    def _beat(self) -> Deferred:
+        # On a thread, with a connection of its own: a store busy with another crawl's
+        # write never freezes the reactor.
+        return deferToThread(self._touch, utc_now())
+
+    def _touch(self, now: str) -> None:
+        try:
+            store = open_store(self.config.state_uri, self.config.state_timeout)
             try:
-                self.store.touch_run(self.run_id, utc_now())
-            except StateStoreError as exc:  # the next beat may pass; the lease has slack
-                logger.warning("run %s: heartbeat not recorded: %s", self.run_id, exc)
+                store.touch_run(self.run_id, now)
+            finally:
+                store.close()
+        except StateStoreError as exc:  # the next beat may pass; the lease has slack
+            logger.warning("run %s: heartbeat not recorded: %s", self.run_id, exc)
 
     def _recover_dead_runs(self) -> None:
         assert self.store is not None

@@ -10,9 +10,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from scrapy.utils.test import get_crawler
 
-from rfi_crawler.state import RunRecord
+from rfi_crawler.run import CrawlRun
+from rfi_crawler.spiders.rfi_cn import RfiCnSpider
+from rfi_crawler.state import RunRecord, open_store
 from rfi_crawler.state.liveness import (
+    HEARTBEAT_SECONDS,
     LEASE_SECONDS,
     Owner,
     Verdict,
@@ -129,3 +133,29 @@ def test_judge_run_gathers_the_facts(tmp_path):
     with open(tmp_path / "r1.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         assert judge_run(run(tmp_path), me, NOW) is Verdict.ALIVE
+
+
+def test_a_run_registers_its_owner_and_beats_until_it_closes(tmp_path):
+    crawler = get_crawler(RfiCnSpider, {"RFI_DATA_DIR": str(tmp_path)})
+    crawler.stats.open_spider()
+    run = CrawlRun.of(crawler)
+    store = run.open()
+    me = Owner.current()
+    (registered,) = store.unfinished_runs()
+    assert (registered.host, registered.pid, registered.pid_start) == (
+        me.host,
+        me.pid,
+        me.pid_start,
+    )
+    assert registered.heartbeat_at is not None
+    assert run._heartbeat.running and run._heartbeat.interval == HEARTBEAT_SECONDS
+    run._touch("2030-01-01T00:00:00+00:00")  # what each beat does, on its thread
+    check = open_store(run.config.state_uri)
+    try:
+        (beating,) = check.unfinished_runs()
+        assert beating.heartbeat_at == "2030-01-01T00:00:00+00:00"
+        run.close("finished")
+        assert not run._heartbeat.running
+        assert check.unfinished_runs() == []
+    finally:
+        check.close()

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 # The layout of the store's tables, the same in every backend. 1 = the first wave's SQLite
-# layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat.
+# layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat, and
+# a leases table holds short-lived locks between processes (the scheduler's guard).
 STORE_VERSION = 2
 
 # Column order of each table, shared by every backend (``rfi-state copy`` relies on it).
@@ -57,6 +58,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "pid_start",
         "heartbeat_at",
     ),
+    "leases": ("name", "holder", "kind", "acquired_at", "expires_at"),
 }
 
 
@@ -123,6 +125,19 @@ class StateStore(Protocol):
     def finish_run(self, run_id: str, finished_at: str, reason: str) -> None: ...
 
     def unfinished_runs(self) -> list[RunRecord]: ...
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        """The ``limit`` most recently started runs, newest first."""
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        """Hold the lease ``name`` until ``now + ttl_seconds`` (epoch seconds). True when it
+        was free, expired or already ``holder``'s (a renewal); False while another holder's
+        lease runs. Never waits longer than the store's own timeout."""
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if ``holder`` still holds it."""
 
     def count(self) -> int:
         """Articles exported so far."""

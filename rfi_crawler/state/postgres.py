@@ -78,6 +78,14 @@ CREATE TABLE runs (
     pid INTEGER,
     pid_start TEXT,
     heartbeat_at TEXT
+);
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
 )
 """
 
@@ -268,6 +276,37 @@ class PostgresStateStore:
                 " ORDER BY started_at, run_id"
             ).fetchall()
         return [RunRecord(*row) for row in rows]
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        # The lease's advisory lock serialises two takers of a lease that has no row yet.
+        with self._transaction(f"lease:{name}") as db:
+            row = db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = %s", (name,)
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            db.execute(
+                "INSERT INTO leases (name, holder, kind, acquired_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
+                " holder = excluded.holder, kind = excluded.kind,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (name, holder, kind, now, now + ttl_seconds),
+            )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
 
     def count(self) -> int:
         return self.count_rows("articles")

@@ -68,17 +68,33 @@ CREATE TABLE runs (
     pid INTEGER,
     pid_start TEXT,
     heartbeat_at TEXT
+);
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    expires_at REAL NOT NULL
 )
 """
 
 # MIGRATIONS[n] takes a store from version n to n + 1, inside one transaction.
 MIGRATIONS: dict[int, str] = {
-    # 1 → 2: a run records who runs it and when it was last alive (state/liveness.py).
+    # 1 → 2: a run records who runs it and when it was last alive (state/liveness.py);
+    # the leases table (a store of the scheduler's first lease code has it already).
     1: """
     ALTER TABLE runs ADD COLUMN host TEXT;
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN pid_start TEXT;
-    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        acquired_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )
     """,
 }
 
@@ -238,6 +254,36 @@ class SqliteStateStore:
             f"SELECT {RUN_FIELDS} FROM runs WHERE finished_at IS NULL ORDER BY started_at"
         ).fetchall()
         return [RunRecord(*row) for row in rows]
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        with self._transaction():
+            rows = self.db.execute(
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = ?" + "", (name,)
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            self.db.execute(
+                "INSERT INTO leases (name, holder, kind, acquired_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " holder = excluded.holder, kind = excluded.kind,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (name, holder, kind, now, now + ttl_seconds),
+            )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     def count(self) -> int:
         return self.count_rows("articles")
