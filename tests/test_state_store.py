@@ -378,3 +378,53 @@ def test_uris_are_redacted(uri, shown):
         assert redacted == shown
     else:
         assert "password=***" in redacted and "sslmode=require" in redacted
+
+
+# ---- leases and the runs' history (the scheduler's guard and status) -------------------
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_released(store):
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1000.0)
+    assert not store.acquire_lease("schedule:rfi", "b", 60, 1059.0)
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1059.0)  # a renewal
+    assert not store.acquire_lease("schedule:rfi", "b", 60, 1118.0)
+    assert store.acquire_lease("schedule:rfi", "b", 60, 1119.5)  # a's lease ran out
+    store.release_lease("schedule:rfi", "a")  # not a's any more: nothing happens
+    assert not store.acquire_lease("schedule:rfi", "a", 60, 1120.0)
+    store.release_lease("schedule:rfi", "b")
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1120.0)
+    assert store.acquire_lease("other", "b", 60, 1120.0)  # leases are independent
+
+
+def take_lease(uri: str, name: str, holder: str, start: threading.Barrier, won: list) -> None:
+    store = open_store(uri)
+    try:
+        start.wait()
+        if store.acquire_lease(name, holder, 60, 1000.0):
+            won.append(holder)
+    finally:
+        store.close()
+
+
+def test_racing_takers_of_a_new_lease_get_it_once(state_uri):  # noqa: F811
+    open_store(state_uri).close()
+    for round_ in range(5):
+        won: list[str] = []
+        start = threading.Barrier(3)
+        threads = [
+            threading.Thread(target=take_lease, args=(state_uri, f"race-{round_}", h, start, won))
+            for h in "abc"
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1, won
+
+
+def test_recent_runs_are_newest_first(store):
+    for n in range(4):
+        store.begin_run(RunRecord(f"r{n}", None, f"2026-11-2{n}T00:00:00+00:00", "/o", "/l"))
+    store.finish_run("r1", NOW, "finished")
+    assert [run.run_id for run in store.recent_runs(3)] == ["r3", "r2", "r1"]
+    assert store.recent_runs(3)[2].finish_reason == "finished"
