@@ -4,8 +4,12 @@ crawls on PostgreSQL (password never shown), and ``rfi-state copy`` between back
 from __future__ import annotations
 
 import json
+import random
+import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from rfi_crawler.state import open_store
@@ -14,6 +18,7 @@ from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 from tests.test_e2e_incremental import (
+    CRASH_SETTINGS,
     assert_finished,
     expected_urls,
     keys,
@@ -156,3 +161,38 @@ def test_copy_sqlite_to_postgres_and_back_then_nothing_is_exported_again(
     assert again.returncode == 2
     assert "is not empty" in again.stderr and "Traceback" not in again.stderr
     assert postgres.password not in again.stderr
+
+
+def test_kill_9_with_a_postgres_store_loses_and_duplicates_nothing(tmp_path, postgres):  # noqa: F811
+    uri = postgres.new_database()
+    rng = random.Random(4)
+    site = ReplicaSite(articles=80, seed=4, today=today() - timedelta(days=21))
+    site.article_delay = 0.05
+    data = tmp_path / "data"
+    settings = {**CRASH_SETTINGS, "RFI_STATE_URI": uri}
+    kills = 0
+    with ReplicaServer(site) as server:
+        for trial in range(4):
+            process = start(server, tmp_path / f"killed{trial}", data, settings=settings)
+            wait_for_records(data, process, at_least=1)
+            time.sleep(rng.uniform(0, 0.6))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=60)
+            process.stderr.close()
+        final = run_crawl(server.base_url, tmp_path / "final", data_dir=data, settings=settings)
+    assert_finished(final)
+    assert kills >= 2
+    records = exported(data)
+    assert max(keys(records).values()) == 1, "a version was exported twice"
+    assert {r["url"] for r in records} == expected_urls(site)
+    store = open_store(uri)
+    try:
+        known = store.known_many([r["url"] for r in records])
+        assert {k.id: k.version for k in known.values()} == {r["id"]: r["version"] for r in records}
+        assert store.unfinished_runs() == []
+        crashed = [run for run in store.recent_runs(10) if run.finish_reason == "crashed"]
+        assert 2 <= len(crashed) <= kills
+    finally:
+        store.close()
