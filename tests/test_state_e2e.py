@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from rfi_crawler.state import open_store
+from rfi_crawler.state import STORE_VERSION, open_store
 from tests.crawling import PROJECT_ROOT, crawl_env, exported, run_crawl, run_files
 from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 from tests.replica.server import ReplicaServer
@@ -196,3 +197,19 @@ def test_kill_9_with_a_postgres_store_loses_and_duplicates_nothing(tmp_path, pos
         assert 2 <= len(crashed) <= kills
     finally:
         store.close()
+
+
+def test_a_crawl_refuses_a_store_from_a_newer_crawler_and_fails(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "state.sqlite3")
+    db.execute("CREATE TABLE articles (id TEXT)")
+    db.execute(f"PRAGMA user_version = {STORE_VERSION + 1}")
+    db.close()
+    site = ReplicaSite(articles=40, seed=3, today=today())
+    with ReplicaServer(site) as server:
+        refused = run_crawl(server.base_url, tmp_path / "run", data_dir=data)
+    assert refused.returncode != 0
+    assert f"newer than this crawler's {STORE_VERSION}" in refused.log
+    assert "Traceback" not in refused.log
+    assert exported(data) == []
