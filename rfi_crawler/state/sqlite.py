@@ -268,7 +268,7 @@ class SqliteStateStore:
     ) -> bool:
         with self._transaction():
             row = self.db.execute(
-                "SELECT holder, expires_at FROM leases WHERE name = ?" + "", (name,)
+                "SELECT holder, expires_at FROM leases WHERE name = ?", (name,)
             ).fetchone()
             if row and row[0] != holder and row[1] > now:
                 return False
