@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from rfi_crawler.state import STORE_VERSION, open_store
+from rfi_crawler.state.liveness import LEASE_SECONDS
 from tests.crawling import PROJECT_ROOT, crawl_env, exported, run_crawl, run_files
 from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 from tests.replica.server import ReplicaServer
@@ -213,3 +217,57 @@ def test_a_crawl_refuses_a_store_from_a_newer_crawler_and_fails(tmp_path):
     assert f"newer than this crawler's {STORE_VERSION}" in refused.log
     assert "Traceback" not in refused.log
     assert exported(data) == []
+
+
+def test_a_dead_run_of_another_host_is_left_to_it_and_nothing_is_lost(tmp_path, postgres):  # noqa: F811
+    """Node B dies mid-crawl with its run file on its own disk: node A leaves B's run and
+    claims alone (it cannot read what B wrote); once B is back, B's next crawl recovers
+    them, and the two nodes' files hold every article exactly once."""
+    uri = postgres.new_database()
+    site = ReplicaSite(articles=80, seed=6, today=today() - timedelta(days=21))
+    site.article_delay = 0.05
+    data = tmp_path / "data"
+    settings = {**CRASH_SETTINGS, "RFI_STATE_URI": uri}
+    node_b_disk = tmp_path / "node-b-disk"
+    node_b_disk.mkdir()
+    with ReplicaServer(site) as server:
+        killed = start(server, tmp_path / "b1", data, settings=settings)
+        wait_for_records(data, killed, at_least=3)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
+        killed.stderr.close()
+        (b_file,) = run_files(data)
+        b_records = list(exported(data))
+        # Its run belonged to node B, silent for longer than the lease; its file is there.
+        b_file.rename(node_b_disk / b_file.name)
+        long_ago = (datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 60)).isoformat()
+        with psycopg.connect(uri, autocommit=True) as db:
+            db.execute(
+                "UPDATE runs SET host = 'node-b', heartbeat_at = %s WHERE finished_at IS NULL",
+                (long_ago,),
+            )
+            b_claims = db.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+        assert b_claims > 0, "node B died with nothing claimed: nothing to prove"
+
+        on_a = run_crawl(server.base_url, tmp_path / "a", data_dir=data, settings=settings)
+        assert_finished(on_a)
+        assert on_a.stats.get("rfi/recovery/left_to_host") == 1
+        assert "rfi/recovery/runs" not in on_a.stats
+        assert not keys(on_a.records) & keys(b_records)  # B's claims were left alone
+
+        # Node B is back: its next crawl finds its dead run and recovers it from its file.
+        (node_b_disk / b_file.name).rename(b_file)
+        with psycopg.connect(uri, autocommit=True) as db:
+            db.execute("UPDATE runs SET host = %s WHERE host = 'node-b'", (socket.gethostname(),))
+        on_b = run_crawl(server.base_url, tmp_path / "b2", data_dir=data, settings=settings)
+    assert_finished(on_b)
+    assert on_b.stats.get("rfi/recovery/runs") == 1
+    records = exported(data)
+    assert max(keys(records).values()) == 1, "a version was exported twice"
+    assert {r["url"] for r in records} == expected_urls(site)
+    store = open_store(uri)
+    try:
+        assert store.unfinished_runs() == []
+        assert store.count() == len({r["id"] for r in records})
+    finally:
+        store.close()
