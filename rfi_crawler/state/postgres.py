@@ -152,8 +152,7 @@ class PostgresStateStore:
                         f"state store {self.where} has an articles table but no"
                         " rfi_state_version: not an rfi-crawler store; use another database"
                     )
-                for statement in SCHEMA.split(";"):
-                    db.execute(statement)
+                _execute_script(db, SCHEMA)
                 db.execute("INSERT INTO rfi_state_version VALUES (%s)", (STORE_VERSION,))
                 return
             found = db.execute("SELECT max(version) FROM rfi_state_version").fetchone()[0] or 0
@@ -161,8 +160,7 @@ class PostgresStateStore:
             if any(step not in MIGRATIONS for step in range(found, STORE_VERSION)):
                 check_version(0, self.where)  # a version PostgreSQL stores never had
             for step in range(found, STORE_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    db.execute(statement)
+                _execute_script(db, MIGRATIONS[step])
             if found != STORE_VERSION:
                 db.execute("UPDATE rfi_state_version SET version = %s", (STORE_VERSION,))
                 logger.info(
@@ -331,6 +329,12 @@ class PostgresStateStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _execute_script(db: psycopg.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _lock_key(article_id: str) -> int:
