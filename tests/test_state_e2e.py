@@ -271,3 +271,20 @@ def test_a_dead_run_of_another_host_is_left_to_it_and_nothing_is_lost(tmp_path, 
         assert store.count() == len({r["id"] for r in records})
     finally:
         store.close()
+
+
+def test_rfi_state_is_installed_as_a_command():
+    from importlib.metadata import entry_points
+
+    from rfi_crawler.state import cli
+
+    (script,) = entry_points(group="console_scripts", name="rfi-state")
+    assert script.load() is cli.main
+    done = subprocess.run(
+        [Path(sys.executable).parent / "rfi-state", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and "copy" in done.stdout
