@@ -162,9 +162,12 @@ def merged(
     *,
     all_versions: bool = False,
     skip_invalid: bool = False,
+    by_article: bool = False,
     options: ReadOptions | None = None,
 ) -> Iterator[tuple[Iterator[dict[str, Any]], BuildReport]]:
-    """The records of ``files``, merged, filtered and in order, streamed from disk.
+    """The records of ``files``, merged, filtered and in order, streamed from disk: by
+    ``published_at`` then id, or with ``by_article`` every version of an article together,
+    oldest first. Event lines (``"event": …``) are not records and are left out.
     ``options`` (how to read) defaults to ``ReadOptions(skip_invalid=skip_invalid)``."""
     options = options or ReadOptions(skip_invalid=skip_invalid)
     report = BuildReport(ReadReport(files))
@@ -179,7 +182,7 @@ def merged(
                 " id TEXT, record TEXT, PRIMARY KEY (url, version))"
             )
             _load(db, files, report, filters, options)
-            records = _counted(_ordered(db, all_versions), report, options.progress)
+            records = _counted(_ordered(db, all_versions, by_article), report, options.progress)
             yield records, report
         finally:
             db.close()
@@ -212,7 +215,7 @@ def _load(
                     f"records from different origins: {seen}; a replica or test crawl mixed"
                     " with real data? Pass --allow-mixed-origins to merge them anyway"
                 )
-        if not filters.accepts(record):
+        if "event" in record or not filters.accepts(record):
             continue
         report.origins[origin] += 1
         crawl = record.get("crawl") or {}
@@ -233,8 +236,12 @@ def _load(
     db.commit()
 
 
-def _ordered(db: sqlite3.Connection, all_versions: bool) -> Iterator[dict[str, Any]]:
-    if all_versions:
+def _ordered(
+    db: sqlite3.Connection, all_versions: bool, by_article: bool
+) -> Iterator[dict[str, Any]]:
+    if by_article:
+        query = "SELECT record FROM r ORDER BY url, version"
+    elif all_versions:
         query = "SELECT record FROM r ORDER BY published, id, url, version"
     else:
         # The latest version of each article: the highest version, then the latest fetch.

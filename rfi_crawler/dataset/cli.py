@@ -7,13 +7,17 @@ import logging
 import re
 import shlex
 import sys
+from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.build import FORMATS, Filters, Progress, ReadOptions, build, merged
 from rfi_crawler.dataset.card import card_path, dataset_card
+from rfi_crawler.dataset.diffview import as_html, as_json, as_text
+from rfi_crawler.dataset.edits import EditsReport, events
 from rfi_crawler.dataset.output import (
     OutputError,
     atomic_output,
@@ -193,6 +197,61 @@ def run_reextract(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_edits(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)
+    options = _options(args)
+    report = EditsReport()
+    with merged(files, Filters(), by_article=True, options=options) as (found, _):
+        # Removals and restorations are event lines, which ``merged`` leaves out.
+        lines = _with_event_lines(found, files, options)
+        found_events = list(events(lines, report, since=args.since, until=args.until))
+    if args.format == "atom":
+        body = atom_feed(found_events, title=args.title, feed_id=args.feed_id)
+    else:
+        body = b"".join(encode_record(event) for event in found_events)
+    with _output(args.output) as out:
+        out.write(body)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in report.events.items())
+    print(
+        f"rfi-dataset: {kinds} in {plural(report.articles, 'article')} "
+        f"({plural(report.versions, 'version')}); not RFI edits: "
+        f"{plural(report.extractor_changes, 'extractor change')}, "
+        f"{plural(report.no_change, 'version')} with no field changed",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _with_event_lines(
+    records: Iterator[dict[str, Any]], files: list[Path], options: ReadOptions
+) -> Iterator[dict[str, Any]]:
+    yield from records
+    report = ReadReport(files)
+    for _, _, record in read_records(files, report, options.skip_invalid, options.max_line):
+        if record.get("event") in ("removed", "restored"):
+            yield record
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)
+    with merged(files, Filters(), by_article=True, options=_options(args)) as (found, _):
+        versions = [r for r in found if args.article in (r.get("url"), r.get("id"))]
+    if not versions:
+        raise InputError(f"no article with url or id {args.article!r} in the inputs")
+    if args.format == "json":
+        text = as_json(versions)
+    elif args.format == "html":
+        text = as_html(versions)
+    else:
+        colour = args.color == "always" or (
+            args.color == "auto" and args.output is None and sys.stdout.isatty()
+        )
+        text = as_text(versions, colour=colour)
+    with _output(args.output) as out:
+        out.write(text.encode("utf-8"))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad arguments: one line naming the argument, the value and what is accepted; exit 2."""
 
@@ -262,6 +321,8 @@ def _parser() -> argparse.ArgumentParser:
     _export_parser(commands)
     _stats_parser(commands)
     _reextract_parser(commands)
+    _edits_parser(commands)
+    _diff_parser(commands)
     return parser
 
 
@@ -364,6 +425,44 @@ def _reextract_parser(commands: Any) -> None:
         help="run files: write only records whose fields differ from their latest version",
     )
     again.set_defaults(run=run_reextract)
+
+
+def _edits_parser(commands: Any) -> None:
+    editing = commands.add_parser(
+        "edits", help="what RFI changed after publication: one event a line"
+    )
+    editing.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    editing.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    editing.add_argument("--format", choices=("jsonl", "atom"), default="jsonl")
+    editing.add_argument("--since", type=day, help="detected on or after (YYYY-MM-DD, UTC)")
+    editing.add_argument("--until", type=day, help="detected on or before (YYYY-MM-DD, UTC)")
+    editing.add_argument("--title", default="RFI 中文: edits and removals", help="Atom feed title")
+    editing.add_argument(
+        "--feed-id",
+        default="urn:uuid:1c0b6f0e-2d43-5a57-9f0e-7e2f3c9d6a10",
+        help="Atom feed id (an IRI)",
+    )
+    _reading(editing)
+    editing.add_argument(
+        "--allow-mixed-origins", action="store_true", help="read records from different sites"
+    )
+    editing.set_defaults(run=run_edits)
+
+
+def _diff_parser(commands: Any) -> None:
+    differ = commands.add_parser("diff", help="an article's versions and what changed between them")
+    differ.add_argument("article", metavar="URL-or-ID")
+    differ.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    differ.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    differ.add_argument("--format", choices=("text", "html", "json"), default="text")
+    differ.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="text: colour changes"
+    )
+    _reading(differ)
+    differ.add_argument(
+        "--allow-mixed-origins", action="store_true", help="read records from different sites"
+    )
+    differ.set_defaults(run=run_diff)
 
 
 if __name__ == "__main__":
