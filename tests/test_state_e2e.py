@@ -227,12 +227,13 @@ def test_a_dead_run_of_another_host_is_left_to_it_and_nothing_is_lost(tmp_path, 
     site = ReplicaSite(articles=80, seed=6, today=today() - timedelta(days=21))
     site.article_delay = 0.05
     data = tmp_path / "data"
-    settings = {**CRASH_SETTINGS, "RFI_STATE_URI": uri}
+    # Synced rarely: B dies holding claims of records not yet synced (or not written).
+    settings = {**CRASH_SETTINGS, "RFI_FSYNC_EVERY": "40", "RFI_STATE_URI": uri}
     node_b_disk = tmp_path / "node-b-disk"
     node_b_disk.mkdir()
     with ReplicaServer(site) as server:
         killed = start(server, tmp_path / "b1", data, settings=settings)
-        wait_for_records(data, killed, at_least=3)
+        wait_for_records(data, killed, at_least=1)
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=60)
         killed.stderr.close()
