@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.project import project_data_dir
 
+
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
@@ -140,9 +141,16 @@ class RfiConfig:
         return urlsplit(self.base_url).hostname or ""
 
     def as_manifest(self) -> dict[str, Any]:
-        """The settings as a manifest records them (paths as text)."""
+        """The settings as a manifest records them (paths as text, no password)."""
         return {
             name: str(value) if isinstance(value, Path) else value
-            for name, value in self.__dict__.items()
+            for name, value in {**self.__dict__, "state_uri": _redacted(self.state_uri)}.items()
             if name != "contact"
         }
+
+
+def _redacted(uri: str) -> str:
+    # Imported here: the spider reads the config, and must not load the state package.
+    from rfi_crawler.state import redact_uri
+
+    return redact_uri(uri)
