@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.project import project_data_dir
 
-
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
