@@ -85,14 +85,7 @@ class RfiCnSpider(Spider):
         # The run reads the RFI_* settings once; every component shares its config.
         spider.run = CrawlRun.of(crawler)
         spider.config = spider.run.config
-        spider.arguments = SpiderArguments.parse(
-            urls=kwargs.get("urls"),
-            related_depth=kwargs.get("related_depth"),
-            since=kwargs.get("since"),
-            until=kwargs.get("until"),
-            refresh=kwargs.get("refresh"),
-            base_url=spider.config.base_url,
-        )
+        spider.arguments = SpiderArguments.from_kwargs(kwargs, spider.config.base_url)
         if kwargs.get("_job"):
             spider.run.name_job(kwargs["_job"])  # Scrapyd's job id names the run file
         spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
@@ -222,6 +215,7 @@ class RfiCnSpider(Spider):
             "via": best.via,
             "referer": best.referer,
             "depth": best.depth,
+            "origin": self.config.origin,
         }
         item = extract_article(response.selector, response.url, self.config.base_url, crawl)
         self.coverage.observe(url, None if item is None else item.__dict__)
