@@ -66,6 +66,19 @@ class StateStore(Protocol):
 
     def unfinished_runs(self) -> list[RunRecord]: ...
 
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        """The ``limit`` most recently started runs, newest first."""
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        """Hold the lease ``name`` until ``now + ttl_seconds`` (epoch seconds). True when it
+        was free, expired or already ``holder``'s (a renewal); False while another holder's
+        lease runs. Never waits longer than the store's own timeout."""
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if ``holder`` still holds it."""
+
     def count(self) -> int:
         """Articles exported so far."""
 

@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS runs (
     output_path TEXT NOT NULL,
     lock_path TEXT NOT NULL
 );
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 
@@ -175,6 +183,36 @@ class SqliteStateStore:
             " WHERE finished_at IS NULL ORDER BY started_at"
         ).fetchall()
         return [RunRecord(*row) for row in rows]
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        rows = self.db.execute(
+            "SELECT run_id, job, started_at, output_path, lock_path, finished_at, finish_reason"
+            " FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            self.db.execute(
+                "INSERT INTO leases (name, holder, kind, acquired_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " holder = excluded.holder, kind = excluded.kind,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (name, holder, kind, now, now + ttl_seconds),
+            )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
