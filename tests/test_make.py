@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,9 @@ def test_make_demo_crawls_builds_and_stops_its_replica(tmp_path):
     for line in ("dataset", "CSV", "stats, plot", "run files"):
         assert f"  {line}" in done.stdout
     assert not listening(base_url), "the replica outlived the demo"
+    # The crawl logs at the project's default level, INFO: no per-request DEBUG lines.
+    crawl_log = (demo_dir / "data" / "crawl.log").read_text(encoding="utf-8")
+    assert "] INFO: " in crawl_log and "] DEBUG: " not in crawl_log
     assert not list((tmp_path / "home").rglob("rfi-crawler*")), "the demo wrote outside DEMO_DIR"
     assert real_data_files() == before, "the demo touched the real data directory"
 
@@ -143,3 +147,17 @@ def test_a_failing_demo_still_stops_its_replica(tmp_path):
     log = (demo_dir / "replica.log").read_text()
     base_url = log.split(" at ", 1)[1].split("/cn/", 1)[0]
     assert not listening(base_url), "the replica outlived the failed demo"
+
+
+def test_the_replica_refuses_too_few_articles_in_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.replica", "--articles", "5", "--port", "0"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "argument --articles: expected a whole number, at least 40" in done.stderr
+    assert "Traceback" not in done.stderr
