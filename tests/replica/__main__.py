@@ -4,11 +4,11 @@
 
 then crawl it fast, into a folder of its own (never the real data directory):
 
-    scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -s RFI_DATA_DIR=demo-data \\
+    scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -s RFI_DATA_DIR=demo-data/8000 \\
         -s AUTOTHROTTLE_ENABLED=0 -s DOWNLOAD_DELAY=0 -s CONCURRENT_REQUESTS=8 \\
         -s RFI_BACKOFF_BASE=0.1
 
-(``make demo`` does all of this, on a free port, and builds a dataset.)
+(make demo does all of this, on a free port, and builds a dataset.)
 """
 
 from __future__ import annotations
