@@ -261,7 +261,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_BACKOFF_RETRIES": ("backoff_retries", _integer(0, 100)),
     "RFI_DRIFT_THRESHOLD": (
         "drift_threshold",
-        _number(0, 1, low_open=False, what="a share between 0 and 1"),
+        _number(0, 1, low_open=False, what="a share"),
     ),
     "RFI_DRIFT_MIN_PAGES": ("drift_min_pages", _integer(1, 1_000_000)),
     "RFI_STATE_TIMEOUT": ("state_timeout", _seconds),
