@@ -155,6 +155,14 @@ def _text(name: str, raw: object) -> str:
     return str(raw).strip()
 
 
+def _contact(name: str, raw: object) -> str:
+    # It goes into the User-Agent header: a control character would break the header.
+    text = str(raw).strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise _refuse(name, raw, "an email or URL on one line, without control characters")
+    return text
+
+
 def _optional_text(name: str, raw: object) -> str | None:
     return str(raw).strip() or None
 
@@ -245,7 +253,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_BASE_URL": ("base_url", _origin),
     "RFI_MAX_LISTING_PAGES": ("max_listing_pages", _integer(1, 10_000)),
     "RFI_FOLLOW_TAGS": ("follow_tags", _flag),
-    "RFI_CONTACT": ("contact", _text),
+    "RFI_CONTACT": ("contact", _contact),
     "RFI_START_POINTS": ("start_points", _start_points),
     "RFI_DATA_DIR": ("data_dir", _path),
     "RFI_STATE_URI": ("state_uri", _text),

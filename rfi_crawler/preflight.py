@@ -20,9 +20,22 @@ def check_crawl(settings: BaseSettings, spider_arguments: Mapping[str, Any]) -> 
     """Everything a crawl can be refused for at start, as one ConfigError line each."""
     config = RfiConfig.from_settings(settings)
     SpiderArguments.from_kwargs(spider_arguments, config.base_url)
+    check_folders(config)
     check_origin(config)
     prepare_feed_folders(settings)
     return config
+
+
+def check_folders(config: RfiConfig) -> None:
+    """The data and output folders exist (created now) and are folders."""
+    for name, folder in (("RFI_DATA_DIR", config.data_dir), ("RFI_OUTPUT_DIR", config.output_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}={str(folder)!r} is not accepted: cannot create it ({exc.strerror}); "
+                "expected a folder you may write"
+            ) from None
 
 
 def check_origin(config: RfiConfig) -> None:

@@ -21,7 +21,7 @@ from rfi_crawler.config import (
     default_data_dir,
     defaults,
 )
-from rfi_crawler.preflight import check_origin, prepare_feed_folders
+from rfi_crawler.preflight import check_folders, check_origin, prepare_feed_folders
 from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, crawl_env, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -67,6 +67,7 @@ def test_every_duration_is_finite_positive_and_bounded(name, value):
         ("RFI_START_POINTS", ",,", "a comma-separated list of homepage, sections, rss, sitemap"),
         ("RFI_START_POINTS", "homepage,archive", "a comma-separated list of homepage"),
         ("RFI_OUTPUT_COMPRESSION", "zip", "empty (plain .jsonl) or gzip"),
+        ("RFI_CONTACT", "me@x.org\r\nX-Evil: 1", "an email or URL on one line"),
         ("RFI_BASE_URL", "www.rfi.fr", "an origin such as https://www.rfi.fr"),
         ("RFI_BASE_URL", "https://www.rfi.fr/cn/", "an origin such as https://www.rfi.fr"),
         ("RFI_BASE_URL", "http://127.0.0.1:99999", "an origin such as https://www.rfi.fr"),
@@ -190,6 +191,14 @@ def test_an_output_folder_of_another_origin_is_refused(tmp_path):
     newer = {"origin": "http://127.0.0.1:8000", "settings": {}}
     (output / "rfi_cn-20261102T000000Z-b.manifest.json").write_text(json.dumps(newer))
     check_origin(replica)
+
+
+def test_data_folders_are_created_or_refused_in_one_line(tmp_path):
+    check_folders(RfiConfig(data_dir=tmp_path / "new"))
+    assert (tmp_path / "new" / "output").is_dir()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"^RFI_DATA_DIR='.*a-file/sub' is not accepted: cannot"):
+        check_folders(RfiConfig(data_dir=tmp_path / "a-file" / "sub"))
 
 
 def test_output_folders_are_created_or_refused_in_one_line(tmp_path):
