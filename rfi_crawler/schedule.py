@@ -131,19 +131,21 @@ def _pair(text: str) -> str:
     return text
 
 
-def _seconds(text: str) -> float:
-    """``90s``, ``30m``, ``3h``, ``2d`` or plain seconds: finite, above 0, at most 366 days."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    value = (
-        float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        if match
-        else math.nan
-    )
-    if not (math.isfinite(value) and 0 < value <= 366 * 86400):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not accepted: expected a duration such as 90s, 30m, 3h, 2d"
-        )
-    return value
+def _duration(high: float) -> Any:
+    """``90s``, ``30m``, ``3h``, ``2d`` or plain seconds: finite, above 0, at most ``high``."""
+
+    def parse(text: str) -> float:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+        unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+        value = float(match.group(1)) * unit[match.group(2)] if match else math.nan
+        if not (math.isfinite(value) and 0 < value <= high):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not accepted: expected a duration such as 90s, 30m, 3h, 2d, "
+                f"at most {high:g}s"
+            )
+        return value
+
+    return parse
 
 
 def _count(text: str) -> int:
@@ -193,11 +195,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a spider argument for the job (checked here first)",
     )
     scheduling.add_argument(
-        "--timeout", type=_seconds, default=30.0, help="for each call to Scrapyd (30s)"
+        "--timeout", type=_duration(300), default=30.0, help="for each call to Scrapyd (30s)"
     )
     scheduling.add_argument(
         "--wait",
-        type=_seconds,
+        type=_duration(3600),
         default=60.0,
         help="longest wait for another scheduler's lease (60s); then exit 3",
     )
@@ -206,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--max-age",
-        type=_seconds,
+        type=_duration(366 * 86400),
         default=3 * 3600.0,
         help="exit 5 when the last successful run finished longer ago (3h)",
     )

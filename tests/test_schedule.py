@@ -205,6 +205,10 @@ def test_the_guard_no_longer_lives_in_tmp(scrapyd, tmp_path):
         (["-s", "RFI_MAX_LISTNG_PAGES=3"], "did you mean RFI_MAX_LISTING_PAGES?"),
         (["-s", "novalue"], "expected NAME=VALUE"),
         (["--timeout", "inf"], "'inf' is not accepted: expected a duration"),
+        (
+            ["--timeout", "301"],
+            "'301' is not accepted: expected a duration such as 90s, 30m, 3h, 2d, at most 300s",
+        ),
         (["--wait", "nan"], "'nan' is not accepted: expected a duration"),
         (["--url", "ftp://x"], "--url 'ftp://x' is not accepted"),
         (["status", "--max-age=-1h"], "expected a duration"),
