@@ -57,7 +57,7 @@ class FakeScrapyd:
                     return
                 if endpoint == "listjobs.json":
                     fake.arrived.set()
-                    fake.hold.wait(60)
+                    fake.hold.wait(300)
                     body = {"status": "ok", "pending": [], "running": fake.running}
                 else:
                     body = {"status": "ok", "jobid": f"job{len(fake.calls)}"}
@@ -154,7 +154,8 @@ def test_two_schedulers_one_lease(scrapyd, tmp_path):
     scrapyd.hold.clear()
     data = ["-s", f"RFI_DATA_DIR={tmp_path}", "--url", scrapyd.url]
     first = subprocess.Popen(
-        [sys.executable, "-m", "rfi_crawler.schedule", *data],
+        # A long timeout: the fake holds its answer until the second scheduler is done.
+        [sys.executable, "-m", "rfi_crawler.schedule", *data, "--timeout", "300s"],
         cwd=PROJECT_ROOT,
         env=env(),
         stdout=subprocess.PIPE,
