@@ -39,7 +39,9 @@ def exit_rows() -> dict[int, list[str]]:
 
 def test_the_exit_status_table_matches_the_code():
     rows = exit_rows()
-    assert sorted(rows) == [0, 1, 2, 3, 4, 5]
+    codes = {0, 1, USAGE_ERROR, *EXIT_STATUS.values()}
+    codes |= {schedule.SCHEDULED, schedule.USAGE, schedule.OVERLAP, schedule.UNREACHABLE}
+    assert sorted(rows) == sorted(codes | {schedule.FAILED, schedule.STALE})
     for reason, code in EXIT_STATUS.items():
         assert f"`{reason}`" in rows[code][0], (reason, code)
     assert "bad setting" in rows[USAGE_ERROR][0]
