@@ -217,7 +217,9 @@ class RfiCnSpider(Spider):
             "depth": best.depth,
             "origin": self.config.origin,
         }
-        item = extract_article(response.selector, response.url, self.config.base_url, crawl)
+        item = extract_article(
+            response.selector, response.url, self.config.base_url, crawl, self.crawler.stats
+        )
         self.coverage.observe(url, None if item is None else item.__dict__)
         if item is None:
             self.ledger.settle(url, "failed/no_article")
