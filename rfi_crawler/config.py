@@ -82,6 +82,8 @@ class RfiConfig:
     drift_threshold: float = 0.05
     drift_min_pages: int = 20
     state_timeout: float = 60.0
+    warc_dir: Path | None = None  # WARC capture is off unless a folder is given
+    warc_max_mb: int = 1000
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
@@ -273,6 +275,8 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     ),
     "RFI_DRIFT_MIN_PAGES": ("drift_min_pages", _integer(1, 1_000_000)),
     "RFI_STATE_TIMEOUT": ("state_timeout", _seconds),
+    "RFI_WARC_DIR": ("warc_dir", _path),
+    "RFI_WARC_MAX_MB": ("warc_max_mb", _integer(1, 100_000)),
 }
 
 
