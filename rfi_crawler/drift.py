@@ -12,30 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from rfi_crawler.fields import COVERED
+
 REQUIRED = ("title", "body", "published_at")
-COVERED = (
-    "id",
-    "url",
-    "edition",
-    "language",
-    "type",
-    "title",
-    "kicker",
-    "lead",
-    "body",
-    "subheadings",
-    "published_at",
-    "modified_at",
-    "authors",
-    "section",
-    "programme",
-    "tags",
-    "image",
-    "media",
-    "related",
-    "links",
-    "translations",
-)
 SAMPLES = 5
 
 
