@@ -291,6 +291,7 @@ class CrawlRun:
             "run_id": self.run_id,
             "job": self.job,
             "spider": "rfi_cn",
+            "origin": self.config.origin,
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": finished,
             "finish_reason": reason,

@@ -2,7 +2,13 @@
 
     python -m tests.replica --port 8000 --articles 500
 
-then crawl it: ``scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -O demo.jsonl``.
+then crawl it fast, into a folder of its own (never the real data directory):
+
+    scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -s RFI_DATA_DIR=demo-data/8000 \\
+        -s AUTOTHROTTLE_ENABLED=0 -s DOWNLOAD_DELAY=0 -s CONCURRENT_REQUESTS=8 \\
+        -s RFI_BACKOFF_BASE=0.1
+
+(make demo does all of this, on a free port, and builds a dataset.)
 """
 
 from __future__ import annotations
@@ -15,24 +21,43 @@ from datetime import date
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 
+MIN_ARTICLES = 40  # the replica's built-in roles (traps, robots, related graph) need these
 
-def main() -> None:
+
+def _articles(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < MIN_ARTICLES:
+        raise argparse.ArgumentTypeError(f"expected a whole number, at least {MIN_ARTICLES}")
+    return count
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date YYYY-MM-DD") from None
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tests.replica",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--articles", type=int, default=60)
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument("--articles", type=_articles, default=60, help="at least 40")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--page-size", type=int, default=2, help="teasers per section page")
     parser.add_argument(
         "--today",
-        type=date.fromisoformat,
+        type=_day,
         default=None,
         help="date of the newest articles (YYYY-MM-DD; default: today, UTC)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     site = ReplicaSite(
         articles=args.articles, seed=args.seed, today=args.today, page_size=args.page_size
     )
