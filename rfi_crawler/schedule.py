@@ -284,6 +284,13 @@ def open_state(config: RfiConfig) -> StateStore:
     return open_store(config.state_uri, config.state_timeout)
 
 
+def _store_name(config: RfiConfig) -> str:
+    """The state URI for messages: never with its password."""
+    from rfi_crawler.state import redact_uri
+
+    return redact_uri(config.state_uri)
+
+
 def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -324,7 +331,7 @@ def run_schedule(options: argparse.Namespace) -> int:
         if holder is None:
             print(
                 f"rfi-schedule: not scheduled: another rfi-schedule held the lease {lease} in "
-                f"{config.state_uri} for {options.wait:g}s",
+                f"{_store_name(config)} for {options.wait:g}s",
                 file=sys.stderr,
             )
             return OVERLAP
@@ -382,7 +389,7 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
     except StateStoreError as exc:
         print(f"rfi-schedule status: {exc}", file=sys.stderr)
         return FAILED
-    print(f"last {len(runs)} runs in {config.state_uri} (newest first):")
+    print(f"last {len(runs)} runs in {_store_name(config)} (newest first):")
     last_success: datetime | None = None
     for run in runs:
         reason = run.finish_reason or "running, or died (recovered by the next run)"
