@@ -251,7 +251,11 @@ def test_two_crawls_sharing_one_store_never_export_a_version_twice(tmp_path):
         assert process.returncode == 0, log[-2000:]
         assert "Traceback" not in log, log[-2000:]
     records = exported(data)
-    assert len(run_files(data)) == 2
+    # Both runs are recorded; which one exports what depends on timing (under load one may
+    # claim everything first and, exporting nothing, leave no run file).
+    manifests = [json.loads(p.read_text()) for p in (data / "output").glob("*.manifest.json")]
+    assert sorted(m["finish_reason"] for m in manifests) == ["finished", "finished"]
+    assert sum(m["records"] for m in manifests) == len(records)
     assert max(keys(records).values()) == 1
     assert {r["url"] for r in records} == expected_urls(site)
 

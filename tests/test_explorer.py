@@ -108,7 +108,8 @@ def seed_jsonl(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, seed_jsonl) -> tuple[Path, list[dict]]:
     """A database of the seed corpus plus a real crawl of the replica (run files with their
-    manifests), and the records it was built from."""
+    manifests), and the records it was built from. Real and replica records mix here on
+    purpose, hence --allow-mixed-origins."""
     work = tmp_path_factory.mktemp("corpus")
     with ReplicaServer(ReplicaSite(articles=60, seed=7, today=TODAY)) as server:
         crawl = run_crawl(server.base_url, work / "crawl", data_dir=work / "data")
@@ -116,7 +117,7 @@ def corpus(tmp_path_factory, seed_jsonl) -> tuple[Path, list[dict]]:
     files = run_files(work / "data")
     assert files
     db = work / "rfi.db"
-    assert run("build", "--format", "sqlite", seed_jsonl, work / "data" / "output", "-o", db) == 0
+    assert run("build", "--format", "sqlite", "--allow-mixed-origins", seed_jsonl, work / "data" / "output", "-o", db) == 0
     card = (work / "rfi.db.DATASET.md").read_text(encoding="utf-8")
     assert card.startswith("# RFI Chinese articles: rfi.db") and "--format sqlite" in card
     records = lines(seed_jsonl) + [r for f in files for r in lines(f)]
@@ -209,12 +210,12 @@ def test_search_is_by_script_as_typed_and_reads_traditional_text(tmp_path):
 def test_same_inputs_give_the_same_dump(corpus, seed_jsonl, tmp_path):
     db, _ = corpus
     inputs = [seed_jsonl, db.parent / "data" / "output"]
-    assert run("build", "--format", "sqlite", *inputs, "-o", tmp_path / "again.db") == 0
+    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs, "-o", tmp_path / "again.db") == 0
     assert dump(tmp_path / "again.db") == dump(db)
-    assert run("build", "--format", "sqlite", *inputs, "-o", tmp_path / "again.db") == 0
+    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs, "-o", tmp_path / "again.db") == 0
     assert dump(tmp_path / "again.db") == dump(db)  # an existing file is replaced whole
     # Input given in another order: the same articles in the same order, other `runs` order.
-    assert run("build", "--format", "sqlite", *inputs[::-1], "-o", tmp_path / "rev.db") == 0
+    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs[::-1], "-o", tmp_path / "rev.db") == 0
     assert [s for s in dump(tmp_path / "rev.db") if "runs" not in s] == [
         s for s in dump(db) if "runs" not in s
     ]
