@@ -15,6 +15,10 @@ from the real captured pages (``templates.py``). Roles built into every site:
 * traps: keyword hubs, author pages, partner sites, the /tw/ twins, live radio, static
   pages, one article linked raw, encoded, with ``//``, ``http:``, a trailing slash, a
   query and a fragment; sections that answer 404 and 403.
+
+With ``years=(first, last)`` the site also has a past (``past.py``): year pages, day pages,
+the sitemap index with monthly sitemaps, and older articles in older templates and URL
+forms, listed only there. Without it, nothing above changes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tests.replica.faults import fails
+from tests.replica.past import ReplicaPast, paris_day
 from tests.replica.templates import fill, templates
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,6 +44,7 @@ PROGRAMMES = ("要闻分析", "法国世界报")
 PROGRAMME_SECTION = "专栏检索"
 MISSING_SECTIONS = {"名流": 404, "健康": 403}
 PAGE_SIZE = 2
+MIN_ARTICLES = 40
 HOMEPAGE_SIZE = 12
 RSS_SIZE = 15
 SITEMAP_SIZE = 10
@@ -114,6 +120,8 @@ class Article:
     sitemap_only: bool = False
     lazy_image: bool = False
     revision: int = 1
+    generation: str = "current"  # template generation: "2020", "2022" or "current"
+    video: dict | None = None  # video pages (/cn/视频/…)
 
     @property
     def url(self) -> str:
@@ -131,9 +139,13 @@ class ReplicaSite:
         seed: int = 7,
         today: date | None = None,
         page_size: int = PAGE_SIZE,
+        years: tuple[int, int] | None = None,
+        past_per_year: int = 12,
     ) -> None:
-        if articles < 40:
-            raise ValueError("a replica needs at least 40 articles for its built-in roles")
+        if articles < MIN_ARTICLES:
+            raise ValueError(
+                f"a replica needs at least {MIN_ARTICLES} articles for its built-in roles"
+            )
         self.random = random.Random(seed)
         self.today = today or datetime.now(UTC).date()
         self.page_size = page_size  # teasers per section page
@@ -148,6 +160,13 @@ class ReplicaSite:
         for _ in range(articles):
             self._new_article()
         self._assign_roles()
+        # The past: its own random stream, so the current site is the same with or without it.
+        self.past = ReplicaPast(self, years, past_per_year, seed) if years else None
+        self._index_paths()
+
+    def _index_paths(self) -> None:
+        past = self.past.articles if self.past else []
+        self.by_path = {a.path: a for a in [*self.articles, *past]}
 
     # -- building -----------------------------------------------------------------------
 
@@ -254,7 +273,6 @@ class ReplicaSite:
             article.related = [*(article.related or [source]), *targets]
         self.articles[2].tags = [*self.articles[2].tags, EXCLUSIVE_TAG]
         self.articles[self.tag_only].tags = [EXCLUSIVE_TAG]
-        self.by_path = {a.path: a for a in self.articles}
 
     # -- changes between runs (incremental crawls) ---------------------------------------
 
@@ -267,7 +285,7 @@ class ReplicaSite:
             article.related = [article.index, 0]
             added.append(article)
         self.articles.sort(key=lambda a: a.published, reverse=True)
-        self.by_path = {a.path: a for a in self.articles}
+        self._index_paths()
         return added
 
     def edit(self, article: Article) -> None:
@@ -359,11 +377,25 @@ class ReplicaSite:
 
     def unfetchable(self) -> set[int]:
         """Articles a correct crawl cannot export: robots-disallowed, or a failing fault."""
-        failing = {a.index for a in self.articles if fails(self.faults.get(a.path))}
+        failing = {a.index for a in self.by_path.values() if fails(self.faults.get(a.path))}
         return {self.disallowed, *failing}
 
     def articles_by_index(self) -> dict[int, Article]:
-        return {a.index: a for a in self.articles}
+        past = self.past.articles if self.past else []
+        return {a.index: a for a in [*self.articles, *past]}
+
+    def expected_in_window(self, since: date, until: date) -> set[str]:
+        """Unquoted paths of the articles a backfill of ``since``–``until`` must export:
+        every article (current or past, listed anywhere or nowhere) whose Paris date of
+        publication is in the window and that a correct crawl can fetch."""
+        if self.past is None:
+            raise ValueError("this replica has no past: build it with years=(first, last)")
+        unfetchable = self.unfetchable()
+        return {
+            a.path
+            for a in self.past.all_articles()
+            if since <= paris_day(a) <= until and a.index not in unfetchable
+        }
 
     def expected_record(self, article: Article) -> dict:
         """The record fields a correct extraction gives for this article (not ``crawl``)."""
@@ -377,13 +409,16 @@ class ReplicaSite:
                 "caption": _clean(article.title),
                 "credit": "AFP - 法广",
             }
+        media = [{"kind": "audio", **article.audio}] if article.audio else []
+        if article.video:
+            media = [{"kind": "video", **article.video}]
         return {
-            "id": article.content_id
+            "id": (article.content_id if article.generation != "2020" else None)
             or "RFI-URL-" + hashlib.sha256(article.url.encode()).hexdigest()[:20].upper(),
             "url": article.url,
             "edition": "cn",
             "language": "zh-Hans",
-            "type": "audio" if article.programme else "article",
+            "type": "video" if article.video else "audio" if article.audio else "article",
             "title": article.title,
             "kicker": article.kicker,
             "lead": _clean(article.lead) if article.lead else None,
@@ -396,7 +431,7 @@ class ReplicaSite:
             "programme": article.programme,
             "tags": article.tags,
             "image": image,
-            "media": [{"kind": "audio", **article.audio}] if article.audio else [],
+            "media": media,
             "related": [
                 {"url": by_index[i].url, "title": by_index[i].display_title}
                 for i in article.related
@@ -435,7 +470,8 @@ class ReplicaSite:
                     t.article_head,
                     title=html.escape(article.display_title),
                     head_meta=self._head_meta(article),
-                    json_ld=self._json_ld(article),
+                    # 2020–2021 pages carry neither JSON-LD nor a datalayer (RFI_SITE.md)
+                    json_ld="" if article.generation == "2020" else self._json_ld(article),
                 ),
                 t.article_pre_main,
                 fill(
@@ -444,7 +480,7 @@ class ReplicaSite:
                     article=self._article_block(article),
                     related=self._related_aside(article, by_index),
                     tags=self._tags_block(article),
-                    datalayer=self._datalayer(article),
+                    datalayer="" if article.generation == "2020" else self._datalayer(article),
                 ),
                 t.article_tail,
             )
@@ -459,7 +495,6 @@ class ReplicaSite:
         news_feed: list[Article] | None = None,
         extra: str = "",
     ) -> str:
-        t = templates()
         teasers = "".join(self._teaser(a, a.kicker or a.section) for a in items)
         feed = ""
         if news_feed:
@@ -469,15 +504,18 @@ class ReplicaSite:
                 + "".join(self._news_item(a) for a in news_feed)
                 + "</ol></aside>"
             )
-        main = (
-            f'<div class="t-content t-content--page-builder" id="main-content">'
-            f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}</div>'
+        return self.render_page(
+            canonical_url, title, f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}'
         )
+
+    def render_page(self, canonical_url: str, title: str, main: str) -> str:
+        """A page of the platform's shell (the real homepage's head, header and footer)."""
+        t = templates()
         return "".join(
             (
                 fill(t.home_head, title=html.escape(title), canonical=canonical_url),
                 t.home_pre_main,
-                main,
+                f'<div class="t-content t-content--page-builder" id="main-content">{main}</div>',
                 t.home_tail,
             )
         )
@@ -632,6 +670,9 @@ class ReplicaSite:
             "itemListElement": [],
         }
         shape = a.index % 4
+        if a.generation == "2022":
+            shape = 1  # one object, keywords a comma string (the 2025-05-and-earlier form)
+            article["keywords"] = ",".join([a.section, *a.tags])
         document: object = [article, crumbs]
         if shape == 1:
             document = article
@@ -683,6 +724,22 @@ class ReplicaSite:
                 f'alt="{html.escape(a.title)}" class="a-img "></picture>'
                 f'<figcaption class="a-figcaption"><span>{html.escape(a.title)}</span>'
                 "<span>AFP - 法广</span></figcaption></figure></div>"
+            )
+        if a.video:
+            # [reported, 2023] video JSON in script[data-media-video-id]
+            video = json.dumps(
+                {
+                    "mediaId": f"video-{a.index}",
+                    "type": "video",
+                    "sources": [{"name": "mp4", "url": a.video["url"]}],
+                    "duration": a.video["duration"],
+                }
+            )
+            parts.append(
+                '<div class="t-content__main-media"><div class="m-video-player">'
+                f'<video-player source="{a.video["url"]}"></video-player>'
+                f'<script type="application/json" data-media-video-id="video-{a.index}">'
+                f"{video}</script></div></div>"
             )
         if a.audio:
             audio = json.dumps(
@@ -753,11 +810,21 @@ class ReplicaSite:
         )
 
     def _tags_block(self, a: Article) -> str:
-        items = "".join(
-            f'<li class="m-tags-list__tag"><a href="/cn/{quote("关键词")}/{quote(tag)}/" '
-            f'class="a-hot-tag" title="{tag}">{tag}</a></li>'
-            for tag in a.tags
-        )
+        if a.generation == "current":
+            items = "".join(
+                f'<li class="m-tags-list__tag"><a href="/cn/{quote("关键词")}/{quote(tag)}/" '
+                f'class="a-hot-tag" title="{tag}">{tag}</a></li>'
+                for tag in a.tags
+            )
+        else:
+            # 2021–2023: ul.m-tags-list li.m-tags-list__tag a, no a-hot-tag; 2021 pages
+            # link the legacy hubs /cn/tag/<tag>/ (RFI_SITE.md, 2021 crawl record)
+            hub = "tag" if a.generation == "2020" else quote("关键词")
+            items = "".join(
+                f'<li class="m-tags-list__tag"><a href="/cn/{hub}/{quote(tag)}/" '
+                f'title="{tag}">{tag}</a></li>'
+                for tag in a.tags
+            )
         return (
             '<div class="t-content__tags"><div class="t-content__tags__title">继续阅读相同主题内容:'
             f'</div><ul class="m-tags-list">{items}</ul>\n                </div>'
