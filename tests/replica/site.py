@@ -157,6 +157,7 @@ class ReplicaSite:
         self.block_after: int | None = None  # answer 403 to everything after N requests
         self.endless_pager: str | None = None  # a section whose pager never ends
         self.drift = False  # articles' body moves to a class the extractor does not know
+        self.sitemap_padding = 0  # extra news-sitemap URLs of 2015 (outside recent windows)
         for _ in range(articles):
             self._new_article()
         self._assign_roles()
@@ -602,6 +603,12 @@ class ReplicaSite:
             f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
             f"<news:title>{html.escape(a.title)}</news:title></news:news></url>"
             for a in self.sitemap_items()
+        )
+        # Never served (404): outside any recent window, never requested. Short, so that
+        # 100,000 of them stay under DOWNLOAD_MAXSIZE (8 MiB).
+        entries += "".join(
+            f"<url><loc>{ORIGIN}/cn/x/201503{1 + i % 28:02d}-p{i}</loc></url>"
+            for i in range(self.sitemap_padding)
         )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
