@@ -235,3 +235,21 @@ def test_cli_rejects_bad_arguments_with_one_clear_line(args, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_generation_and_url_form_extracts_to_its_expected_record(site):
+    from rfi_crawler.extract.article import extract_article
+
+    crawl = {"fetched_at": "2025-12-01T00:00:00+00:00", "via": "url", "referer": None, "depth": 0}
+    kinds = {}
+    for article in site.past.articles:
+        segments = article.path.split("/")
+        kinds.setdefault((article.generation, segments[2] if len(segments) > 3 else ""), article)
+    assert len(kinds) >= 15
+    for article in kinds.values():
+        selector = Selector(text=site.render_article(article))
+        item = extract_article(selector, article.url, None, crawl)
+        assert item is not None, article.path
+        got = {k: v for k, v in item.__dict__.items() if k != "crawl"}
+        expected = site.expected_record(article)
+        assert {k: got.get(k) for k in expected} == expected, article.path
