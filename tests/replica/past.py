@@ -99,6 +99,7 @@ class ReplicaPast:
         self.years = [y for y in range(first, self.last + 1) if y not in ARCHIVE_GAP]
         self.status: dict[str, int] = {}  # a source in SOURCES → 403 (blocked) or 404 (off)
         self.articles: list[Article] = []
+        self._by_day: tuple[tuple[int, int], dict[date, list[Article]]] | None = None
         rng = random.Random(seed * 7919 + 1)
         # Past articles stop a month before today: the current articles are the recent ones.
         newest = site.today - timedelta(days=31)
@@ -201,11 +202,14 @@ class ReplicaPast:
         return [*self.articles, *current]
 
     def by_day(self) -> dict[date, list[Article]]:
-        # Current articles can be added between runs: recomputed each time it is asked.
-        days: dict[date, list[Article]] = {}
-        for article in sorted(self.all_articles(), key=lambda a: a.published):
-            days.setdefault(paris_day(article), []).append(article)
-        return days
+        # Current articles can be added between runs (``add_articles``): recomputed then.
+        key = (len(self.site.articles), len(self.articles))
+        if self._by_day is None or self._by_day[0] != key:
+            days: dict[date, list[Article]] = {}
+            for article in sorted(self.all_articles(), key=lambda a: a.published):
+                days.setdefault(paris_day(article), []).append(article)
+            self._by_day = (key, days)
+        return self._by_day[1]
 
     def days_with_items(self, year: int | None = None) -> list[date]:
         return sorted(d for d in self.by_day() if year is None or d.year == year)

@@ -150,6 +150,7 @@ class ReplicaSite:
         self.today = today or datetime.now(UTC).date()
         self.page_size = page_size  # teasers per section page
         self.articles: list[Article] = []
+        self._by_index: tuple[tuple[int, int], dict[int, Article]] | None = None
         self.delays: dict[str, float] = {}  # unquoted path → seconds before answering
         self.article_delay = 0.0  # seconds before answering any article page
         self.faults: dict[str, str] = {}  # article path → fault (tests/replica/faults.py)
@@ -382,8 +383,12 @@ class ReplicaSite:
         return {self.disallowed, *failing}
 
     def articles_by_index(self) -> dict[int, Article]:
+        # Rebuilt only when articles were added: a page render must not cost O(articles).
         past = self.past.articles if self.past else []
-        return {a.index: a for a in [*self.articles, *past]}
+        key = (len(self.articles), len(past))
+        if self._by_index is None or self._by_index[0] != key:
+            self._by_index = (key, {a.index: a for a in [*self.articles, *past]})
+        return self._by_index[1]
 
     def expected_in_window(self, since: date, until: date) -> set[str]:
         """Unquoted paths of the articles a backfill of ``since``–``until`` must export:
