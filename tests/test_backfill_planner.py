@@ -196,3 +196,92 @@ def test_memory_is_bounded_by_the_days_in_flight_not_the_window():
 def test_bad_arguments(since, until, kwargs, message):
     with pytest.raises(ValueError, match=message):
         planner(since, until, **kwargs)
+
+
+# -- the planner, the archive extractors and the replica together (no spider yet) ---------
+
+REPLICA_TODAY = date(2025, 12, 1)
+
+
+def replica_backfill(site, since, until, store, *, stop_after_days=None):
+    """Drive a planner over the replica as the spider will: calendars, day pages, items
+    settled at once. Returns (items listed, day pages requested)."""
+    from parsel import Selector
+
+    from rfi_crawler import urls
+    from rfi_crawler.extract import archive_pages as ap
+    from tests.replica.server import ReplicaServer
+
+    clock = Clock(datetime(2025, 12, 1, 12, tzinfo=UTC))
+    p = ArchivePlanner(since, until, store, max_in_flight=3, clock=clock)
+    server = ReplicaServer(site)
+    listed, requested = set(), []
+    try:
+        while not p.finished:
+            year = p.needs_calendar()
+            if year is not None:
+                status, _, body = server.route(urls.path_of(ap.year_url(year)))
+                links = None
+                if status == 200:
+                    found = ap.day_links(Selector(text=body), ap.year_url(year))
+                    links = {d.day: d.url for d in found}
+                p.calendar(year, links)
+            days = p.next_days()
+            if not (days or p.finished or p.in_flight or p.needs_calendar()):
+                break  # no progress possible: a bug in the planner
+            for planned in days:
+                url = planned.url or ap.fallback_day_url(planned.day)
+                requested.append(planned.day)
+                status, _, body = server.route(urls.path_of(url))
+                if status != 200:
+                    p.day_failed(planned.day)
+                    continue
+                items = [i.url for i in ap.day_items(Selector(text=body), url)]
+                p.listed(planned.day, items)
+                for item in items:
+                    listed.add(urls.path_of(item))
+                    p.settled(item)
+                if stop_after_days is not None and len(requested) >= stop_after_days:
+                    return listed, requested  # killed: nothing more is marked
+    finally:
+        server.httpd.server_close()
+    return listed, requested
+
+
+@pytest.fixture(scope="module")
+def replica():
+    from tests.replica.site import ReplicaSite
+
+    return ReplicaSite(
+        articles=60, seed=3, today=REPLICA_TODAY, years=(2006, 2025), past_per_year=10
+    )
+
+
+def test_a_window_through_the_calendar_lists_exactly_its_articles(replica):
+    since, until = date(2020, 1, 1), date(2021, 12, 31)
+    store = MemoryDays()
+    listed, requested = replica_backfill(replica, since, until, store)
+    assert listed == replica.expected_in_window(since, until)
+    assert len(requested) == len({d for d in replica.past.days_with_items() if since <= d <= until})
+    assert len(store.done) == (until - since).days + 1
+
+
+def test_with_the_year_pages_blocked_the_built_day_urls_carry_on(replica):
+    since, until = date(2021, 3, 1), date(2021, 6, 30)
+    replica.past.status["year"] = 403
+    try:
+        listed, requested = replica_backfill(replica, since, until, MemoryDays())
+    finally:
+        replica.past.status.clear()
+    assert listed == replica.expected_in_window(since, until)
+    assert len(requested) == (until - since).days + 1  # every day, by its built URL
+
+
+def test_a_stopped_backfill_resumes_without_reading_a_done_day_again(replica):
+    since, until = date(2019, 1, 1), date(2021, 12, 31)
+    store = MemoryDays()
+    first, _ = replica_backfill(replica, since, until, store, stop_after_days=7)
+    done_then = set(store.done)
+    second, after = replica_backfill(replica, since, until, store)
+    assert first | second == replica.expected_in_window(since, until)
+    assert not done_then & set(after)
