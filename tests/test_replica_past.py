@@ -253,3 +253,26 @@ def test_every_generation_and_url_form_extracts_to_its_expected_record(site):
         got = {k: v for k, v in item.__dict__.items() if k != "crawl"}
         expected = site.expected_record(article)
         assert {k: got.get(k) for k in expected} == expected, article.path
+
+
+def test_monthly_sitemaps_of_a_window_cover_it_through_the_archive_rule(site, server):
+    from rfi_crawler.extract.feeds import iter_sitemap
+
+    since, until = date(2021, 2, 15), date(2021, 11, 10)
+    _, index = get(server, "/sitemaps/cn/index.xml")
+    children = [e.url for e in iter_sitemap(index.encode(), ORIGIN + "/sitemaps/cn/index.xml")]
+    months = [m for m in ap.monthly_sitemaps(children) if m.overlaps(since, until)]
+    assert next((m.year, m.month) for m in months) == min(
+        (d.year, d.month) for d in site.past.days_with_items() if since <= d <= until
+    )
+    found = set()
+    for month in months:
+        _, body = get(server, month.url)
+        entries = iter_sitemap(body.encode(), month.url, item_rule=urls.archive_item_url)
+        found |= {urls.path_of(e.url) for e in entries}
+    window = site.expected_in_window(since, until)
+    assert window <= found
+    # what the months add lies outside the window: the page's date tells, not the sitemap
+    extra = [site.by_path[p] for p in found - window]
+    assert extra  # the window cuts February and November in two
+    assert all(not since <= paris_day(a) <= until for a in extra)
