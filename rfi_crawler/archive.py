@@ -9,32 +9,44 @@ are found by their text, and only the body, which parses cleanly, goes through l
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from rfi_crawler import urls
-from rfi_crawler.extract.article import blocks_of
+from rfi_crawler.extract.article import BODY_LINKS, blocks_of
+from rfi_crawler.extract.media import glued_player_media
 from rfi_crawler.items import ArticleItem
-from rfi_crawler.processors import PARIS, clean_text, paris_to_utc_iso, strip_title_suffix
+from rfi_crawler.loaders import ArticleLoader
+from rfi_crawler.processors import ID_PATTERN, PARIS, paris_to_utc_iso
 from rfi_crawler.records import finalize
+from rfi_crawler.schema import validation_errors
 
 TIMESTAMP = re.compile(r"^<!--(\d{13})-->$")
-TITLE_LINE = re.compile(r"^\[(.*)\]\((\S+)\)$")  # greedy: titles may hold [ ] themselves
+_SPACE = re.compile(r"\s")
 DATE = re.compile(r"^\s*<div>(\d{2}/\d{2}/\d{4} - \d{2}:\d{2})</div>")
 IMAGE = re.compile(r'^<img src="([^"]*)">')
 LEAD = re.compile(r"^<p><strong>(.*?)</strong></p>", re.S)
 BODY_OPEN = re.compile(r"^<div[^>]*>")
 BODY_END = "<div data-selfpromo-newsletter></div>"
-AUTHOR = re.compile(r"<span>作者：\s*</span>.*?<a [^>]*>([^<]+)</a>", re.S)
+# The promo that closes every body; 2020–21 files give its div classes too.
+BODY_END_MARK = "data-selfpromo-newsletter"
+FEED_FOOTER = "<br><hr>"
+AUTHOR_LABEL = "<span>作者："
+AUTHOR_WINDOW = 2000
+AUTHOR_LINK = re.compile(r"<a [^>]{0,500}>([^<]+)</a>")
+# Bounded repeats keep every pattern here linear in the file's length.
 RELATED = re.compile(
-    r'<span>([^<]*)</span></div><div><a href="([^"]+)"[^>]*data-article-item-link[^>]*>'
-    r"<h2>(.*?)</h2></a>",
+    r'<span>([^<]{0,500})</span></div><div><a href="([^"]{1,2000})"[^>]{0,500}'
+    r"data-article-item-link[^>]{0,500}><h2>(.{0,2000}?)</h2></a>",
     re.S,
 )
 LIVE_TITLE = re.compile(r"^\[\s*live\b", re.I)
@@ -77,23 +89,52 @@ def read_archive(path: Path) -> ArticleItem:
     if len(lines) < 5 or lines[2].strip() != "------":
         raise ArchiveError(f"{path}: not the five-line archive format (line 3 must be ------)")
     stamp = TIMESTAMP.match(lines[0].strip())
-    heading = TITLE_LINE.match(lines[1].strip())
+    heading = title_line(lines[1].strip())
     if not heading:
         raise ArchiveError(f"{path}:2: expected [TITLE](URL)")
-    raw_title, raw_url = heading.groups()
+    raw_title, raw_url = heading
     url = urls.canonical_url(raw_url)
     if url is None:
         raise ArchiveError(f"{path}:2: {raw_url!r} is not a www.rfi.fr URL")
     page = "\n".join(lines[4:]).strip()
-    return parse_archive_html(page, url, html.unescape(raw_title), stamp and int(stamp.group(1)))
+    if not page:
+        raise ArchiveError(f"{path}:5: no HTML line (the file is cut short)")
+    if not (BODY_END_MARK in page or FEED_FOOTER in page or page.endswith("</div>")):
+        # A complete file's body closes with the promo marker (39/41 seed files) or, for
+        # the AFP wire briefs, the page ends on the body's `</div>`: otherwise it was cut.
+        raise ArchiveError(f"{path}:5: the HTML line is cut short (no end of body)")
+    title = _unescape_title(raw_title)
+    item = parse_archive_html(page, url, title, stamp and int(stamp.group(1)))
+    errors = validation_errors(record_of(item))
+    if errors:
+        raise ArchiveError(f"{path}: the record fails the schema: {errors[0]}")
+    return item
+
+
+def title_line(line: str) -> tuple[str, str] | None:
+    """``[TITLE](URL)`` → (TITLE, URL), as ``^\\[(.*)\\]\\((\\S+)\\)$`` would read it (titles
+    may hold ``](`` themselves: the last one whose URL is non-empty and has no space wins),
+    in linear time: that regex backtracked for 43 s on a 120 kB line of ``](x``."""
+    if not (line.startswith("[") and line.endswith(")")):
+        return None
+    at = line.rfind("](")
+    while at > 0:
+        url = line[at + 2 : -1]
+        if _SPACE.search(url):
+            return None  # every earlier `](` would hold this space too
+        if url:
+            return line[1:at], url
+        at = line.rfind("](", 0, at)
+    return None
 
 
 def parse_archive_html(page: str, url: str, title: str, fetched_ms: int | None) -> ArticleItem:
+    """The archive page's parts found by their text, handed raw to the same loader (and
+    the same body walker) as a crawled page's, so the same HTML gives the same fields."""
     path = urls.path_of(url)
     programme = urls.programme_in_path(path) or _programme_in_title(title)
     rest = page
     date = DATE.match(rest)
-    published = paris_to_utc_iso(date.group(1)) if date else None
     rest = rest[date.end() :] if date else rest
     image_match = IMAGE.match(rest)
     if image_match:
@@ -101,40 +142,37 @@ def parse_archive_html(page: str, url: str, title: str, fetched_ms: int | None) 
     elif rest.startswith("Array"):  # one file holds the literal text Array for its image
         rest = rest[len("Array") :]
     lead_match = LEAD.match(rest)
-    lead = clean_text(_text(lead_match.group(1))) if lead_match else None
     rest = rest[lead_match.end() :] if lead_match else rest
     body_html, after = _split_body(rest)
-    blocks, subheadings = (
-        blocks_of(lxml_html.fragment_fromstring(body_html, create_parent="div"))
-        if body_html.strip()
-        else ([], [])
-    )
-    image_url = image_match.group(1) if image_match else ""
-    item = ArticleItem(
-        id=urls.derived_id(url),
-        url=url,
-        edition=urls.edition_of(path),
-        language=urls.EDITION_LANGUAGES.get(urls.edition_of(path) or ""),
-        type=_type(title, page, programme),
-        title=strip_title_suffix(clean_text(title) or "", {"programme": programme}) or None,
-        kicker=None,
-        lead=lead,
-        body="\n\n".join(blocks) or None,
-        subheadings=subheadings,
-        published_at=published,
-        modified_at=None,
-        authors=list(dict.fromkeys(clean_text(a) for a in AUTHOR.findall(after) if clean_text(a))),
-        section=urls.section_in_path(path),
-        programme=programme,
-        tags=[],
-        image={"url": image_url, "caption": None, "credit": None}
-        if image_url.startswith(IMAGE_HOST) and "img-default-RFI" not in image_url
-        else None,
-        media=[],
-        related=_related(after, url),
-        links=_links(body_html, url),
-        translations={},
-        crawl={
+    body = _fragment(body_html)
+    blocks, subheadings, credit = blocks_of(body) if body is not None else ([], [], None)
+    media = glued_player_media(body_html)
+    image_url = html.unescape(image_match.group(1)) if image_match else ""
+    edition = urls.edition_of(path)
+
+    loader = ArticleLoader(programme=programme)
+    loader.add_value("id", urls.derived_id(url))
+    loader.add_value("url", url)
+    loader.add_value("edition", edition)
+    loader.add_value("language", urls.EDITION_LANGUAGES.get(edition or ""))
+    loader.add_value("type", _type(title, page, programme, media))
+    loader.add_value("title", title)
+    loader.add_value("lead", _text(lead_match.group(1)) if lead_match else None)
+    loader.add_value("body", blocks)
+    loader.add_value("subheadings", subheadings)
+    loader.add_value("credit", credit)
+    loader.add_value("published_at", paris_to_utc_iso(date.group(1)) if date else None)
+    loader.add_value("authors", [_authors(after)])
+    loader.add_value("section", [urls.section_in_path(path)])
+    loader.add_value("programme", programme)
+    if image_url.startswith(IMAGE_HOST) and "img-default-RFI" not in image_url:
+        loader.add_value("image", {"url": image_url, "caption": None, "credit": None})
+    loader.add_value("media", media)
+    loader.add_value("related", _related(after, url))
+    loader.add_value("links", _links(body, url))
+    loader.add_value(
+        "crawl",
+        {
             "fetched_at": datetime.fromtimestamp(fetched_ms / 1000, UTC).isoformat(
                 timespec="seconds"
             )
@@ -145,7 +183,40 @@ def parse_archive_html(page: str, url: str, title: str, fetched_ms: int | None) 
             "depth": 0,
         },
     )
+    item = loader.load_item()
     return finalize(item)
+
+
+def _fragment(body_html: str) -> Any:
+    """The body as an lxml element, or None when empty or too deep for the parser (a page
+    of 100,000 nested divs): the caller's schema check then reports the missing body."""
+    if not body_html.strip():
+        return None
+    try:
+        return lxml_html.fragment_fromstring(body_html, create_parent="div")
+    except (etree.ParserError, etree.XMLSyntaxError, RecursionError, ValueError):
+        return None
+
+
+def _unescape_title(raw: str) -> str:
+    """The title line's entities decoded; ``&#10;`` stands for a newline in a title (the
+    format has one line for it), which the loader then folds like any whitespace."""
+    return html.unescape(raw)
+
+
+def _authors(after: str) -> list[str]:
+    """Names linked after each ``作者：`` label, found in linear time: the text is cut at
+    each label and only a bounded window after it is searched (a regex spanning labels
+    backtracked for minutes on a file of 20,000 labels)."""
+    names = []
+    for piece in after.split(AUTHOR_LABEL)[1:]:
+        window = piece[:AUTHOR_WINDOW]
+        if not window.lstrip().startswith("</span>"):
+            continue
+        found = AUTHOR_LINK.search(window)
+        if found:
+            names.append(found.group(1))
+    return names
 
 
 def _programme_in_title(title: str) -> str | None:
@@ -157,28 +228,31 @@ def _programme_in_title(title: str) -> str | None:
 
 
 def _text(fragment: str) -> str:
-    return (
-        lxml_html.fragment_fromstring(fragment, create_parent="span").text_content()
-        if "<" in fragment
-        else html.unescape(fragment)
-    )
+    """Raw text of an HTML fragment (the loader cleans it)."""
+    if "<" not in fragment:
+        return html.unescape(fragment)
+    try:
+        return lxml_html.fragment_fromstring(fragment, create_parent="span").text_content()
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return html.unescape(fragment)
 
 
 def _split_body(rest: str) -> tuple[str, str]:
     """(the body's inner HTML, what follows it)."""
     opening = BODY_OPEN.match(rest)
     start = opening.end() if opening else 0
-    end = rest.find(BODY_END, start)
+    mark = rest.find(BODY_END_MARK, start)
+    end = rest.rfind("<div", start, mark) if mark >= 0 else -1
     if end < 0:  # no promo marker: the body runs to the feed footer or the end
         end = rest.find("<br><hr>", start)
         end = len(rest) if end < 0 else end
     return rest[start:end], rest[end:]
 
 
-def _type(title: str, page: str, programme: str | None) -> str:
+def _type(title: str, page: str, programme: str | None, media: list[dict[str, Any]]) -> str:
     if LIVE_TITLE.match(title):
         return "live"
-    if any(marker in page for marker in VIDEO_MARKUP):
+    if any(m["kind"] == "video" for m in media) or any(m in page for m in VIDEO_MARKUP):
         return "video"
     return "audio" if programme or "<audio" in page else "article"
 
@@ -191,17 +265,16 @@ def _related(after: str, own_url: str) -> list[dict[str, str]]:
     for _label, href, title in RELATED.findall(after[aside_at:]):
         url = urls.canonical_content_url(html.unescape(href), urls.SITE_ORIGIN + "/")
         if url and url != own_url and url not in (r["url"] for r in found):
-            found.append({"url": url, "title": clean_text(_text(title))})
+            found.append({"url": url, "title": _text(title)})
     return found
 
 
-def _links(body_html: str, own_url: str) -> list[str]:
-    hrefs = re.findall(r'<a [^>]*href="([^"]+)"', body_html)
+def _links(body: Any, own_url: str) -> list[str]:
+    hrefs = BODY_LINKS(body) if body is not None else []
     found = (
-        urls.canonical_content_url(html.unescape(h), urls.SITE_ORIGIN + "/", editions=("cn", "tw"))
-        for h in hrefs
+        urls.canonical_content_url(h, urls.SITE_ORIGIN + "/", editions=("cn", "tw")) for h in hrefs
     )
-    return list(dict.fromkeys(u for u in found if u and u != own_url))
+    return [u for u in found if u and u != own_url]
 
 
 def write_archive(record: dict[str, Any], directory: Path) -> Path:
@@ -209,6 +282,9 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
     fetched = (record.get("crawl") or {}).get("fetched_at")
     millis = int(datetime.fromisoformat(fetched).timestamp() * 1000) if fetched else 0
     title = record["title"] + (f" - {record['programme']}" if record.get("programme") else "")
+    # The title has one line of its own: its newlines (and the brackets' closing `](`)
+    # travel as character references, decoded on import.
+    title = title.replace("&", "&amp;").replace("\n", "&#10;").replace("\r", "&#13;")
     page = [f"<div>{_paris(record['published_at'])}</div>"]
     if record.get("image"):
         page.append(f'<img src="{html.escape(record["image"]["url"])}">')
@@ -216,15 +292,26 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
         page.append(f"<p><strong>{html.escape(record['lead'])}</strong></p>")
     subheads = set(record.get("subheadings") or [])
     body = "".join(
-        f"<p><strong>{html.escape(b)}</strong></p>" if b in subheads else _block_html(b)
+        "<p><strong>" + "<br>".join(map(html.escape, b.split("\n"))) + "</strong></p>"
+        if b in subheads
+        else _block_html(b)
         for b in (record.get("body") or "").split("\n\n")
         if b
     )
-    # What the body's text cannot say: its links (as empty anchors) and a media marker.
+    if record.get("credit"):
+        body += f'<p class="t-copyright">{html.escape(record["credit"])}</p>'
+    # What the body's text cannot say: its links (as empty anchors), its players.
     body += "".join(f'<a href="{html.escape(link)}"></a>' for link in record.get("links") or [])
-    body += {"video": "<video-player></video-player>", "audio": "<audio></audio>"}.get(
-        record.get("type") or "", ""
+    media = record.get("media") or []
+    body += "".join(
+        f'<{m["kind"]}-player source="{html.escape(m["url"])}"></{m["kind"]}-player>'
+        for m in media
+        if m.get("kind") in ("audio", "video") and m.get("url")
     )
+    if not media:
+        body += {"video": "<video-player></video-player>", "audio": "<audio></audio>"}.get(
+            record.get("type") or "", ""
+        )
     page.append(f"<div>{body}{BODY_END}<div data-selfpromo-app></div></div>")
     for author in record.get("authors") or []:
         page.append(
@@ -243,13 +330,31 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
             f'<div><asidedata-org-name=""data-org-type=""><div><div role="heading" '
             f'aria-level="2"><span>同一主题</span></div></div><div>{items}</div></aside></div>'
         )
-    name = f"{record['id']}.txt"
-    target = directory / name
-    target.write_text(
-        f"<!--{millis:013d}-->\n[{title}]({record['url']})\n------\n\n" + "".join(page) + "\n",
-        encoding="utf-8",
-    )
+    text = f"<!--{millis:013d}-->\n[{title}]({record['url']})\n------\n\n" + "".join(page) + "\n"
+    target = directory / archive_name(record)
+    try:
+        # Exclusive creation: never through a planted symlink, never over another file.
+        with target.open("x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        if target.is_symlink() or target.read_text(encoding="utf-8") != text:
+            raise ArchiveError(f"{target}: exists and holds something else") from None
     return target
+
+
+def archive_name(record: dict[str, Any]) -> str:
+    """A safe, bounded, collision-free file name for a record: never a path from input.
+
+    The id (when it is a safe id; else ``record``) for readability, then 16 hex digits of
+    sha256 over the whole record: two records sharing an id (two versions, or a hostile
+    copy) get two files; the same record exported twice gets the same name.
+    """
+    raw_id = record.get("id")
+    readable = raw_id if isinstance(raw_id, str) and ID_PATTERN.fullmatch(raw_id) else "record"
+    digest = hashlib.sha256(
+        json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()[:16]
+    return f"{readable}_{digest}.txt"
 
 
 def _block_html(block: str) -> str:

@@ -21,6 +21,8 @@ class ArticleItem:
     published_at: str | None = None
     modified_at: str | None = None
     authors: list[str] = field(default_factory=list)
+    # A wire agency's credit line (`© 2021 AFP`) that closed the body.
+    credit: str | None = None
     section: str | None = None
     programme: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -31,6 +33,8 @@ class ArticleItem:
     translations: dict[str, str] = field(default_factory=dict)
     char_count: int | None = None
     content_hash: str | None = None
+    # Which extraction made the record (records.EXTRACTOR_VERSION); see CHANGELOG.md.
+    extractor_version: int | None = None
     crawl: dict[str, Any] | None = None
     # Assigned by the state store when the record is exported (1, 2, … as content changes).
     version: int | None = None

@@ -12,6 +12,7 @@ import pytest
 from parsel import Selector
 
 from rfi_crawler.extract.article import extract_article
+from rfi_crawler.extract.page import template_generation
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages"
 ARTICLE_HTML = (PAGES / "article_20251130_zhengzhi.html").read_text(encoding="utf-8")
@@ -264,3 +265,37 @@ def test_the_dom_alone_still_gives_the_core_fields(record):
     assert {**core(item), "id": record.id, "image": IMAGE_1280} == core(record)
     assert item.image["url"] == IMAGE_1024  # the largest rendition the page itself offers
     assert item.modified_at is None  # only the metas and JSON-LD carry it on this page
+
+
+@pytest.mark.parametrize(
+    ("html", "generation"),
+    [
+        (
+            '<article data-article-content><div class="m-pub-dates__date"><time datetime="x">'
+            '</time></div></article><div class="t-content__tags"><ul class="m-tags-list"><li>'
+            '<a class="a-hot-tag" href="/cn/关键词/中国/">中国</a></li></ul></div>',
+            "current",
+        ),
+        (
+            '<article data-article-content><div class="m-pub-dates__date"><time datetime="x">'
+            '</time></div></article><div class="t-content__tags"><ul class="m-tags-list">'
+            '<li class="m-tags-list__tag"><a href="/cn/关键词/中国/">中国</a></li></ul></div>',
+            "2022-2023",
+        ),
+        ('<article class="t-content__article"><p>x</p></article>', "2020-2021"),
+        (
+            '<article class="t-content__article"><p>x</p></article><div class="t-content__tags">'
+            '<ul class="m-tags-list"><li><a href="/cn/关键词/x/">x</a></li></ul></div>',
+            "2022-2023",
+        ),
+        ("<div><p>a listing or the pre-2020 platform</p></div>", "unknown"),
+        ("<article data-article-content><p>no dates</p></article>", "unknown"),
+    ],
+)
+def test_template_generation_of_hand_made_pages(html, generation):
+    assert template_generation(Selector(text=f"<html><body>{html}</body></html>")) == generation
+
+
+def test_the_real_page_is_the_current_template():
+    assert template_generation(Selector(text=ARTICLE_HTML)) == "current"
+    assert template_generation(Selector(text=HOMEPAGE_HTML)) == "unknown"

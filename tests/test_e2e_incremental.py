@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from rfi_crawler.export.run_file import file_sha256, iter_records
+from rfi_crawler.schema import SCHEMA_VERSION
 from rfi_crawler.state.sqlite import SqliteStateStore
 from tests.crawling import (
     PROJECT_ROOT,
@@ -68,7 +69,7 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
         assert manifest["records"] == len(records)
         assert manifest["sha256"] == file_sha256(run_file)
         assert manifest["finish_reason"] == "finished"
-        assert manifest["schema_version"] == "1.0.0"
+        assert manifest["schema_version"] == SCHEMA_VERSION
         assert manifest["outcomes"]["exported/new"] == len(records)
         assert set(manifest["versions"]) == {"rfi_crawler", "scrapy", "python"}
 

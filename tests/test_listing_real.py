@@ -9,7 +9,7 @@ import pytest
 from parsel import Selector
 
 from rfi_crawler import urls
-from rfi_crawler.extract.listing import content_links, feed_link, pager_links, section_links
+from rfi_crawler.extract.listing import content_links, pager_links, section_links
 
 HOMEPAGE = (
     Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages" / "homepage_20251130.html"
@@ -70,10 +70,6 @@ def test_the_same_links_are_found_on_a_local_replica_origin(homepage):
 def test_sections_of_the_navigation(homepage):
     sections = [urls.path_of(u) for u in section_links(homepage, HOME_URL)]
     assert sections == [f"/cn/{name}/" for name in NAV_SECTIONS]
-
-
-def test_rss_feed_link(homepage):
-    assert feed_link(homepage, HOME_URL) == "https://www.rfi.fr/cn/rss"
 
 
 def test_pager_links_are_read_from_the_page():

@@ -5,13 +5,19 @@ from __future__ import annotations
 import pytest
 
 from rfi_crawler.processors import (
+    FirstSource,
+    block_text,
+    clean_image,
+    clean_related,
     clean_text,
     collapse_whitespace,
+    not_a_section,
     paris_to_utc_iso,
     remove_zero_width,
     strip_title_suffix,
     to_utc_iso,
     unique_in_order,
+    valid_id,
 )
 
 
@@ -79,6 +85,10 @@ def test_paris_to_utc_iso(text, expected):
         ("标题 - RFI", None, "标题"),
         ("A - B 之争", None, "A - B 之争"),
         ("谈诺贝尔奖 - 要闻分析", None, "谈诺贝尔奖 - 要闻分析"),
+        ("气候变化 - 生态 健康与科技", "生态-健康与科技", "气候变化"),
+        ("气候变化 – 生态健康与科技", "生态-健康与科技", "气候变化"),
+        ("气候变化 - 生态 健康", "生态-健康与科技", "气候变化 - 生态 健康"),
+        (" - 要闻分析", "要闻分析", " - 要闻分析"),  # never an empty title
     ],
 )
 def test_strip_title_suffix(title, programme, expected):
@@ -88,3 +98,70 @@ def test_strip_title_suffix(title, programme, expected):
 def test_unique_in_order():
     assert unique_in_order(["中国", "台海", "中国", "", None, "台海"]) == ["中国", "台海"]
     assert unique_in_order([{"u": 1}, {"u": 1}, {"u": 2}]) == [{"u": 1}, {"u": 2}]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["a", "b"], "a\nb"),
+        ([" a\u200b ", "", "  ", "b\n c"], "a\nb c"),
+        ("one line", "one line"),
+        (["", " "], None),
+        ([], None),
+    ],
+)
+def test_block_text(lines, expected):
+    assert block_text(lines) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("WBMZ146377-RFI-CN-20251130", "WBMZ146377-RFI-CN-20251130"),
+        ("RFI-URL-0123456789ABCDEF0123", "RFI-URL-0123456789ABCDEF0123"),
+        ("../../tmp/x", None),
+        ("a/b", None),
+        ("a\x00b", None),
+        ("x" * 101, None),
+        ("x" * 100, "x" * 100),
+        ("-leading", None),
+        ("", None),
+        ("中国", None),
+    ],
+)
+def test_valid_id(value, expected):
+    assert valid_id(value) == expected
+
+
+def test_not_a_section():
+    assert not_a_section("contenu") is None
+    assert not_a_section("Contenu") is None
+    assert not_a_section("中国") == "中国"
+
+
+def test_first_source_takes_one_whole_source_and_runs_later_ones_only_when_needed():
+    calls = []
+
+    def later():
+        calls.append(1)
+        return ["never"]
+
+    first = FirstSource(clean_text)
+    assert first([[" ", None], ["a ", "b", " "], later]) == ["a", "b"]
+    assert calls == []
+    assert first([[], lambda: [" c "]]) == ["c"]
+    assert first(["solo", "x"]) == ["solo"]  # a scalar source is a one-value list
+    assert first([[None], []]) == []
+
+
+def test_structured_values_have_their_texts_cleaned():
+    image = {"url": "https://s.rfi.fr/a.jpg", "caption": " 图\u200b 说 ", "credit": "  "}
+    assert clean_image(image) == {
+        "url": "https://s.rfi.fr/a.jpg",
+        "caption": "图 说",
+        "credit": None,
+    }
+    entry = {"url": "https://www.rfi.fr/cn/x/20250101-y", "title": ["  ", " 标题 "]}
+    assert clean_related(entry)["title"] == "标题"
+    assert clean_related({**entry, "title": " 单一 "})["title"] == "单一"
+    assert clean_related({**entry, "title": [None, ""]})["title"] is None

@@ -2,11 +2,12 @@
 
 Each field is taken from the best source and falls back in this order (first non-empty
 wins; list fields come whole from one source, never merged). The README repeats it.
+Sources go to ArticleLoader raw, best first; its processors do every cleaning.
 
 ==============  ==========================================================================
 field           sources, best first
 ==============  ==========================================================================
-id              #datalayer content_id → derived from the canonical URL (urls.derived_id)
+id              #datalayer content_id (if a safe id, else counted) → derived from the URL
 url             link[rel=canonical] → og:url → JSON-LD url/mainEntityOfPage → page URL
 title           og:title → JSON-LD headline → h1.t-content__title → <title>
 lead            p.t-content__chapo → JSON-LD description → og:description → description
@@ -15,9 +16,9 @@ published_at    article:published_time → JSON-LD datePublished → #datalayer 
 modified_at     article:modified_time → JSON-LD dateModified → second time[datetime]
 authors         JSON-LD author → #datalayer authors → a.m-from-author__name
 section         article:section → JSON-LD articleSection → #datalayer cat1 → breadcrumb
-                → the URL's first segment
+                → the URL's first segment (never the filler word `contenu`)
 tags            article:tag → JSON-LD keywords (less the section) → #datalayer tags
-                → .t-content__tags a.a-hot-tag
+                → .t-content__tags a (2025 a.a-hot-tag; 2021–2023 li.m-tags-list__tag a)
 image           og:image → JSON-LD image → the main figure's largest srcset rendition;
                 caption/credit from the figure's figcaption spans (caption ← img alt)
 ==============  ==========================================================================
@@ -25,8 +26,8 @@ image           og:image → JSON-LD image → the main figure's largest srcset 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -43,14 +44,16 @@ from rfi_crawler.extract.page import (
     text_of,
 )
 from rfi_crawler.loaders import ArticleLoader
-from rfi_crawler.processors import PARIS, clean_text, paris_to_utc_iso, to_utc_iso
+from rfi_crawler.processors import PARIS, clean_text, paris_to_utc_iso, to_utc_iso, valid_id
 from rfi_crawler.records import finalize
 
 if TYPE_CHECKING:
     from parsel import Selector
+    from scrapy.statscollectors import StatsCollector
 
     from rfi_crawler.items import ArticleItem
 
+logger = logging.getLogger(__name__)
 XPath = etree.XPath
 
 ARTICLE = XPath("//article[@data-article-content]")
@@ -70,7 +73,8 @@ BODY = XPath('.//div[contains(concat(" ", normalize-space(@class), " "), " t-con
 BODY_LINKS = XPath("./descendant::a/@href")
 MAIN_FIGURE = XPath('.//*[contains(@class, "t-content__main-media")]//figure')
 FIGCAPTION_SPANS = XPath(".//figcaption/span")
-TAG_LINKS = XPath('//div[contains(@class, "t-content__tags")]//a[contains(@class, "a-hot-tag")]')
+# 2025: `a.a-hot-tag`; 2021–2023: `ul.m-tags-list li.m-tags-list__tag a` (RFI_SITE.md).
+TAG_LINKS = XPath('//div[contains(@class, "t-content__tags")]//a')
 BREADCRUMB = XPath('//nav[contains(@class, "m-breadcrumb")]//a[contains(@class, "__link")]')
 # The "same topic" aside is found by its attributes: its heading varies (其他新闻, 同一主题…).
 RELATED_TEASERS = XPath('.//div[contains(@class, "m-item-list-article")]')
@@ -123,6 +127,12 @@ _SKIPPED_TAGS = {
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 _TEXT_BLOCKS = {"p", "blockquote", "pre"}
 _LISTS = {"ul", "ol"}
+# Children that start a new line inside a block.
+_LINE_BLOCKS = {"p", "div", "li", "ul", "ol", "blockquote", "pre", *_HEADINGS}
+# A wire agency's credit closing a brief (`© 2021 AFP`) [seen in 2020–2021 archive files].
+_CREDIT = re.compile(
+    r"(?:©|\(c\)|Ⓒ)\s*(?:19|20)\d\d\s*(?:AFP|Reuters|AP|法新社|路透社?|美联社)", re.I
+)
 _WRAPPERS = {"div", "section", "article", "aside", "main"}
 # `url 246w,url 388w`: candidates are comma-separated, with or without a space after it.
 _SRCSET_ITEM = re.compile(r"(?:^|,)\s*(\S+?)\s+(\d+)w")
@@ -135,8 +145,11 @@ def extract_article(
     page_url: str,
     base_url: str | None = None,
     crawl: dict[str, Any] | None = None,
+    stats: StatsCollector | None = None,
 ) -> ArticleItem | None:
-    """The record of an article page, or None when the page is not a content page."""
+    """The record of an article page, or None when the page is not a content page.
+
+    Values go to the loader raw; it does every cleaning (see loaders.ArticleLoader)."""
     root = selector.root
     metas = head_metas(root)
     ld_texts, layer_text = data_scripts(root)
@@ -151,16 +164,12 @@ def extract_article(
     path = urls.path_of(url)
     edition = urls.edition_of(path)
     programme = urls.programme_in_path(path)
-    section = clean_text(
-        first(metas.get("article:section"))
-        or _str(ld.get("articleSection"))
-        or _str(layer.get("cat1"))
-        or ""
-    )
     media = page_media(root, article, ld)
 
     loader = ArticleLoader(programme=programme)
-    loader.add_value("id", [layer.get("content_id"), urls.derived_id(url)])
+    loader.add_value(
+        "id", [_valid_content_id(layer.get("content_id"), url, stats), urls.derived_id(url)]
+    )
     loader.add_value("url", url)
     loader.add_value("edition", edition)
     loader.add_value("language", [*HTML_LANG(root), urls.EDITION_LANGUAGES.get(edition or "")])
@@ -186,32 +195,40 @@ def extract_article(
     )
     loader.add_value("published_at", _published_candidates(metas, ld, layer, article, path))
     loader.add_value("modified_at", _modified_candidates(metas, ld, article))
-    # DOM fallbacks are lambdas: they cost a walk of the page and are rarely needed.
+    # List fields and the section: whole sources, best first; DOM fallbacks are lambdas
+    # (they cost a walk of the page and are rarely needed).
     loader.add_value(
         "authors",
-        _first_list(
+        [
             lambda: _ld_names(ld.get("author")),
             lambda: _layer_names(layer.get("authors")),
             lambda: _texts(article, AUTHOR_LINKS),
-        ),
+        ],
     )
     loader.add_value(
         "section",
-        section
-        or _first_list(lambda: _texts(root, BREADCRUMB)[-1:], lambda: [urls.section_in_path(path)]),
+        [
+            first(metas.get("article:section")),
+            _str(ld.get("articleSection")),
+            _str(layer.get("cat1")),
+            lambda: _texts(root, BREADCRUMB)[-1:],
+            urls.section_in_path(path),
+        ],
     )
+    section = loader.get_output_value("section")
     loader.add_value(
         "tags",
-        _first_list(
-            lambda: metas.get("article:tag", []),
+        [
+            metas.get("article:tag", []),
             lambda: _keywords_less_section(ld.get("keywords"), section),
             lambda: _layer_names(layer.get("tags")),
             lambda: _texts(root, TAG_LINKS),
-        ),
+        ],
     )
-    blocks, subheadings = body_blocks(article)
+    blocks, subheadings, credit = body_blocks(article)
     loader.add_value("body", blocks)
     loader.add_value("subheadings", subheadings)
+    loader.add_value("credit", credit)
     loader.add_value("image", _image(metas, ld, article))
     loader.add_value("media", media)
     loader.add_value("type", content_type(layer, metas, media, programme))
@@ -290,13 +307,15 @@ def _modified_candidates(
     ]
 
 
-def _first_list(*sources: Callable[[], list[Any]]) -> list[str]:
-    """The first source that has any non-blank text, whole; later sources are not run."""
-    for source in sources:
-        cleaned = [text for text in map(clean_text, source()) if text]
-        if cleaned:
-            return cleaned
-    return []
+def _valid_content_id(content_id: Any, url: str, stats: StatsCollector | None) -> Any:
+    """The datalayer's content id, unless it is not a safe id (``../../x``, 300 characters,
+    a NUL…): then the page gets its derived URL id, and the fallback is counted and logged."""
+    if content_id is None or (isinstance(content_id, str) and valid_id(content_id.strip())):
+        return content_id
+    logger.warning("invalid datalayer content_id %.80r on %s: using the URL's id", content_id, url)
+    if stats is not None:
+        stats.inc_value("rfi/extract/invalid_content_id")
+    return None
 
 
 def _ld_names(value: Any) -> list[str]:
@@ -329,39 +348,70 @@ def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
     return keywords
 
 
-def body_blocks(article: Any) -> tuple[list[str], list[str]]:
-    """Text blocks of ``.t-content__body`` in order, and which of them are subheads."""
+def body_blocks(article: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
+    """Raw blocks of ``.t-content__body`` in order, its subheads, and its closing credit."""
     bodies = BODY(article) if article is not None else []
-    return blocks_of(bodies[0]) if bodies else ([], [])
+    return blocks_of(bodies[0]) if bodies else ([], [], None)
 
 
-def blocks_of(body: Any) -> tuple[list[str], list[str]]:
-    """Text blocks of a body element in order (ads, promos and media left out), and which
-    of them are subheads. Also used on archive files' bodies."""
-    blocks: list[str] = []
-    subheadings: list[str] = []
-    _walk(body, blocks, subheadings)
-    return blocks, subheadings
+def blocks_of(body: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
+    """Blocks of a body element in order (ads, promos and media left out), each as its raw
+    lines; the subheads' blocks; and a wire credit (`© 2021 AFP`) that closed the
+    body, taken out of it. Used on crawled pages and archive files alike: the loader turns
+    the raw lines into text (see ArticleLoader's body rendering note)."""
+    blocks: list[list[str]] = []
+    subheadings: list[list[str]] = []
+    credits: list[str] = []
+    _walk(body, blocks, subheadings, credits)
+    while blocks and not any(clean_text(line) for line in blocks[-1]):
+        blocks.pop()
+    if blocks and _CREDIT.fullmatch(" ".join(filter(None, map(clean_text, blocks[-1])))):
+        credits.append(" ".join(blocks.pop()))
+    return blocks, subheadings, (credits[0] if credits else None)
 
 
-def _walk(element: Any, blocks: list[str], subheadings: list[str]) -> None:
+def _walk(
+    element: Any, blocks: list[list[str]], subheadings: list[list[str]], credits: list[str]
+) -> None:
     for child in element.iterchildren(tag=etree.Element):
         tag = child.tag
         if tag in _SKIPPED_TAGS or _not_content(child):
             continue
-        if tag in _HEADINGS or tag in _TEXT_BLOCKS:
-            text = clean_text(text_of(child))
-            if text:
-                blocks.append(text)
-                if tag in _HEADINGS or (tag == "p" and _is_bold_only(child, text)):
-                    subheadings.append(text)
-        elif tag in _LISTS:
-            items = [clean_text(text_of(li)) for li in child.iterchildren("li")]
-            text = "\n".join(item for item in items if item)
-            if text:
-                blocks.append(text)
+        if "t-copyright" in child.get("class", ""):
+            credits.append(text_of(child))
+        elif tag in _HEADINGS or tag in _TEXT_BLOCKS or tag in _LISTS:
+            lines = lines_of(child)
+            blocks.append(lines)
+            if tag in _HEADINGS or (tag == "p" and _is_bold_only(child)):
+                subheadings.append(lines)  # rendered as its body block
         elif tag in _WRAPPERS:
-            _walk(child, blocks, subheadings)
+            _walk(child, blocks, subheadings, credits)
+
+
+def lines_of(element: Any) -> list[str]:
+    """The raw text of a block, split into lines at ``<br>`` and at block-level children
+    (a list's items, a nested list's items, a blockquote's paragraphs); media left out."""
+    lines = [""]
+    _lines(element, lines)
+    return lines
+
+
+def _lines(element: Any, lines: list[str]) -> None:
+    if element.text:
+        lines[-1] += element.text
+    for child in element.iterchildren(tag=etree.Element):
+        tag = child.tag
+        if tag == "br":
+            lines.append("")
+        elif tag not in _SKIPPED_TAGS:
+            block = tag in _LINE_BLOCKS
+            if block:
+                lines.append("")
+            _lines(child, lines)
+            if block:
+                lines.append("")
+        if child.tail:
+            lines[-1] += child.tail
 
 
 def _not_content(element: Any) -> bool:
@@ -371,14 +421,13 @@ def _not_content(element: Any) -> bool:
     return any(name in classes for name in _NOT_CONTENT_CLASSES)
 
 
-def _is_bold_only(paragraph: Any, text: str) -> bool:
+def _is_bold_only(paragraph: Any) -> bool:
     """`<p><strong>…</strong></p>`: the subhead style of older pages."""
     children = [c for c in paragraph if isinstance(c.tag, str)]
-    return (
-        len(children) == 1
-        and children[0].tag in ("strong", "b")
-        and clean_text(text_of(children[0])) == text
-    )
+    if len(children) != 1 or children[0].tag not in ("strong", "b"):
+        return False
+    text = clean_text(text_of(paragraph))
+    return text is not None and clean_text(text_of(children[0])) == text
 
 
 def largest_rendition(img: Any) -> str | None:
@@ -404,11 +453,19 @@ def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dic
         _str(ld_image),
         largest_rendition(imgs[0]) if imgs else None,
     ]
-    url = next((c.strip() for c in candidates if c and _DEFAULT_IMAGE not in c), None)
+    url = next(
+        (
+            c.strip()
+            for c in candidates
+            if c and _DEFAULT_IMAGE not in c and c.strip().startswith(("http://", "https://"))
+        ),
+        None,
+    )
     if not url:
         return None
-    spans = [clean_text(text_of(s)) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
-    caption = spans[0] if spans else (clean_text(imgs[0].get("alt", "")) if imgs else None)
+    # Raw texts: the loader cleans them (an empty first span leaves no caption).
+    spans = [text_of(s) for s in FIGCAPTION_SPANS(figure)] if figure is not None else []
+    caption = spans[0] if spans else (imgs[0].get("alt") if imgs else None)
     credit = spans[1] if len(spans) > 1 else None
     return {"url": url, "caption": caption, "credit": credit}
 
@@ -452,8 +509,8 @@ def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[s
     for link in links:
         url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
         if url and url != page_url:
-            title = clean_text(text_of(link)) or clean_text(link.get("title", ""))
-            related.append({"url": url, "title": title})
+            # Raw title candidates, best first: the loader picks the first non-blank.
+            related.append({"url": url, "title": [text_of(link), link.get("title")]})
     return related
 
 

@@ -25,7 +25,6 @@ NAV_LINKS = XPath(
     '//*[contains(@class, "m-burger-list")]//a/@href'
     ' | //nav[contains(@class, "o-site-nav")]//a/@href'
 )
-RSS_LINK = XPath('/html/head/link[@rel="alternate"][@type="application/rss+xml"]/@href')
 
 
 @dataclass(frozen=True)
@@ -92,12 +91,3 @@ def pager_links(
         if number and number > 1:
             pages.setdefault(number, url)
     return pages
-
-
-def feed_link(selector: Selector, page_url: str, base_url: str | None = None) -> str | None:
-    """The RSS feed the page announces in its head."""
-    for href in RSS_LINK(selector.root):
-        url = urls.resolve_link(href, page_url, base_url)
-        if url:
-            return url
-    return None

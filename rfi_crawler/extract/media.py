@@ -6,6 +6,7 @@ source is optional and a malformed one is ignored.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -14,8 +15,13 @@ from lxml import etree
 from rfi_crawler.extract.page import json_documents
 
 ARTICLE_PLAYERS = etree.XPath(".//script[@data-media-id]/text()")
-VIDEO_SOURCES = etree.XPath(".//video-player/@source")
+VIDEO_SOURCES = etree.XPath(".//video-player/@source | .//youtube-player/@source")
 VIDEO_SCRIPTS = etree.XPath(".//script[@data-media-video-id]/text()")
+# Archive files glue attributes to their tag (`<youtube-playertype="em"…source="…"`), so a
+# player there is found by its text: a `source="…"` within a bounded window after the tag.
+_GLUED_PLAYER = re.compile(r"<(video|youtube|audio)-player")
+_GLUED_SOURCE = re.compile(r'source="(https?://[^"\s]{1,2000})"')
+_GLUED_WINDOW = 3000
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
 
@@ -42,6 +48,17 @@ def page_media(root: Any, article: Any, ld: dict[str, Any]) -> list[dict[str, An
                 found.append(
                     _medium("video", _first_source(doc) or doc.get("url"), doc.get("duration"))
                 )
+    return _merge(found)
+
+
+def glued_player_media(markup: str) -> list[dict[str, Any]]:
+    """Video and audio players of an archive file's glued HTML (bounded scans, linear)."""
+    found = []
+    for match in _GLUED_PLAYER.finditer(markup):
+        source = _GLUED_SOURCE.search(markup, match.end(), match.end() + _GLUED_WINDOW)
+        if source:
+            kind = "audio" if match.group(1) == "audio" else "video"
+            found.append(_medium(kind, html.unescape(source.group(1)), None))
     return _merge(found)
 
 

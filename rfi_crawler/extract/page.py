@@ -111,3 +111,32 @@ def _texts(element: Any) -> list[str]:
         if child.tail:
             texts.append(child.tail)
     return texts
+
+
+# Template generations, told apart by markup (one real current page seen; the older forms
+# are from RFI_SITE.md and archive files, so these rules are guesses, checked in this order):
+#   current    article[data-article-content], .m-pub-dates__date times, tag links (if any)
+#              carry a.a-hot-tag (2025 page)
+#   2022-2023  tag links under .t-content__tags without a-hot-tag (ul.m-tags-list li a)
+#   2020-2021  an article found only by class t-content__article (no data-article-content)
+_CONTENT_ARTICLE = etree.XPath("//article[@data-article-content]")
+_CLASS_ARTICLE = etree.XPath('//article[contains(@class, "t-content__article")]')
+_PUB_DATES = etree.XPath('//*[contains(@class, "m-pub-dates__date")]//time')
+_TAG_LINKS = etree.XPath('//div[contains(@class, "t-content__tags")]//a')
+
+
+def template_generation(selector: Any) -> str:
+    """``current``, ``2022-2023``, ``2020-2021`` or ``unknown``: the runtime judges layout
+    drift only on current-template article pages (old pages lack fields by design)."""
+    root = selector.root
+    tag_links = _TAG_LINKS(root)
+    old_tags = bool(tag_links) and not any(
+        "a-hot-tag" in link.get("class", "") for link in tag_links
+    )
+    if _CONTENT_ARTICLE(root):
+        if old_tags:
+            return "2022-2023"
+        return "current" if _PUB_DATES(root) else "unknown"
+    if _CLASS_ARTICLE(root):
+        return "2022-2023" if old_tags else "2020-2021"
+    return "unknown"

@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 #: Bump whenever a field is added, removed or changes meaning; manifests name it.
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SCHEMA_RESOURCE = "record.schema.json"
 
 

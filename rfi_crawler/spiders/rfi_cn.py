@@ -223,7 +223,9 @@ class RfiCnSpider(Spider):
             "referer": best.referer,
             "depth": best.depth,
         }
-        item = extract_article(response.selector, response.url, self.config.base_url, crawl)
+        item = extract_article(
+            response.selector, response.url, self.config.base_url, crawl, self.crawler.stats
+        )
         self.coverage.observe(url, None if item is None else item.__dict__)
         if item is None:
             self.ledger.settle(url, "failed/no_article")
