@@ -190,6 +190,10 @@ class ReplicaPast:
             lazy_image=generation != "current",
             generation=generation,
             video=video,
+            # 2020–2021 AFP briefs close with the agency's credit line (seen in archive files)
+            credit=f"© {day.year} AFP"
+            if section == WIRE_SECTION and day.year in (2020, 2021)
+            else None,
         )
         self.articles.append(article)
 

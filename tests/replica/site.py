@@ -122,6 +122,7 @@ class Article:
     revision: int = 1
     generation: str = "current"  # template generation: "2020", "2022" or "current"
     video: dict | None = None  # video pages (/cn/视频/…)
+    credit: str | None = None  # a wire credit closing the body (`© 2021 AFP`), not body text
 
     @property
     def url(self) -> str:
@@ -446,6 +447,7 @@ class ReplicaSite:
             "links": [by_index[i].url for i in article.body_links],
             "translations": {"zh-Hant": canonical(article.twin)},
             "char_count": len(body),
+            "credit": article.credit,
         }
 
     def _block_texts(self, article: Article) -> list[tuple[str, str]]:
@@ -786,6 +788,8 @@ class ReplicaSite:
                 href = target.path if a.index % 2 else quote(target.path, safe="/-._~")
                 inner += f'<a href="{href}">{html.escape(target.title)}</a>'
             body.append(f"<p>{inner}</p>")
+        if a.credit:
+            body.append(f"<p>{html.escape(a.credit)}</p>")
         body.append(t.self_promos)
         body_class = "t-article__body" if self.drift else "t-content__body"
         parts.append(f'<div class="{body_class} u-clearfix">' + "\n".join(body) + "</div>")
