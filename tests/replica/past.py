@@ -163,6 +163,9 @@ class ReplicaPast:
         else:
             section, programme = PROGRAMME_SECTION, PROGRAMMES[k % 2]
             path = f"/cn/{PROGRAMME_SECTION}/{programme}/{slug}"
+        # 2021's video pages hold nothing but their video: no lead, no body
+        media_only = form == "video" and day.year == 2021
+        blocks = rng.randint(2, 4)
         if programme:
             audio = {
                 "url": f"https://aod-rfi.akamaized.net/rfi/chinois/audio/{index}.mp3",
@@ -174,8 +177,8 @@ class ReplicaPast:
             content_id=None if generation == "2020" else f"WBMZ{index}-RFI-CN-{stamp}",
             title=title,
             kicker=KICKERS[k % len(KICKERS)] if generation == "current" else None,
-            lead=site._paragraph(rng),
-            blocks=[("p", site._paragraph(rng)) for _ in range(rng.randint(2, 4))],
+            lead=None if media_only else site._paragraph(rng),
+            blocks=[] if media_only else [("p", site._paragraph(rng)) for _ in range(blocks)],
             published=published,
             modified=None,
             authors=[] if section == WIRE_SECTION else rng.sample(AUTHORS, k=1),

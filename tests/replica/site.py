@@ -407,7 +407,9 @@ class ReplicaSite:
     def expected_record(self, article: Article) -> dict:
         """The record fields a correct extraction gives for this article (not ``crawl``)."""
         by_index = self.articles_by_index()
-        body = "\n\n".join(_clean(text) for _, text in self._block_texts(article))
+        body: str | None = "\n\n".join(_clean(t) for _, t in self._block_texts(article))
+        if not body and (article.video or article.audio):
+            body = None  # a media-only page (the schema allows no body only there)
         image = None
         if article.image_uuid:
             width = SRCSET_WIDTHS[-1] if article.lazy_image else 1280
@@ -446,7 +448,7 @@ class ReplicaSite:
             ],
             "links": [by_index[i].url for i in article.body_links],
             "translations": {"zh-Hant": canonical(article.twin)},
-            "char_count": len(body),
+            "char_count": len(body or ""),
             "credit": article.credit,
         }
 
