@@ -55,6 +55,8 @@ class RfiConfig:
     drift_threshold: float = 0.05
     drift_min_pages: int = 20
     state_timeout: float = 60.0
+    warc_dir: Path | None = None  # WARC capture is off unless a folder is given
+    warc_max_mb: int = 1000
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
@@ -68,6 +70,7 @@ class RfiConfig:
         defaults = cls.__dataclass_fields__
         data_dir = settings.get("RFI_DATA_DIR")
         output_dir = settings.get("RFI_OUTPUT_DIR")
+        warc_dir = settings.get("RFI_WARC_DIR")
         config = cls(
             base_url=str(settings.get("RFI_BASE_URL") or defaults["base_url"].default).rstrip("/"),
             max_listing_pages=settings.getint("RFI_MAX_LISTING_PAGES", 3),
@@ -89,6 +92,8 @@ class RfiConfig:
             drift_threshold=settings.getfloat("RFI_DRIFT_THRESHOLD", 0.05),
             drift_min_pages=settings.getint("RFI_DRIFT_MIN_PAGES", 20),
             state_timeout=settings.getfloat("RFI_STATE_TIMEOUT", 60.0),
+            warc_dir=Path(warc_dir).expanduser().resolve() if warc_dir else None,
+            warc_max_mb=settings.getint("RFI_WARC_MAX_MB", 1000),
         )
         config.validate()
         return config
@@ -127,6 +132,8 @@ class RfiConfig:
             )
         if self.sync_every < 1 or self.sync_seconds <= 0:
             raise ConfigError("RFI_FSYNC_EVERY must be 1 or more and RFI_FSYNC_SECONDS above 0")
+        if not 1 <= self.warc_max_mb <= 100_000:
+            raise ConfigError(f"RFI_WARC_MAX_MB must be 1 to 100000, not {self.warc_max_mb}")
 
     @property
     def host(self) -> str:

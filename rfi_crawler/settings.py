@@ -23,7 +23,14 @@ DOWNLOAD_TIMEOUT = 30
 
 # 403/429 are backed off and retried by our middleware (Retry-After honoured), placed
 # nearer the downloader than RetryMiddleware (550), which keeps retrying 5xx and timeouts.
-DOWNLOADER_MIDDLEWARES = {"rfi_crawler.middlewares.BlockBackoffMiddleware": 560}
+DOWNLOADER_MIDDLEWARES = {
+    "rfi_crawler.middlewares.BlockBackoffMiddleware": 560,
+    # With RFI_WARC_DIR: nearest the downloader (past HttpCache, 900), so every response is
+    # archived as received, before redirects, retries or decompression act on it.
+    "rfi_crawler.warc.WarcCaptureMiddleware": 950,
+}
+# With RFI_WARC_DIR: each record names the WARC record of its page (crawl.warc).
+SPIDER_MIDDLEWARES = {"rfi_crawler.warc.WarcLinkMiddleware": 750}
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 # `scrapy crawl` exits non-zero when a run ends blocked, drifted or unable to write.
 COMMANDS_MODULE = "rfi_crawler.commands"

@@ -120,6 +120,24 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reextract(args: argparse.Namespace) -> int:
+    from rfi_crawler.dataset.reextract import latest_versions, reextract
+
+    missing = [str(p) for p in args.warcs if not p.is_file()]
+    if missing:
+        raise InputError(f"no such WARC file: {', '.join(missing)}")
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be 1 or more, not {args.jobs}")
+    against = None
+    if args.against:
+        report = ReadReport(input_files(args.against))
+        against = latest_versions(r for _, _, r in read_records(report.files, report))
+    with _output(args.output) as out:
+        result = reextract(args.warcs, out.write, jobs=args.jobs, against=against)
+    print(f"rfi-dataset: {result.summary()}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rfi-dataset",
@@ -180,6 +198,22 @@ def _parser() -> argparse.ArgumentParser:
     statistics.add_argument("--font", type=Path, help="a font file with Chinese glyphs")
     statistics.add_argument("--skip-invalid", action="store_true")
     statistics.set_defaults(run=run_stats)
+
+    again = commands.add_parser(
+        "re-extract", help="today's extractor on archived article responses (no network)"
+    )
+    again.add_argument("warcs", nargs="+", type=Path, metavar="WARC", help=".warc.gz files")
+    again.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    again.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    again.add_argument(
+        "--against",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="INPUT",
+        help="run files: write only records whose fields differ from their latest version",
+    )
+    again.set_defaults(run=run_reextract)
     return parser
 
 

@@ -1,0 +1,286 @@
+"""Crawl cost: rfi_cn against a null spider fetching the same URLs, on the replica.
+
+    python -m benchmarks.crawl [--articles 3000] [--concurrency 8] [--repeat 1]
+
+The replica (pages of ~500 KB built from the real article template) runs in this process
+on 127.0.0.1; each crawl is a child ``scrapy crawl`` process with the same settings (no
+delays, no AutoThrottle). rfi_cn runs first; the null spider then requests exactly the
+URLs rfi_cn fetched (the replica's request log) through the same engine, middlewares and
+pipelines, and does nothing with the responses. CPU time and peak RSS of each crawl come
+from the kernel (``os.wait4``), so they count the crawler only, never the replica.
+
+Throughput is pages over the engine's time (Scrapy's ``elapsed_time_seconds``, open to
+close; process start-up is left out); CPU per page counts the whole process, start-up
+included (about 1 s). On a shared machine wall time is noisy; CPU ms per page is the
+steadier figure. With
+``--repeat`` the two spiders alternate and the table gives medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import NotConfigured
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from scrapy.http import Response
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class NullSpider(Spider):
+    """Requests the URLs listed in ``-a urls_file=…`` and ignores every response."""
+
+    name = "null"
+
+    async def start(self) -> AsyncIterator[Request]:
+        lines = Path(self.urls_file).read_text(encoding="utf-8").splitlines()
+        for url in lines:
+            yield Request(url, self.parse)
+
+    def parse(self, response: Response) -> None:
+        return None
+
+
+class MemoryProbe:
+    """``--profile memory``: tracemalloc snapshots at the traced peak (what the in-flight
+    pages hold) and at the end (what grew with the crawl), each compared with one taken
+    after the first 200 responses; the top allocation sites go to ``PROFILE_DUMP_FILE``."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.path = Path(crawler.settings["PROFILE_DUMP_FILE"])
+        self.responses = 0
+        self.peak = 0
+        self.early: Any = None
+        self.at_peak: Any = None
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MemoryProbe:
+        if not tracemalloc.is_tracing():
+            raise NotConfigured("run with PYTHONTRACEMALLOC")
+        return cls(crawler)
+
+    def response_received(self, **_: Any) -> None:
+        self.responses += 1
+        if self.responses == 200:
+            self.early = tracemalloc.take_snapshot()
+        current, _ = tracemalloc.get_traced_memory()
+        if self.responses % 5 == 0 and current > self.peak:
+            self.peak = current
+            self.at_peak = tracemalloc.take_snapshot()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        final = tracemalloc.take_snapshot()
+        lines = [f"responses {self.responses}; traced peak {self.peak / 2**20:.1f} MiB"]
+        for title, snapshot in (("at the peak", self.at_peak), ("at the end", final)):
+            if snapshot is None:
+                continue
+            lines.append(f"\n== {title}: top allocation sites (size) ==")
+            lines += [str(s) for s in snapshot.statistics("lineno")[:25]]
+            if self.early is not None:
+                lines.append(f"\n== {title}, compared with after 200 responses ==")
+                lines += [str(s) for s in snapshot.compare_to(self.early, "lineno")[:25]]
+        self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def settings_for(concurrency: int, listing_pages: int, base_url: str) -> dict[str, str]:
+    return {
+        "AUTOTHROTTLE_ENABLED": "0",
+        "DOWNLOAD_DELAY": "0",
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+        "TELNETCONSOLE_ENABLED": "0",
+        "LOG_LEVEL": "WARNING",
+        "RFI_CONTACT": "benchmark@example.invalid",
+        "RFI_BASE_URL": base_url,
+        "RFI_MAX_LISTING_PAGES": str(listing_pages),
+        # The replica's 403 section is retried after milliseconds, not the real site's seconds.
+        "RFI_BACKOFF_BASE": "0.05",
+        "RFI_BACKOFF_MAX": "0.5",
+        # Both spiders are found by the same project settings.
+        "SPIDER_MODULES": "rfi_crawler.spiders,benchmarks.crawl",
+    }
+
+
+def run_spider(
+    spider: str,
+    server: Any,
+    workdir: Path,
+    settings: dict[str, str],
+    args: dict[str, str],
+    extra: dict[str, str],
+    profile: str | None = None,
+) -> dict[str, Any]:
+    workdir.mkdir(parents=True)
+    merged = {
+        **settings,
+        "RFI_DATA_DIR": str(workdir / "data"),
+        "STATS_DUMP_FILE": str(workdir / "stats.json"),
+        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
+        **extra,
+    }
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    if profile == "cpu":
+        command[1:1] = ["-m", "cProfile", "-o", str(workdir / "cpu.prof")]
+    elif profile == "memory":
+        environment["PYTHONTRACEMALLOC"] = "1"
+        merged["PROFILE_DUMP_FILE"] = str(workdir / "memory.txt")
+        merged["EXTENSIONS"] = json.dumps(
+            {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.MemoryProbe": 0}
+        )
+    for name, value in merged.items():
+        command += ["-s", f"{name}={value}"]
+    for name, value in args.items():
+        command += ["-a", f"{name}={value}"]
+    server.reset_log()
+    log = open(workdir / "log.txt", "wb")  # noqa: SIM115 (closed below)
+    started = time.perf_counter()
+    with log:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=log,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{spider} crawl failed (status {status}); see {workdir / 'log.txt'}")
+    requests = list(server.requests)
+    stats = json.loads((workdir / "stats.json").read_text(encoding="utf-8"))
+    pages = len(requests)
+    cpu = usage.ru_utime + usage.ru_stime
+    crawling = stats.get("elapsed_time_seconds") or seconds  # engine open → close
+    return {
+        "spider": spider,
+        "pages": pages,
+        "articles": sum(path in server.site.by_path for path in requests),
+        "items": stats.get("item_scraped_count", 0),
+        "seconds": seconds,
+        "crawl_seconds": crawling,
+        "pages_per_s": pages / crawling,
+        "cpu_s": cpu,
+        "cpu_ms_per_page": 1000 * cpu / pages,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "requests": requests,
+    }
+
+
+def fetched_urls(base_url: str, paths: list[str]) -> list[str]:
+    from rfi_crawler.urls import quote_path
+
+    seen: dict[str, None] = {}
+    for path in paths:
+        if path != "/robots.txt":  # fetched by RobotsTxtMiddleware for either spider
+            seen.setdefault(base_url + quote_path(path), None)
+    return list(seen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tests.replica.server import ReplicaServer
+    from tests.replica.site import ReplicaSite
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.crawl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=1, help="alternating runs per spider")
+    parser.add_argument(
+        "-s",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra Scrapy setting for both spiders (e.g. RFI_WARC_DIR=…)",
+    )
+    parser.add_argument("--keep", type=Path, help="keep run folders (logs, outputs) here")
+    parser.add_argument(
+        "--profile",
+        choices=("cpu", "memory"),
+        help="profile rfi_cn (cProfile to cpu.prof, or tracemalloc to memory.txt, in its "
+        "run folder; use with --keep); its numbers are then not comparable",
+    )
+    args = parser.parse_args(argv)
+    if args.articles < 40 or args.concurrency < 1 or args.repeat < 1:
+        parser.error("--articles must be 40 or more, --concurrency and --repeat 1 or more")
+    extra = dict(item.split("=", 1) for item in args.extra if "=" in item)
+
+    site = ReplicaSite(articles=args.articles, seed=1, page_size=50)
+    listing_pages = args.articles // 50 + 1  # every section page: all listed articles start
+    scratch = tempfile.TemporaryDirectory(prefix="rfi-bench-")
+    root = args.keep or Path(scratch.name)
+    runs: dict[str, list[dict[str, Any]]] = {"rfi_cn": [], "null": []}
+    with scratch, ReplicaServer(site) as server:
+        settings = settings_for(args.concurrency, listing_pages, server.base_url)
+        for n in range(args.repeat):
+            real = run_spider(
+                "rfi_cn", server, root / f"rfi_cn-{n}", settings, {}, extra, args.profile
+            )
+            urls_file = root / f"urls-{n}.txt"
+            urls_file.write_text(
+                "\n".join(fetched_urls(server.base_url, real["requests"])), encoding="utf-8"
+            )
+            null = run_spider(
+                "null", server, root / f"null-{n}", settings, {"urls_file": str(urls_file)}, extra
+            )
+            runs["rfi_cn"].append(real)
+            runs["null"].append(null)
+            for result in (real, null):
+                print(
+                    f"run {n + 1}: {result['spider']:7s} {result['pages']:6d} pages "
+                    f"({result['articles']} articles, {result['items']} items) in "
+                    f"{result['crawl_seconds']:6.1f} s ({result['seconds']:.1f} s with "
+                    f"start-up); CPU {result['cpu_s']:6.1f} s; "
+                    f"peak RSS {result['peak_rss_mb']:6.1f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def median(spider: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[spider])
+
+    ratio = median("rfi_cn", "pages_per_s") / median("null", "pages_per_s")
+    print(
+        f"replica: {args.articles} articles (~500 KB pages), {args.concurrency} concurrent, "
+        f"{args.repeat} run(s) each{' (medians)' if args.repeat > 1 else ''}; "
+        f"extra settings: {extra or 'none'}"
+    )
+    print("| | rfi_cn | null spider |\n|---|---|---|")
+    print(f"| pages fetched | {median('rfi_cn', 'pages'):.0f} | {median('null', 'pages'):.0f} |")
+    print(
+        f"| throughput | {median('rfi_cn', 'pages_per_s'):.1f} pages/s | "
+        f"{median('null', 'pages_per_s'):.1f} pages/s (ratio {ratio:.2f}) |"
+    )
+    print(
+        f"| crawler CPU per page | {median('rfi_cn', 'cpu_ms_per_page'):.1f} ms | "
+        f"{median('null', 'cpu_ms_per_page'):.1f} ms |"
+    )
+    print(
+        f"| peak RSS | {median('rfi_cn', 'peak_rss_mb'):.0f} MB | "
+        f"{median('null', 'peak_rss_mb'):.0f} MB |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

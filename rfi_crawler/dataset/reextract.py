@@ -1,0 +1,358 @@
+"""Offline re-extraction: today's extractor run on article responses kept in WARC files.
+
+No network: each archived ``200`` response of a content URL goes through the crawl's
+own steps (the response class Scrapy would build, the binary/truncated/charset guards,
+``extract_article``, schema validation) and becomes a record with ``crawl.via = "warc"``,
+``crawl.fetched_at`` = the response's ``WARC-Date`` (when it was received), ``crawl.warc``
+= the record it came from, ``crawl.referer`` from the request's ``Referer`` header and
+``crawl.depth`` 0 (related hops are not archived).
+
+Within one re-extraction a record identical to an earlier one of the same article is
+left out (an article fetched by several runs yields one record while it is unchanged).
+With ``against`` (run files), a record is written only where the extractor now gives
+different fields than the latest version there — every field compared except provenance
+(``crawl``, ``version``, ``extractor_version``) — and then carries that version + 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import resource
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from itemadapter import ItemAdapter
+from parsel import Selector
+from scrapy.http import Headers, HtmlResponse
+from scrapy.responsetypes import responsetypes
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from rfi_crawler import urls
+from rfi_crawler.dataset.reader import InputError
+from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
+from rfi_crawler.extract.article import extract_article
+from rfi_crawler.schema import validation_errors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from pathlib import Path
+    from typing import BinaryIO
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE = ("crawl", "version", "extractor_version")
+# Decoded by warcio (as HttpCompressionMiddleware decodes them in a crawl).
+DECODED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
+CHUNK = 8  # responses per task sent to a worker
+
+
+class WarcReadError(InputError):
+    """A file that is not a readable WARC file."""
+
+
+@dataclass(frozen=True)
+class Archived:
+    """One archived article response, as the extractor needs it."""
+
+    url: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    fetched_at: str
+    file: str
+    record_id: str
+    referer: str | None = None
+
+
+@dataclass
+class Report:
+    files: int = 0
+    responses: int = 0  # article responses read
+    outcomes: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    jobs: int = 1
+    cut_short: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.responses / self.seconds if self.seconds else 0.0
+        cpu = 1000 * self.cpu_seconds / self.responses if self.responses else 0.0
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "none"
+        return (
+            f"re-extracted {self.responses} article responses from {self.files} WARC files "
+            f"({outcomes}) in {self.seconds:.1f} s: {rate:.1f} pages/s, "
+            f"{cpu:.1f} CPU ms/page, {self.jobs} job(s)"
+            + (
+                f"; cut short, read up to the cut: {', '.join(self.cut_short)}"
+                if self.cut_short
+                else ""
+            )
+        )
+
+
+def _fetch_time(warc_date: str) -> str:
+    """``2026-12-06T13:08:06.123456Z`` → ``2026-12-06T13:08:06+00:00`` (seconds cut)."""
+    moment = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def _is_article_uri(uri: str) -> bool:
+    path = urls.unquote_path(urlsplit(uri).path)
+    return path is not None and urls.is_content_path(path, ("cn", "tw"))
+
+
+def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[Archived]:
+    """The ``200`` responses of content URLs in one WARC file, each with the ``Referer``
+    of the request written right after it. A file cut short (a crash leaves at most its
+    last record so) gives what comes before the cut, and is named in the report."""
+    _check_warc(path, handle)
+    pending: Archived | None = None
+    try:
+        for record in ArchiveIterator(handle):
+            kind = record.rec_type
+            headers = record.rec_headers
+            if pending is not None:
+                referer = None
+                if kind == "request" and headers.get_header("WARC-Concurrent-To") == (
+                    pending.record_id
+                ):
+                    referer = record.http_headers.get_header("Referer")
+                yield replace(pending, referer=referer)
+                pending = None
+            uri = headers.get_header("WARC-Target-URI") or ""
+            wanted = (
+                kind == "response"
+                and record.http_headers is not None
+                and record.http_headers.get_statuscode() == "200"
+                and _is_article_uri(uri)
+            )
+            body = record.content_stream().read() if wanted else record.raw_stream.read()
+            if getattr(record.raw_stream, "limit", 0) > 0:
+                raise EOFError(f"record {headers.get_header('WARC-Record-ID')} is cut short")
+            if wanted:
+                pending = Archived(
+                    url=uri,
+                    headers=[
+                        (name.encode("latin-1"), value.encode("latin-1"))
+                        for name, value in record.http_headers.headers
+                        if name.lower().encode() not in DECODED_HEADERS
+                    ],
+                    body=body,  # dechunked, Content-Encoding decoded
+                    fetched_at=_fetch_time(headers.get_header("WARC-Date")),
+                    file=path.name,
+                    record_id=headers.get_header("WARC-Record-ID"),
+                )
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+        report.cut_short.append(path.name)
+        logger.warning("%s: unreadable past this point (%s); the rest is skipped", path, exc)
+    if pending is not None:  # whole, even if the request record after it is not
+        yield pending
+
+
+def _check_warc(path: Path, handle: BinaryIO) -> None:
+    """A WARC file (gzipped or not) starts with ``WARC/``; anything else is refused."""
+    head = handle.read(4096)
+    handle.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head)
+        except zlib.error:
+            head = b""
+    if not head.startswith(b"WARC/"):
+        raise WarcReadError(f"{path}: not a readable WARC file")
+
+
+def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
+    """(outcome, record): the crawl's own steps from response to validated record."""
+    headers = Headers(archived.headers)
+    cls = responsetypes.from_args(headers=headers, url=archived.url, body=archived.body)
+    response = cls(url=archived.url, headers=headers, body=archived.body, status=200)
+    if not isinstance(response, HtmlResponse):
+        return "failed/not_html", None
+    if is_binary(response.body):
+        return "failed/binary", None
+    if is_truncated(response.body):
+        return "failed/truncated", None
+    encoding = true_encoding(response)
+    if encoding:
+        response = response.replace(encoding=encoding)
+    parts = urlsplit(archived.url)
+    origin = f"{parts.scheme}://{parts.netloc}"  # the crawl's RFI_BASE_URL
+    referer = archived.referer and urls.canonical_url(archived.referer, origin)
+    crawl = {
+        "fetched_at": archived.fetched_at,
+        "via": "warc",
+        "referer": referer or None,
+        "depth": 0,
+        "warc": {"file": archived.file, "record_id": archived.record_id},
+    }
+    # Parsed from the bytes: no decoded copy of the page, and no Response↔Selector cycle
+    # left for the garbage collector (response.selector would make both).
+    selector = Selector(body=response.body, encoding=response.encoding, base_url=response.url)
+    item = extract_article(selector, response.url, origin, crawl)
+    if item is None:
+        return "failed/no_article", None
+    record = ItemAdapter(item).asdict()
+    if record.get("version") is None:
+        record.pop("version", None)
+    errors = validation_errors(record)
+    if errors:
+        logger.error("invalid record skipped: %s: %s", archived.url, "; ".join(errors))
+        return "skipped/invalid", None
+    return "extracted", record
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """sha256 of every field but provenance: equal when the extractor gives the same.
+    A null field counts as absent: older records lack fields added since (``credit``)."""
+    fields = {k: v for k, v in record.items() if k not in PROVENANCE and v is not None}
+    text = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _responses(paths: Iterable[Path], report: Report) -> Iterator[Archived]:
+    for path in paths:
+        report.files += 1
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise WarcReadError(f"{path}: {exc}") from exc
+        with handle:
+            for archived in archived_articles(path, handle, report):
+                report.responses += 1
+                yield archived
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a worker sends back: the outcome, and for a record its id, fingerprint and
+    JSON line (serialised in the worker, so the reading process stays light)."""
+
+    outcome: str
+    id: str | None = None
+    fingerprint: str | None = None
+    line: bytes | None = None
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def prepare(archived: Archived) -> Extracted:
+    outcome, record = extract(archived)
+    if record is None:
+        return Extracted(outcome)
+    return Extracted(outcome, record["id"], fingerprint(record), dumps(record))
+
+
+def _extracted(responses: Iterator[Archived], jobs: int) -> Iterator[Extracted]:
+    if jobs <= 1:
+        yield from map(prepare, responses)
+        return
+    # Workers parse; this process reads and writes. The semaphore bounds what is read ahead
+    # (Pool.imap would otherwise pull every body of the archive into memory).
+    ahead = threading.BoundedSemaphore(jobs * CHUNK * 4)
+
+    def bounded() -> Iterator[Archived]:
+        for archived in responses:
+            ahead.acquire()
+            yield archived
+
+    # fork: workers are this process's children, so their CPU time is counted (RUSAGE_CHILDREN).
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs) as pool:
+        for result in pool.imap(prepare, bounded(), chunksize=CHUNK):
+            ahead.release()
+            yield result
+        pool.close()
+        pool.join()
+
+
+def _file_results(path: Path) -> tuple[Report, list[Extracted]]:
+    """One whole WARC file, read and extracted in a worker: no page crosses processes."""
+    report = Report()
+    return report, [prepare(archived) for archived in _responses([path], report)]
+
+
+def _extracted_by_file(paths: list[Path], jobs: int, report: Report) -> Iterator[Extracted]:
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs) as pool:
+        for part, results in pool.imap(_file_results, paths):
+            report.files += part.files
+            report.responses += part.responses
+            report.cut_short += part.cut_short
+            yield from results
+        pool.close()
+        pool.join()
+
+
+def reextract(
+    paths: list[Path],
+    write: Callable[[bytes], Any],
+    *,
+    jobs: int = 1,
+    against: dict[str, tuple[int, str]] | None = None,
+) -> Report:
+    """Re-extract every archived article response of ``paths``; ``write(line)`` each JSON
+    line kept. ``against``: id → (latest version, fingerprint) of records already out."""
+    report = Report(jobs=jobs)
+    seen: dict[str, str] = {}  # id → fingerprint of the record last written
+    started, cpu_before = time.perf_counter(), _cpu_seconds()
+    # Files enough (a rotated archive): a worker per file, no page crosses processes; else
+    # this process reads and the workers extract (each page's bytes go through a pipe).
+    if jobs > 1 and len(paths) >= 2 * jobs:
+        results = _extracted_by_file(paths, jobs, report)
+    else:
+        results = _extracted(_responses(paths, report), jobs)
+    for result in results:
+        if result.line is None:
+            report.outcomes[result.outcome] += 1
+            continue
+        key, print_ = result.id, result.fingerprint
+        if seen.get(key) == print_:
+            report.outcomes["skipped/duplicate"] += 1
+            continue
+        seen[key] = print_
+        line = result.line
+        if against is not None:
+            version, earlier = against.get(key, (0, None))
+            if earlier == print_:
+                report.outcomes["unchanged"] += 1
+                continue
+            record = json.loads(line)
+            record["version"] = version + 1
+            line = dumps(record)
+            report.outcomes["changed" if version else "new"] += 1
+        else:
+            report.outcomes["written"] += 1
+        write(line)
+    report.seconds = time.perf_counter() - started
+    report.cpu_seconds = _cpu_seconds() - cpu_before
+    return report
+
+
+def _cpu_seconds() -> float:
+    """This process and its finished workers: user + system."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def latest_versions(records: Iterable[dict[str, Any]]) -> dict[str, tuple[int, str]]:
+    """id → (highest version, its fingerprint), from run files' records."""
+    latest: dict[str, tuple[int, str]] = {}
+    for record in records:
+        key, version = record.get("id"), record.get("version") or 0
+        if isinstance(key, str) and (key not in latest or version >= latest[key][0]):
+            latest[key] = (version, fingerprint(record))
+    return latest

@@ -1,0 +1,155 @@
+"""``rfi-dataset re-extract``: records from archived responses, offline, equal to the crawl's."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from rfi_crawler import urls
+from rfi_crawler.dataset.cli import main
+from tests.crawling import exported, run_crawl
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
+
+# What a re-extraction cannot know or says differently (documented in docs/warc.md).
+PROVENANCE = {"via", "referer", "depth", "fetched_at"}
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory):
+    """A replica crawl with WARC capture on: (its run-file records, its WARC files, tmp)."""
+    root = tmp_path_factory.mktemp("crawl")
+    site = ReplicaSite(articles=60, seed=11)
+    starts = sorted({a.path for a in site.start_articles()} - {site.articles[0].path})
+    for path, fault in zip(
+        starts,
+        ("redirect_chain", "gbk_label", "gb18030_bytes", "no_charset", "gone_404"),
+        strict=False,
+    ):
+        site.faults[path] = fault
+    with ReplicaServer(site) as server:
+        result = run_crawl(
+            server.base_url,
+            root,
+            settings={"RFI_WARC_DIR": str(root / "warc"), "RFI_WARC_MAX_MB": "1"},
+        )
+    assert result.returncode == 0, result.log[-3000:]
+    records = exported(root / "data")
+    assert len(records) > 40
+    return records, sorted((root / "warc").glob("*.warc.gz")), root
+
+
+def is_article(uri: str) -> bool:
+    return urls.is_content_path(urls.unquote_path(urlsplit(uri).path) or "")
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_round_trip_gives_the_crawls_records(captured, tmp_path, jobs, capsys):
+    records, warcs, _ = captured
+    out = tmp_path / "again.jsonl"
+    assert main(["re-extract", *map(str, warcs), "-o", str(out), "--jobs", str(jobs)]) == 0
+    assert f"{jobs} job(s)" in capsys.readouterr().err
+    again = read_jsonl(out)
+    by_id = {r["id"]: r for r in again}
+    assert len(again) == len(by_id) == len(records)
+    for original in records:
+        record = by_id[original["id"]]
+        for name, value in original.items():
+            if name == "version":
+                continue  # assigned by the state store; see --against
+            if name != "crawl":
+                assert record[name] == value, (original["url"], name)
+        crawl, before = record["crawl"], original["crawl"]
+        assert crawl["via"] == "warc" and crawl["depth"] == 0
+        assert crawl["warc"] == before["warc"]  # the very record the crawl pointed to
+        # The WARC-Date is when the response arrived; the crawl's, when it was parsed.
+        received = datetime.fromisoformat(crawl["fetched_at"])
+        parsed = datetime.fromisoformat(before["fetched_at"])
+        assert received <= parsed <= received + timedelta(minutes=2)
+        assert set(crawl) - {"warc"} == PROVENANCE
+    assert "version" not in again[0]
+
+
+@pytest.mark.parametrize("files", ["one", "all"])  # pages to workers; files to workers
+def test_jobs_give_the_same_output(captured, tmp_path, files):
+    _, warcs, _ = captured
+    chosen = warcs[:1] if files == "one" else warcs
+    assert files == "one" or len(chosen) >= 4
+    outputs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}.jsonl"
+        assert main(["re-extract", *map(str, chosen), "-o", str(out), "--jobs", str(jobs)]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_against_the_run_files_writes_only_what_changed(captured, tmp_path, capsys):
+    records, warcs, root = captured
+    out = tmp_path / "changed.jsonl"
+    run_files = str(root / "data" / "output")
+    assert main(["re-extract", *map(str, warcs), "-o", str(out), "--against", run_files]) == 0
+    assert read_jsonl(out) == []
+    assert f"unchanged {len(records)}" in capsys.readouterr().err
+
+    # An older extractor gave one article other tags: re-extraction makes it version 2.
+    edited = [dict(r) for r in records]
+    edited[0]["tags"] = ["旧标签"]
+    older = tmp_path / "older.jsonl"
+    older.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in edited))
+    assert main(["re-extract", *map(str, warcs), "-o", str(out), "--against", str(older)]) == 0
+    (changed,) = read_jsonl(out)
+    assert changed["id"] == records[0]["id"] and changed["version"] == records[0]["version"] + 1
+    assert changed["tags"] == records[0]["tags"]
+    assert "changed 1" in capsys.readouterr().err
+
+
+def test_a_warc_cut_short_keeps_the_records_before_the_cut(captured, tmp_path, capsys):
+    _, warcs, _ = captured
+    with open(warcs[0], "rb") as handle:
+        records = ArchiveIterator(handle)
+        articles = [
+            records.get_record_offset()
+            for record in records
+            if record.rec_type == "response" and is_article(record.rec_headers["WARC-Target-URI"])
+        ]
+    cut = tmp_path / warcs[0].name  # same name: the records point to the same file
+    # Inside the last article's record, as a crash or a bad copy leaves it.
+    cut.write_bytes(warcs[0].read_bytes()[: articles[-1] + 5000])
+    out, whole = tmp_path / "cut.jsonl", tmp_path / "whole.jsonl"
+    assert main(["re-extract", str(cut), "-o", str(out)]) == 0
+    assert f"cut short, read up to the cut: {cut.name}" in capsys.readouterr().err
+    assert main(["re-extract", str(warcs[0]), "-o", str(whole)]) == 0
+    kept, everything = read_jsonl(out), read_jsonl(whole)
+    assert len(kept) == len(everything) - 1 > 0
+    assert kept == everything[: len(kept)]
+
+
+def test_bad_arguments_fail_with_one_line(tmp_path, capsys):
+    assert main(["re-extract", str(tmp_path / "nope.warc.gz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rfi-dataset: no such WARC file") and err.count("\n") == 1
+    (tmp_path / "a.warc.gz").write_bytes(b"")
+    assert main(["re-extract", str(tmp_path / "a.warc.gz"), "--jobs", "0"]) == 1
+    assert "--jobs must be 1 or more" in capsys.readouterr().err
+    (tmp_path / "b.warc.gz").write_bytes(b"this is no WARC file\n" * 100)
+    assert main(["re-extract", str(tmp_path / "b.warc.gz")]) == 1
+    err = capsys.readouterr().err
+    assert "b.warc.gz: not a readable WARC file" in err and err.count("\n") == 1
+
+
+def test_fingerprint_ignores_provenance_and_fields_added_since():
+    from rfi_crawler.dataset.reextract import fingerprint
+
+    record = {"id": "A", "title": "t", "credit": None, "crawl": {"via": "rss"}, "version": 3}
+    older = {"id": "A", "title": "t", "crawl": {"via": "warc"}, "extractor_version": 1}
+    assert fingerprint(record) == fingerprint(older)
+    assert fingerprint(record) != fingerprint({**older, "title": "t2"})
+    assert fingerprint(record) != fingerprint({**older, "credit": "© AFP"})
