@@ -16,6 +16,8 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as twisted_errors
 
+from rfi_crawler.guards import Rejected
+
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
 def failure_reason(failure: Failure) -> str:
     """``http_404``, ``http_5xx``, ``robots``, ``redirect_loop``, ``offsite_redirect``,
     ``timeout``, ``dns``, ``connection``, ``data_loss`` (connection cut mid-body),
-    ``too_large``, or the exception's name."""
+    ``too_large``, a guard's reason (``not_html``, ``binary``, ``truncated``), or the
+    exception's name."""
+    if failure.check(Rejected):
+        return failure.value.reason
     if failure.check(HttpError):
         status = failure.value.response.status
         return "http_5xx" if 500 <= status < 600 else f"http_{status}"
@@ -33,6 +38,8 @@ def failure_reason(failure: Failure) -> str:
             return "robots"
         if "redirections" in message:
             return "redirect_loop"
+        if "DOWNLOAD_MAXSIZE" in message:  # a body past the limit once decompressed
+            return "too_large"
         return "offsite_redirect" if "offsite" in message else "ignored"
     if failure.check(CannotResolveHostError, twisted_errors.DNSLookupError):
         return "dns"

@@ -10,18 +10,19 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import deferred_from_coro
 
-from rfi_crawler.run import CrawlRun
+from rfi_crawler.config import RfiConfig
+from rfi_crawler.guards import Rejected
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from rfi_crawler.config import RfiConfig
-
 logger = logging.getLogger(__name__)
 
 BLOCK_STATUSES = (403, 429)
+# A pause looks this often whether the crawl is shutting down (SIGTERM, Ctrl-C).
+PAUSE_SLICE = 0.25
 BLOCKED_MESSAGE = (
     "www.rfi.fr is blocking this crawler: %d consecutive HTTP 403/429 answers (last: %s). "
     "The site blocks many data-centre IP ranges. Stopping now; everything fetched so far is "
@@ -49,7 +50,8 @@ class BlockBackoffMiddleware:
     """A 403 or 429 pauses every request for an exponentially growing delay (or what
     ``Retry-After`` asks), then is retried up to ``RFI_BACKOFF_RETRIES`` times: never a
     tight loop. ``RFI_BLOCK_THRESHOLD`` such answers in a row end the crawl with finish
-    reason ``blocked``. Any 2xx/3xx answer resets the count and eases the delay."""
+    reason ``blocked``. Any 2xx/3xx answer resets the count and eases the delay. A pause
+    ends early when the crawl shuts down: its request is then ``cancelled``, not retried."""
 
     def __init__(self, crawler: Crawler, config: RfiConfig) -> None:
         self.crawler = crawler
@@ -61,12 +63,28 @@ class BlockBackoffMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlockBackoffMiddleware:
-        return cls(crawler, CrawlRun.of(crawler).config)  # the RFI_* settings, read once
+        return cls(crawler, RfiConfig.from_settings(crawler.settings))
+
+    def shutting_down(self) -> bool:
+        engine = self.crawler.engine
+        return self.stopping or not self.crawler.crawling or not engine.running
 
     async def process_request(self, request: Request) -> None:
-        wait = self.resume_at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        while (wait := self.resume_at - time.monotonic()) > 0:
+            if self.shutting_down():
+                raise Rejected("cancelled", "the crawl shut down during a backoff pause")
+            await asyncio.sleep(min(wait, PAUSE_SLICE))
+        tries = request.meta.get("rfi_backoff_tries", 0)
+        if tries and not request.meta.get("rfi_backoff_counted"):
+            # Told when it happens: a retry the shutdown cut short is never logged.
+            request.meta["rfi_backoff_counted"] = True
+            self.crawler.stats.inc_value("rfi/backoff/retries")
+            logger.info(
+                "retry %d of %d after the pause: %s",
+                tries,
+                self.config.backoff_retries,
+                request.url,
+            )
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in BLOCK_STATUSES:
@@ -87,19 +105,14 @@ class BlockBackoffMiddleware:
         delay = min(delay, self.config.backoff_max)
         self.resume_at = max(self.resume_at, time.monotonic() + delay)
         tries = request.meta.get("rfi_backoff_tries", 0)
-        if tries >= self.config.backoff_retries:
+        if tries >= self.config.backoff_retries or self.shutting_down():
             return response  # the errback names it (http_403, http_429)
-        stats.inc_value("rfi/backoff/retries")
         logger.info(
-            "HTTP %d from %s: pausing %.1fs, then retry %d of %d",
-            response.status,
-            response.url,
-            delay,
-            tries + 1,
-            self.config.backoff_retries,
+            "HTTP %d from %s: pausing every request %.1fs", response.status, response.url, delay
         )
         retry = request.replace(dont_filter=True)
         retry.meta["rfi_backoff_tries"] = tries + 1
+        retry.meta.pop("rfi_backoff_counted", None)
         return retry
 
     def _stop_blocked(self, response: Response) -> None:

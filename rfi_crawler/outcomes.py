@@ -13,8 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.exceptions import DropItem
+
+from rfi_crawler import signals as rfi_signals
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,8 @@ class Dropped(DropItem):
 
 
 class OutcomeLedger:
+    """The ledger itself (pure); ``OutcomeLedgerExtension`` feeds it from signals."""
+
     def __init__(self) -> None:
         self._open: set[str] = set()
         self._settled: set[str] = set()
@@ -57,3 +67,58 @@ class OutcomeLedger:
         for url in list(self._open):
             self.settle(url, "cancelled")
         return self.counts
+
+
+def content_url(request: Request | None) -> str | None:
+    """The canonical content URL an article request was made for (None for listings)."""
+    return None if request is None else request.cb_kwargs.get("url")
+
+
+class OutcomeLedgerExtension:
+    """Keeps the run's ledger: URLs met and settled by the spider and middlewares
+    (``rfi_crawler.signals``), records exported or dropped by the pipelines, requests
+    the dupefilter refused. Writes ``rfi/outcome/*`` when the spider closes."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.ledger = OutcomeLedger()
+        connect = crawler.signals.connect
+        connect(self.ledger.meet, signal=rfi_signals.url_met)
+        connect(self.ledger.settle, signal=rfi_signals.url_settled)
+        connect(self.item_scraped, signal=signals.item_scraped)
+        connect(self.item_dropped, signal=signals.item_dropped)
+        connect(self.request_dropped, signal=signals.request_dropped)
+        connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OutcomeLedgerExtension:
+        return cls(crawler)
+
+    def item_scraped(self, item: Any, response: Any) -> None:
+        self._settle_item(response, "exported")
+
+    def item_dropped(self, item: Any, response: Any, exception: Exception) -> None:
+        self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
+
+    def _settle_item(self, response: Any, outcome: str) -> None:
+        url = content_url(getattr(response, "request", None))
+        if url is not None:
+            self.ledger.settle(url, outcome)
+
+    def request_dropped(self, request: Request) -> None:
+        """The dupefilter refused a request, with no errback: a redirect back to a URL
+        already requested, i.e. a redirect loop."""
+        url = content_url(request)
+        if url is None:
+            return
+        reason = "redirect_loop" if request.meta.get("redirect_times") else "duplicate_request"
+        self.crawler.stats.inc_value(f"rfi/failed/{reason}")
+        logger.warning("article not fetched (%s): %s", reason, request.url)
+        self.ledger.settle(url, f"failed/{reason}")
+
+    def spider_closed(self, reason: str) -> None:
+        met = self.ledger.met
+        stats = self.crawler.stats
+        stats.set_value("rfi/outcome/met", met)
+        for outcome, count in self.ledger.close().items():
+            stats.set_value(f"rfi/outcome/{outcome}", count)

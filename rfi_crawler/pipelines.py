@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
 from rfi_crawler.run import CrawlRun, utc_now
 from rfi_crawler.schema import validation_errors
 from rfi_crawler.state import ClaimStatus
+from rfi_crawler.store_errors import STORE_ERRORS
+from rfi_crawler.store_thread import StoreThread
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -39,8 +42,12 @@ class DateWindowPipeline(_CrawlerPipeline):
     The spider already skips URLs dated outside it; this judges the exact UTC date.
     """
 
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.run = crawler.get_extension(CrawlRun)  # holds the window once the run opens
+
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        window = self.crawler.spider.arguments.window
+        window = self.run.arguments.window
         if not window.contains(item.published_at):
             self.stats.inc_value("rfi/skipped/outside_window")
             raise Dropped(
@@ -93,35 +100,46 @@ class DuplicateArticlePipeline(_CrawlerPipeline):
 class ExportPipeline(_CrawlerPipeline):
     """Claims each record's next version in the state store, appends it to the run file,
     and marks it exported once the line is durable (every ``RFI_FSYNC_EVERY`` records or
-    ``RFI_FSYNC_SECONDS``, and at the end). Unchanged articles are dropped (counted)."""
+    ``RFI_FSYNC_SECONDS``, and at the end). Unchanged articles are dropped (counted).
+
+    The run file is created at the first record: a run that exports nothing leaves only
+    its manifest. Store calls run on a thread of their own (``StoreThread``); a store
+    error stops the run with ``state_error``."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.run = CrawlRun.of(crawler)
+        self.run = crawler.get_extension(CrawlRun)
+        self.store = StoreThread(self.run.config.state_uri, self.run.config.state_timeout)
         self.writer: RunFileWriter | None = None
         self.pending: list[tuple[str, int]] = []
-        self.failed = False
+        self.failed: str | None = None  # the outcome of records after a failure
 
-    def open_spider(self) -> None:
-        self.run.open()
-        config = self.run.config
-        self.writer = RunFileWriter(
-            self.run.output_path,
-            compress=config.output_compression == "gzip",
-            sync_every=config.sync_every,
-            sync_seconds=config.sync_seconds,
-        )
+    def _open_writer(self) -> RunFileWriter:
+        if self.writer is None:
+            config = self.run.config
+            self.writer = RunFileWriter(
+                self.run.output_path,
+                compress=config.output_compression == "gzip",
+                sync_every=config.sync_every,
+                sync_seconds=config.sync_seconds,
+            )
+        return self.writer
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
-        assert self.writer is not None and self.run.store is not None
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
         if self.failed:
             raise Dropped(
-                "failed/output_error",
-                f"not written: {item.id}: the run file failed",
+                self.failed,
+                f"not written: {item.id}: the run stopped exporting",
                 log_level="DEBUG",
             )
         record = ItemAdapter(item).asdict()
-        claim = self.run.store.claim(record, self.run.run_id, utc_now())
+        try:
+            claim = await self.store.call("claim", record, self.run.run_id, utc_now())
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            raise Dropped(
+                "failed/state_error", f"not written: {item.id}: {exc}", log_level="DEBUG"
+            ) from None
         if claim.status is ClaimStatus.UNCHANGED:
             self.stats.inc_value("rfi/incremental/unchanged")
             raise Dropped(
@@ -136,24 +154,33 @@ class ExportPipeline(_CrawlerPipeline):
             )
         item.version = record["version"] = claim.version
         try:
-            self.writer.write(record)
+            writer = self._open_writer()
+            writer.write(record)
             self.pending.append((record["id"], claim.version))
-            if self.writer.sync_due():
-                self._sync()
+            if writer.sync_due():
+                await self._sync()
         except OSError as exc:
             self._stop(exc)
             raise Dropped(
                 "failed/output_error", f"not written: {item.id}: {exc}", log_level="DEBUG"
             ) from exc
+        except STORE_ERRORS as exc:
+            # Written but not marked exported: the run's close settles it from the file.
+            self._store_failed(exc)
         self.stats.inc_value(f"rfi/exported/{claim.status}")
         return item
+
+    def _store_failed(self, exc: Exception) -> None:
+        if not self.failed:
+            self.failed = "failed/state_error"
+            self.crawler.signals.send_catch_log(rfi_signals.store_failed, error=exc)
 
     def _stop(self, exc: OSError, *, close: bool = True) -> None:
         """The run file cannot be written (disk full, I/O error): stop rather than go on
         claiming. What reached the disk is settled when the run closes."""
         if self.failed:
             return
-        self.failed = True
+        self.failed = "failed/output_error"
         self.stats.inc_value("rfi/failed/output_error")
         logger.error(
             "cannot write the run file %s: %s; stopping the crawl (records already "
@@ -167,19 +194,22 @@ class ExportPipeline(_CrawlerPipeline):
     def _close_crawl(self, reason: str) -> None:
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
-    def _sync(self) -> None:
-        assert self.writer is not None and self.run.store is not None
+    async def _sync(self) -> None:
+        assert self.writer is not None
         self.writer.sync()
-        if self.pending:
-            self.run.store.commit(self.pending, self.run.run_id, utc_now())
-            self.pending = []
+        batch, self.pending = self.pending, []
+        if batch:
+            await self.store.call("commit", batch, self.run.run_id, utc_now())
 
-    def close_spider(self) -> None:
-        if self.writer is None:
-            return
+    async def close_spider(self) -> None:
         try:
-            if not self.failed:
-                self._sync()
-            self.writer.close()
+            if self.writer is not None:
+                if not self.failed:
+                    await self._sync()
+                self.writer.close()
         except OSError as exc:
             self._stop(exc, close=False)  # already closing
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+        finally:
+            self.store.close()

@@ -1,9 +1,10 @@
-"""One crawl process's run: its id, output file, lock, manifest and the shared state store.
+"""The crawl's run, a Scrapy extension: its id, output file, lock, manifest and state store.
 
-Every component of a crawl reaches the same run through ``CrawlRun.of(crawler)``. Opening a
-run first recovers the runs that died (``kill -9``, power cut): their output files are
-read back, every complete line is marked exported in the store, and their other claims
-are released, so the store always agrees with the files.
+Components reach it with ``crawler.get_extension(CrawlRun)`` in their ``from_crawler``.
+Opening a run (``spider_opened``) first recovers the runs that died (``kill -9``, power
+cut): their output files are read back, every complete line is marked exported in the
+store, and their other claims are released, so the store always agrees with the files.
+A store that fails, at open or mid-run, ends the run with finish reason ``state_error``.
 """
 
 from __future__ import annotations
@@ -17,25 +18,27 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 import scrapy
 from scrapy import signals
+from scrapy.exceptions import CloseSpider
+from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import __version__
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
 from rfi_crawler.schema import SCHEMA_VERSION
 from rfi_crawler.state import RunRecord, StateStore, open_store
+from rfi_crawler.store_errors import STATE_ERROR, STORE_ERRORS
 
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from scrapy import Spider
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-_runs: WeakKeyDictionary[Crawler, CrawlRun] = WeakKeyDictionary()
 
 
 def utc_now() -> str:
@@ -44,10 +47,8 @@ def utc_now() -> str:
 
 class CrawlRun:
     @classmethod
-    def of(cls, crawler: Crawler) -> CrawlRun:
-        if crawler not in _runs:
-            _runs[crawler] = cls(crawler)
-        return _runs[crawler]
+    def from_crawler(cls, crawler: Crawler) -> CrawlRun:
+        return cls(crawler)
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -56,9 +57,39 @@ class CrawlRun:
         self.store: StateStore | None = None
         self.name_job(os.environ.get("SCRAPY_JOB"))
         self.spider_arguments: dict[str, Any] = {}
+        self.arguments: Any = None  # the spider's parsed SpiderArguments, once opened
         self._lock: TextIO | None = None
         self._closed = False
-        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        self._store_failed = False
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.store_failed, signal=rfi_signals.store_failed)
+
+    def spider_opened(self, spider: Spider) -> None:
+        """Take the spider's arguments (and Scrapyd's job id), then open the run."""
+        self.arguments = getattr(spider, "arguments", None)
+        self.spider_arguments = dict(getattr(spider, "manifest_arguments", {}))
+        job = getattr(spider, "job", None)
+        if job:
+            self.name_job(job)  # Scrapyd's job id names the run file
+        try:
+            self.open()
+        except STORE_ERRORS as exc:
+            logger.error("state store unusable, nothing crawled: %s", exc)
+            raise CloseSpider(STATE_ERROR) from None
+
+    def store_failed(self, error: Exception) -> None:
+        """A component's store call failed mid-run: stop once, with ``state_error``."""
+        if self._store_failed:
+            return
+        self._store_failed = True
+        self.crawler.stats.inc_value("rfi/failed/state_error")
+        logger.error(
+            "state store failed mid-run: %s; stopping the crawl (records already synced are"
+            " kept; check RFI_STATE_URI and RFI_STATE_TIMEOUT, or restore the store)",
+            error,
+        )
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=STATE_ERROR))
 
     def name_job(self, job: str | None) -> None:
         """Name the run after its job (Scrapyd passes ``-a _job=<id>``); before ``open``.
@@ -94,6 +125,7 @@ class CrawlRun:
             logger.info(
                 "run %s: output %s, state %s", self.run_id, self.output_path, self.config.state_uri
             )
+            self.crawler.signals.send_catch_log(rfi_signals.store_opened, store=store)
         return self.store
 
     def _recover_dead_runs(self) -> None:
@@ -124,15 +156,31 @@ class CrawlRun:
         committed = self.store.commit(keys, run_id, utc_now())
         return committed, self.store.release(run_id), problem
 
-    def _spider_closed(self, spider: object, reason: str) -> None:
-        self.close(reason)
+    def spider_closed(self, reason: str) -> None:
+        try:
+            self.close(reason)
+        except STORE_ERRORS as exc:
+            logger.error("state store failed while closing the run %s: %s", self.run_id, exc)
+            self.crawler.stats.set_value("finish_reason", STATE_ERROR)
 
     def close(self, reason: str) -> None:
         if self._closed or self.store is None:
             return
         self._closed = True
-        # Normally a no-op; after a write error (disk full) it settles what reached the file.
-        committed, released, problem = self._reconcile(self.run_id, self.output_path)
+        if self._store_failed:
+            reason = STATE_ERROR  # the close that followed the failure may name another
+        try:
+            # Normally a no-op; after a write error (disk full) it settles what reached the file.
+            committed, released, problem = self._reconcile(self.run_id, self.output_path)
+        except STORE_ERRORS as exc:
+            # The store cannot settle the run: the next run's recovery will, from the file.
+            logger.error(
+                "run %s: the state store could not settle its claims: %s", self.run_id, exc
+            )
+            self._release_lock()
+            self.crawler.stats.set_value("finish_reason", STATE_ERROR)
+            self._write_manifest(utc_now(), STATE_ERROR)
+            return
         if committed or released:
             logger.warning(
                 "run %s closed with %d records only in its file and %d claims not written%s",
@@ -143,10 +191,12 @@ class CrawlRun:
             )
         finished = utc_now()
         logger.info("%s", self.summary(reason))
-        if self.output_path.exists():
-            self._write_manifest(finished, reason)
+        self._write_manifest(finished, reason)
         self.store.finish_run(self.run_id, finished, reason)
         self.store.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
         if self._lock is not None:
             self._lock.close()
         self.lock_path.unlink(missing_ok=True)
@@ -167,7 +217,8 @@ class CrawlRun:
         return (
             f"run {self.run_id} ended ({reason}): exported "
             f"{stats.get('rfi/exported/new', 0)} new and "
-            f"{stats.get('rfi/exported/changed', 0)} changed records to {self.output_path}; "
+            f"{stats.get('rfi/exported/changed', 0)} changed records to "
+            f"{self.output_path if self.output_path.exists() else 'no run file'}; "
             f"unchanged {stats.get('rfi/incremental/unchanged', 0)}, not downloaded again "
             f"{stats.get('rfi/incremental/skipped_known', 0)}; skipped: "
             f"{group('rfi/skipped/')}; failed: {group('rfi/failed/')}; "
@@ -179,6 +230,7 @@ class CrawlRun:
 
     def _write_manifest(self, finished: str, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
+        written = self.output_path.exists()
         outcomes = {
             key.removeprefix("rfi/"): value
             for key, value in sorted(stats.items())
@@ -196,10 +248,11 @@ class CrawlRun:
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": finished,
             "finish_reason": reason,
-            "output": self.output_path.name,
+            # A run that exported nothing leaves its manifest and no empty run file.
+            "output": self.output_path.name if written else None,
             "compression": self.config.output_compression,
             "records": stats.get("rfi/exported/new", 0) + stats.get("rfi/exported/changed", 0),
-            "sha256": file_sha256(self.output_path),
+            "sha256": file_sha256(self.output_path) if written else None,
             "schema_version": SCHEMA_VERSION,
             "spider_arguments": self.spider_arguments,
             "settings": self.config.as_manifest(),
@@ -211,9 +264,8 @@ class CrawlRun:
             "outcomes": outcomes,
             "field_coverage": coverage,
         }
-        path = self.output_path.with_name(
-            self.output_path.name.split(".jsonl")[0] + ".manifest.json"
-        )
+        path = manifest_path(self.output_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(temporary, path)

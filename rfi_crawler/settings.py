@@ -21,9 +21,17 @@ DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 
-# 403/429 are backed off and retried by our middleware (Retry-After honoured), placed
-# nearer the downloader than RetryMiddleware (550), which keeps retrying 5xx and timeouts.
+# robots.txt read as RFC 9309 says (5xx or unreachable: disallow all), in Scrapy's slot.
+# Responses travel from high numbers to low: redirects away from our origin are refused
+# before RedirectMiddleware (600) follows them; article bodies are checked after
+# HttpCompressionMiddleware (590) decompressed them; 403/429 are backed off and retried
+# (Retry-After honoured) nearer the downloader than RetryMiddleware (550), which keeps
+# retrying 5xx and timeouts.
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "rfi_crawler.robots.RobotsPolicyMiddleware": 100,
+    "rfi_crawler.guards.OriginGuardMiddleware": 650,
+    "rfi_crawler.guards.ResponseGuardMiddleware": 580,
     "rfi_crawler.middlewares.BlockBackoffMiddleware": 560,
     # With RFI_WARC_DIR: nearest the downloader (past HttpCache, 900), so every response is
     # archived as received, before redirects, retries or decompression act on it.
@@ -32,8 +40,12 @@ DOWNLOADER_MIDDLEWARES = {
 # With RFI_WARC_DIR: each record names the WARC record of its page (crawl.warc).
 SPIDER_MIDDLEWARES = {"rfi_crawler.warc.WarcLinkMiddleware": 750}
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
-# `scrapy crawl` exits non-zero when a run ends blocked, drifted or unable to write.
+# `scrapy crawl` exits non-zero when a run ends blocked, drifted, unreachable or unable
+# to write.
 COMMANDS_MODULE = "rfi_crawler.commands"
+
+# The run's own extensions (run, ledger, drift, reachability, refresh) are added by the
+# spider itself (RfiCnSpider.from_crawler), so an EXTENSIONS of yours keeps them.
 
 # -- Records -----------------------------------------------------------------------------
 # Window, then schema, then within-run dedup, then the export that claims versions in the

@@ -37,7 +37,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from rfi_crawler import __version__
-from rfi_crawler.run import CrawlRun
+from rfi_crawler.config import RfiConfig
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-
-    from rfi_crawler.config import RfiConfig
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +242,7 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
-        config = CrawlRun.of(crawler).config  # the RFI_* settings, read once
+        config = RfiConfig.from_settings(crawler.settings)
         if config.warc_dir is None:
             raise NotConfigured("RFI_WARC_DIR is not set")
         return cls(crawler, config)
@@ -297,7 +295,7 @@ class WarcLinkMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcLinkMiddleware:
-        if CrawlRun.of(crawler).config.warc_dir is None:
+        if RfiConfig.from_settings(crawler.settings).warc_dir is None:
             raise NotConfigured("RFI_WARC_DIR is not set")
         return cls()
 

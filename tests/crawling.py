@@ -8,9 +8,16 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from scrapy.utils.test import get_crawler
+
+from rfi_crawler import settings as project_module
 from rfi_crawler.export.run_file import iter_records
+from rfi_crawler.spiders.rfi_cn import RUN_EXTENSIONS, RfiCnSpider
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Fast but still real: the engine, robots.txt, dupefilter and pipelines all run.
@@ -59,7 +66,8 @@ def crawl_command(
         "RFI_BASE_URL": base_url,
         "RFI_DATA_DIR": str(data_dir or workdir / "data"),
         "STATS_DUMP_FILE": str(workdir / "stats.json"),
-        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
+        # After the run's own extensions, which write their stats at spider_closed too.
+        "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 1000}),
         **(settings or {}),
     }
     for name, value in merged.items():
@@ -113,3 +121,18 @@ def run_files(data_dir: Path) -> list[Path]:
 def exported(data_dir: Path) -> list[dict[str, Any]]:
     """Every record of every run file (a truncated last line is skipped, as readers do)."""
     return [record for path in run_files(data_dir) for _, record in iter_records(path)]
+
+
+def project_settings(**overrides: Any) -> dict[str, Any]:
+    """The project's settings with the run's extensions, as ``scrapy crawl`` has them."""
+    values = {k: v for k, v in vars(project_module).items() if k.isupper()}
+    return {**values, "EXTENSIONS": dict(RUN_EXTENSIONS), **overrides}
+
+
+def built_crawler(settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> Crawler:
+    """A crawler with its spider and extensions built, as the engine would start it
+    (nothing opened, nothing downloaded)."""
+    crawler = get_crawler(RfiCnSpider, project_settings(**(settings or {})))
+    crawler.spider = RfiCnSpider.from_crawler(crawler, **spider_kwargs)
+    crawler.stats.open_spider()
+    return crawler

@@ -159,7 +159,7 @@ def test_build_keeps_the_latest_version_sorted_and_is_reproducible(runs, tmp_pat
     files = sorted(runs.iterdir(), reverse=True)
     assert run("build", *files, *files, "-o", tmp_path / "again.jsonl") == 0
     assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "out.jsonl").read_bytes()
-    card = (tmp_path / "DATASET.md").read_text(encoding="utf-8")
+    card = (tmp_path / "out.jsonl.DATASET.md").read_text(encoding="utf-8")
     assert "**Records:** 5" in card and "| 法国 | 1 |" in card and "copyright" in card
 
 

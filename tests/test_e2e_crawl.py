@@ -27,6 +27,20 @@ def server(site: ReplicaSite):
         yield server
 
 
+@pytest.fixture(scope="module")
+def default_crawl(tmp_path_factory):
+    """One default crawl, shared by the tests that only read what it did.
+
+    The sitemap answers late, so X is first met two related hops away (home → B → X)
+    and only later as a start point: its related links must still be followed.
+    """
+    site = ReplicaSite(articles=60, seed=7, today=TODAY)
+    site.delays["/sitemaps/cn/news.xml"] = 2.0
+    with ReplicaServer(site) as server:
+        result = run_crawl(server.base_url, tmp_path_factory.mktemp("default"))
+        return site, result, server.requested()
+
+
 def by_url(records: list[dict]) -> dict[str, dict]:
     return {record["url"]: record for record in records}
 
@@ -40,11 +54,8 @@ def assert_clean_run(result) -> None:
     assert len({r["id"] for r in result.records}) == len(urls), "two records share an id"
 
 
-def test_default_crawl_exports_exactly_the_expected_articles(site, server, tmp_path):
-    # The sitemap answers late, so X is first met two related hops away (home → B → X)
-    # and only later as a start point: its related links must still be followed.
-    site.delays["/sitemaps/cn/news.xml"] = 2.0
-    result = run_crawl(server.base_url, tmp_path)
+def test_default_crawl_exports_exactly_the_expected_articles(default_crawl):
+    site, result, _ = default_crawl
     assert_clean_run(result)
 
     expected = site.expected_depths(related_depth=2)
@@ -89,10 +100,9 @@ def test_default_crawl_exports_exactly_the_expected_articles(site, server, tmp_p
             assert crawl["referer"] in records
 
 
-def test_default_crawl_requests_each_article_once_and_nothing_else(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path)
+def test_default_crawl_requests_each_article_once_and_nothing_else(default_crawl):
+    site, result, requested = default_crawl
     assert_clean_run(result)
-    requested = server.requested()
 
     article_paths = set(site.by_path)
     repeated = {path: n for path, n in requested.items() if path in article_paths and n > 1}

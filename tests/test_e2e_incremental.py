@@ -252,15 +252,19 @@ def test_two_crawls_sharing_one_store_never_export_a_version_twice(tmp_path):
     assert {r["url"] for r in records} == expected_urls(site)
 
 
-def hold_lock(path, seconds: float) -> threading.Thread:
-    """Another process's long write: an exclusive transaction on the store."""
+def hold_lock(path, seconds: float, until: threading.Event | None = None) -> threading.Thread:
+    """Another process's long write: an exclusive transaction on the store, for ``seconds``
+    or until ``until`` is set."""
     ready = threading.Event()
 
     def hold() -> None:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("BEGIN EXCLUSIVE")
         ready.set()
-        time.sleep(seconds)
+        if until is None:
+            time.sleep(seconds)
+        else:
+            until.wait(seconds)
         db.execute("COMMIT")
         db.close()
 
@@ -298,13 +302,17 @@ def test_a_store_locked_too_long_fails_clearly_and_stays_intact(tmp_path):
             run_crawl(server.base_url, tmp_path / "a", data_dir=data, args={"related_depth": "0"})
         )
         before = len(exported(data))
-        holder = hold_lock(data / "state.sqlite3", 8)
+        # Held until the refused crawl has ended (progress, not a guess at its duration).
+        done = threading.Event()
+        holder = hold_lock(data / "state.sqlite3", 120, until=done)
         refused = run_crawl(
             server.base_url, tmp_path / "b", data_dir=data, settings={"RFI_STATE_TIMEOUT": "1"}
         )
+        done.set()
         holder.join()
-        assert refused.returncode != 0
+        assert refused.returncode == 7, refused.log[-3000:]  # state_error
         assert "stayed locked by another crawl" in refused.log
+        assert "Traceback" not in refused.log, refused.log[-3000:]
         db = sqlite3.connect(data / "state.sqlite3")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         db.close()
@@ -313,3 +321,61 @@ def test_a_store_locked_too_long_fails_clearly_and_stays_intact(tmp_path):
     records = exported(data)
     assert {r["url"] for r in records} == expected_urls(site)
     assert max(keys(records).values()) == 1
+
+
+def test_a_store_locked_mid_run_stops_the_run_with_state_error(tmp_path):
+    """Another process takes the store's write lock once the run is under way and keeps
+    it past RFI_STATE_TIMEOUT: the run stops with state_error and exit 7, not 'finished'
+    with its articles silently cancelled; the next run settles what the first wrote."""
+    site = ReplicaSite(articles=40, seed=12, today=today())
+    site.article_delay = 0.2  # a run long enough to be caught mid-way
+    data = tmp_path / "data"
+    release = threading.Event()
+    with ReplicaServer(site) as server:
+        crawl = subprocess.Popen(
+            crawl_command(
+                server.base_url, tmp_path / "a", data_dir=data, settings={"RFI_STATE_TIMEOUT": "1"}
+            ),
+            cwd=PROJECT_ROOT,
+            env=crawl_env(),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        head = []
+        for line in crawl.stderr:  # the run has registered itself in the store
+            head.append(line)
+            if "[rfi_crawler.run] INFO: run " in line:
+                break
+        ready = threading.Event()
+
+        def hold() -> None:
+            db = sqlite3.connect(data / "state.sqlite3", isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            ready.set()
+            release.wait(120)
+            db.execute("ROLLBACK")
+            db.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert ready.wait(30)
+        try:
+            log = "".join(head) + crawl.communicate(timeout=120)[1]
+        finally:
+            release.set()
+            holder.join()
+        result = collect(tmp_path / "a", log, crawl.returncode)
+        assert result.returncode == 7, log[-3000:]
+        assert result.stats["finish_reason"] == "state_error"
+        assert "Traceback" not in log, log[-3000:]
+        assert sum("state store failed mid-run" in line for line in log.splitlines()) == 1
+        manifest = json.loads(next((data / "output").glob("*.manifest.json")).read_text())
+        assert manifest["finish_reason"] == "state_error"
+        written = exported(data)
+        site.article_delay = 0.0
+        assert_finished(run_crawl(server.base_url, tmp_path / "b", data_dir=data))
+    records = exported(data)
+    assert {r["url"] for r in records} == expected_urls(site)
+    assert max(keys(records).values()) == 1  # nothing the first run wrote came twice
+    assert len(records) >= len(written)

@@ -1,20 +1,30 @@
-"""The export pipeline on its own: versions, unchanged drops, and a disk that fills up."""
+"""The export pipeline on its own: versions, unchanged drops, a disk that fills up, a store
+that another crawl holds locked."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import sqlite3
+import threading
 
 import pytest
 from scrapy.exceptions import DropItem
-from scrapy.utils.test import get_crawler
 
-from rfi_crawler import settings as project_settings
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler.export.run_file import RunFileWriter, iter_records
 from rfi_crawler.items import ArticleItem
 from rfi_crawler.pipelines import ExportPipeline
 from rfi_crawler.run import CrawlRun
-from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.state.sqlite import SqliteStateStore
+from tests.crawling import built_crawler
+
+
+def sync(awaitable):
+    async def awaited():
+        return await awaitable
+
+    return asyncio.run(awaited())
 
 
 def item(n: int, text: str = "正文") -> ArticleItem:
@@ -29,27 +39,29 @@ def item(n: int, text: str = "正文") -> ArticleItem:
 
 
 def open_pipeline(tmp_path, **settings):
-    values = {k: v for k, v in vars(project_settings).items() if k.isupper()}
-    crawler = get_crawler(RfiCnSpider, {**values, "RFI_DATA_DIR": str(tmp_path), **settings})
-    crawler.stats.open_spider()
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path), **settings})
     pipeline = ExportPipeline.from_crawler(crawler)
-    pipeline.open_spider()
+    crawler.get_extension(CrawlRun).spider_opened(crawler.spider)
     return crawler, pipeline
 
 
 def close(crawler, pipeline, reason="finished"):
-    pipeline.close_spider()
-    CrawlRun.of(crawler).close(reason)
+    sync(pipeline.close_spider())
+    crawler.get_extension(CrawlRun).close(reason)
+
+
+def export(pipeline, record):
+    return sync(pipeline.process_item(record))
 
 
 def test_versions_and_unchanged_records(tmp_path):
     crawler, pipeline = open_pipeline(tmp_path, RFI_FSYNC_EVERY="2")
-    assert [pipeline.process_item(item(n)).version for n in range(3)] == [1, 1, 1]
+    assert [export(pipeline, item(n)).version for n in range(3)] == [1, 1, 1]
     close(crawler, pipeline)
     crawler, pipeline = open_pipeline(tmp_path)
     with pytest.raises(DropItem, match="unchanged: WBMZ0"):
-        pipeline.process_item(item(0))
-    assert pipeline.process_item(item(1, "改过的正文")).version == 2
+        export(pipeline, item(0))
+    assert export(pipeline, item(1, "改过的正文")).version == 2
     close(crawler, pipeline)
     assert crawler.stats.get_value("rfi/incremental/unchanged") == 1
     assert crawler.stats.get_value("rfi/exported/changed") == 1
@@ -70,16 +82,16 @@ def test_a_full_disk_stops_the_run_and_leaves_store_and_files_in_agreement(tmp_p
     closed = []
     monkeypatch.setattr(pipeline, "_close_crawl", closed.append)
     for n in range(3):
-        pipeline.process_item(item(n))
+        export(pipeline, item(n))
     with pytest.raises(DropItem, match="not written: WBMZ3"):
-        pipeline.process_item(item(3))
-    with pytest.raises(DropItem, match="the run file failed"):
-        pipeline.process_item(item(4))
+        export(pipeline, item(3))
+    with pytest.raises(DropItem, match="the run stopped exporting"):
+        export(pipeline, item(4))
     close(crawler, pipeline, "output_error")
     assert crawler.stats.get_value("rfi/failed/output_error") == 1
     assert closed == ["output_error"]
 
-    run = CrawlRun.of(crawler)
+    run = crawler.get_extension(CrawlRun)
     in_file = {record["id"] for _, record in iter_records(run.output_path)}
     store = SqliteStateStore(tmp_path / "state.sqlite3")
     try:
@@ -90,5 +102,91 @@ def test_a_full_disk_stops_the_run_and_leaves_store_and_files_in_agreement(tmp_p
     # The next run exports what the full disk kept out.
     monkeypatch.setattr(RunFileWriter, "write", real_write)
     crawler, pipeline = open_pipeline(tmp_path)
-    assert pipeline.process_item(item(3)).version == 1
+    assert export(pipeline, item(3)).version == 1
     close(crawler, pipeline)
+
+
+def hold_write_lock(path, until: threading.Event) -> threading.Thread:
+    """Another crawl's open write transaction on the store, until ``until`` is set."""
+    held = threading.Event()
+
+    def hold():
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        held.set()
+        until.wait(30)
+        db.execute("ROLLBACK")
+        db.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(30)
+    return thread
+
+
+def test_waiting_for_another_crawls_write_lock_does_not_freeze_the_loop(tmp_path):
+    crawler, pipeline = open_pipeline(tmp_path, RFI_STATE_TIMEOUT="30")
+    release = threading.Event()
+    holder = hold_write_lock(tmp_path / "state.sqlite3", release)
+    ticks = []
+
+    async def scenario():
+        claim = asyncio.ensure_future(pipeline.process_item(item(1)))
+        # The loop keeps turning while the claim waits for the lock (progress, not time).
+        while len(ticks) < 20:
+            ticks.append(claim.done())
+            await asyncio.sleep(0.01)
+        release.set()
+        return await claim
+
+    exported_item = asyncio.run(scenario())
+    holder.join()
+    assert ticks == [False] * 20  # the claim waited, the loop did not
+    assert exported_item.version == 1
+    close(crawler, pipeline)
+
+
+def test_a_store_lock_held_past_the_timeout_stops_the_run_with_state_error(tmp_path):
+    crawler, pipeline = open_pipeline(tmp_path, RFI_STATE_TIMEOUT="0.2")
+    failures = []
+
+    def store_failed(error):
+        failures.append(error)
+
+    crawler.signals.connect(store_failed, rfi_signals.store_failed)
+    release = threading.Event()
+    holder = hold_write_lock(tmp_path / "state.sqlite3", release)
+    try:
+        with pytest.raises(DropItem, match="stayed locked by another crawl"):
+            export(pipeline, item(1))
+        with pytest.raises(DropItem, match="the run stopped exporting"):
+            export(pipeline, item(2))
+    finally:
+        release.set()
+        holder.join()
+    assert len(failures) == 1  # one signal: the run stops once, with state_error
+    close(crawler, pipeline, "state_error")
+
+
+def test_a_corrupt_store_mid_run_stops_the_run_with_state_error(tmp_path, monkeypatch):
+    crawler, pipeline = open_pipeline(tmp_path)
+    failures = []
+
+    def store_failed(error):
+        failures.append(error)
+
+    crawler.signals.connect(store_failed, rfi_signals.store_failed)
+    export(pipeline, item(1))
+
+    def corrupt(self, *args):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(SqliteStateStore, "claim", corrupt)
+    with pytest.raises(DropItem, match="malformed") as dropped:
+        export(pipeline, item(2))
+    assert dropped.value.outcome == "failed/state_error"
+    assert [str(error) for error in failures] == ["database disk image is malformed"]
+    close(crawler, pipeline, "state_error")
+    assert {r["id"] for _, r in iter_records(crawler.get_extension(CrawlRun).output_path)} == {
+        "WBMZ1"
+    }

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import pytest
 from scrapy.exceptions import DropItem
-from scrapy.utils.test import get_crawler
 
 from rfi_crawler.items import ArticleItem
 from rfi_crawler.pipelines import DateWindowPipeline, DuplicateArticlePipeline
-from rfi_crawler.spiders.rfi_cn import RfiCnSpider
-
-
-def crawler_with_spider(**kwargs):
-    crawler = get_crawler(RfiCnSpider)
-    crawler.spider = RfiCnSpider.from_crawler(crawler, **kwargs)
-    crawler.stats.open_spider()
-    return crawler
+from rfi_crawler.run import CrawlRun
+from tests.crawling import built_crawler
 
 
 def test_duplicates_are_dropped_with_their_id_and_counted():
-    crawler = crawler_with_spider()
+    crawler = built_crawler()
     pipeline = DuplicateArticlePipeline.from_crawler(crawler)
     first = ArticleItem(id="WBMZ1-RFI-CN-20251130", url="https://www.rfi.fr/cn/a/20251130-x")
     assert pipeline.process_item(first) is first
@@ -28,11 +21,14 @@ def test_duplicates_are_dropped_with_their_id_and_counted():
     assert crawler.stats.get_value("rfi/dedup/duplicate_id") == 1
 
 
-def test_records_outside_the_window_are_dropped_and_counted():
-    crawler = crawler_with_spider(since="2025-11-10", until="2025-11-20")
+def test_records_outside_the_window_are_dropped_and_counted(tmp_path):
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path)}, since="2025-11-10", until="2025-11-20")
     pipeline = DateWindowPipeline.from_crawler(crawler)
+    run = crawler.get_extension(CrawlRun)
+    run.spider_opened(crawler.spider)  # the window reaches the pipeline through the run
     inside = ArticleItem(id="a", published_at="2025-11-15T08:00:00+00:00")
     assert pipeline.process_item(inside) is inside
     with pytest.raises(DropItem, match="outside date window"):
         pipeline.process_item(ArticleItem(id="b", published_at="2025-11-21T00:10:00+00:00"))
     assert crawler.stats.get_value("rfi/skipped/outside_window") == 1
+    run.close("finished")

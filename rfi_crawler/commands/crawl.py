@@ -3,7 +3,8 @@
 Scrapy's own ``crawl`` exits 0 whatever the finish reason; cron, systemd and Scrapyd
 monitoring need a failure to show. Exit status: 0 for ``finished`` (and ``shutdown``, a
 deliberate Ctrl-C), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
-1 for any other reason or a crawl that could not start.
+6 for ``unreachable`` (no start point answered), 7 for ``state_error`` (the state store
+failed), 1 for any other reason or a crawl that could not start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from scrapy.exceptions import UsageError
 if TYPE_CHECKING:
     import argparse
 
-EXIT_STATUS = {"finished": 0, "shutdown": 0, "blocked": 3, "layout_drift": 4, "output_error": 5}
+EXIT_STATUS = {
+    "finished": 0,
+    "shutdown": 0,
+    "blocked": 3,
+    "layout_drift": 4,
+    "output_error": 5,
+    "unreachable": 6,
+    "state_error": 7,
+}
 
 
 class Command(ScrapyCrawl):

@@ -14,51 +14,90 @@ import json
 import sqlite3
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-from rfi_crawler.dataset.reader import ReadReport, read_records
+from rfi_crawler.dataset.reader import InputError, ReadReport, read_records
+from rfi_crawler.dataset.shape import record_shape
+from rfi_crawler.export.run_file import MAX_LINE, encode_record
 
 FORMATS = ("jsonl", "csv", "parquet")
 CSV_LIST_SEPARATOR = " | "
-CSV_COLUMNS = (
-    "id",
-    "url",
-    "edition",
-    "language",
-    "type",
-    "title",
-    "kicker",
-    "lead",
-    "body",
-    "subheadings",
-    "published_at",
-    "modified_at",
-    "authors",
-    "section",
-    "programme",
-    "tags",
-    "image_url",
-    "image_caption",
-    "image_credit",
-    "media",
-    "related",
-    "links",
-    "translation_zh_hans",
-    "translation_zh_hant",
-    "char_count",
-    "content_hash",
-    "version",
-    "crawl_fetched_at",
-    "crawl_via",
-    "crawl_referer",
-    "crawl_depth",
-)
+#: Characters that make a spreadsheet read a cell as a formula; such cells get a leading '.
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CSV_PREFIX = {"translations": "translation"}  # translation_zh_hans, as published before
+#: The archive format has no origin; its records all came from the real site.
+ARCHIVE_ORIGIN = "https://www.rfi.fr"
+PROGRESS_SECONDS = 30.0
+
+
+@cache
+def _csv_columns() -> dict[str, tuple[str, str | None]]:
+    """CSV column → (field, key inside it): objects and maps spread into one column per key."""
+    columns: dict[str, tuple[str, str | None]] = {}
+    for name, shape in record_shape().items():
+        if shape.kind in ("object", "map"):
+            prefix = _CSV_PREFIX.get(name, name)
+            for key in shape.fields:
+                columns[f"{prefix}_{key.lower().replace('-', '_')}"] = (name, key)
+        else:
+            columns[name] = (name, None)
+    return columns
+
+
+CSV_COLUMNS = tuple(_csv_columns())
+
+
+def origin_of(record: dict[str, Any]) -> str:
+    """``crawl.origin`` when the record has it, else scheme://host[:port] of its url."""
+    crawl = record.get("crawl") or {}
+    if isinstance(crawl.get("origin"), str):
+        return crawl["origin"]
+    if crawl.get("via") == "archive":
+        return ARCHIVE_ORIGIN
+    # "scheme://netloc" only: parsed once per site, not once per record.
+    return _url_origin("/".join(record["url"].split("/", 3)[:3]))
+
+
+@lru_cache(maxsize=256)
+def _url_origin(start: str) -> str:
+    parts = urlsplit(start)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    if port and port != {"http": 80, "https": 443}.get(parts.scheme):
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+class Progress:
+    """A line on standard error every ``every`` records or PROGRESS_SECONDS (0: silent)."""
+
+    def __init__(self, every: int = 0, stream: IO[str] | None = None) -> None:
+        self.every = every
+        self.stream = stream or sys.stderr
+        self._last = time.monotonic()
+
+    def tick(self, count: int, message: str) -> None:
+        if not self.every:
+            return
+        if count % self.every == 0 or (
+            count % 1000 == 0 and time.monotonic() - self._last >= PROGRESS_SECONDS
+        ):
+            # One write: a Ctrl-C between a message and its newline would glue the next line on.
+            self.stream.write(f"rfi-dataset: {message}\n")
+            self.stream.flush()
+            self._last = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -82,12 +121,21 @@ class Filters:
         return not self.tags or bool(self.tags & set(record.get("tags") or []))
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    skip_invalid: bool = False
+    max_line: int = MAX_LINE
+    allow_mixed_origins: bool = False
+    progress: Progress = field(default_factory=Progress)
+
+
 @dataclass
 class BuildReport:
     read: ReadReport
     written: int = 0
     sections: Counter[str] = field(default_factory=Counter)
     types: Counter[str] = field(default_factory=Counter)
+    origins: Counter[str] = field(default_factory=Counter)
     first: str | None = None
     last: str | None = None
     archived: int = 0
@@ -100,23 +148,30 @@ def build(
     filters: Filters,
     *,
     all_versions: bool = False,
-    skip_invalid: bool = False,
     excel_bom: bool = False,
+    options: ReadOptions | None = None,
 ) -> BuildReport:
     writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[fmt]
-    with merged(files, filters, all_versions=all_versions, skip_invalid=skip_invalid) as (
-        records,
-        report,
-    ):
+    with merged(files, filters, all_versions=all_versions, options=options) as (records, report):
         writer(records, out, excel_bom=excel_bom)
     return report
 
 
 @contextmanager
 def merged(
-    files: list[Path], filters: Filters, *, all_versions: bool = False, skip_invalid: bool = False
+    files: list[Path],
+    filters: Filters,
+    *,
+    all_versions: bool = False,
+    skip_invalid: bool = False,
+    by_article: bool = False,
+    options: ReadOptions | None = None,
 ) -> Iterator[tuple[Iterator[dict[str, Any]], BuildReport]]:
-    """The records of ``files``, merged, filtered and in order, streamed from disk."""
+    """The records of ``files``, merged, filtered and in order, streamed from disk: by
+    ``published_at`` then id, or with ``by_article`` every version of an article together,
+    oldest first. Event lines (``"event": …``) are not records and are left out.
+    ``options`` (how to read) defaults to ``ReadOptions(skip_invalid=skip_invalid)``."""
+    options = options or ReadOptions(skip_invalid=skip_invalid)
     report = BuildReport(ReadReport(files))
     with tempfile.TemporaryDirectory(prefix="rfi-dataset-") as scratch:
         db = sqlite3.connect(Path(scratch) / "merge.sqlite3")
@@ -128,8 +183,9 @@ def merged(
                 "CREATE TABLE r (url TEXT, version INTEGER, fetched TEXT, published TEXT,"
                 " id TEXT, record TEXT, PRIMARY KEY (url, version))"
             )
-            _load(db, files, report, filters, skip_invalid)
-            yield _counted(_ordered(db, all_versions), report), report
+            _load(db, files, report, filters, options)
+            records = _counted(_ordered(db, all_versions, by_article), report, options.progress)
+            yield records, report
         finally:
             db.close()
 
@@ -139,7 +195,7 @@ def _load(
     files: list[Path],
     report: BuildReport,
     filters: Filters,
-    skip_invalid: bool,
+    options: ReadOptions,
 ) -> None:
     batch: list[tuple[Any, ...]] = []
     sql = (
@@ -148,9 +204,22 @@ def _load(
         " record = excluded.record WHERE (excluded.fetched, excluded.record)"
         " > (r.fetched, r.record)"
     )
-    for _, _, record in read_records(files, report.read, skip_invalid):
-        if not filters.accepts(record):
+    first_seen: dict[str, str] = {}  # origin → file:line of its first record
+    read = read_records(files, report.read, options.skip_invalid, options.max_line)
+    for path, number, record in read:
+        options.progress.tick(report.read.records, f"read {report.read.records} records")
+        origin = origin_of(record)
+        if origin not in first_seen:
+            first_seen[origin] = f"{path}:{number}"
+            if len(first_seen) > 1 and not options.allow_mixed_origins:
+                seen = ", ".join(f"{o} (first at {where})" for o, where in first_seen.items())
+                raise InputError(
+                    f"records from different origins: {seen}; a replica or test crawl mixed"
+                    " with real data? Pass --allow-mixed-origins to merge them anyway"
+                )
+        if "event" in record or not filters.accepts(record):
             continue
+        report.origins[origin] += 1
         crawl = record.get("crawl") or {}
         batch.append(
             (
@@ -169,8 +238,12 @@ def _load(
     db.commit()
 
 
-def _ordered(db: sqlite3.Connection, all_versions: bool) -> Iterator[dict[str, Any]]:
-    if all_versions:
+def _ordered(
+    db: sqlite3.Connection, all_versions: bool, by_article: bool
+) -> Iterator[dict[str, Any]]:
+    if by_article:
+        query = "SELECT record FROM r ORDER BY url, version"
+    elif all_versions:
         query = "SELECT record FROM r ORDER BY published, id, url, version"
     else:
         # The latest version of each article: the highest version, then the latest fetch.
@@ -183,9 +256,12 @@ def _ordered(db: sqlite3.Connection, all_versions: bool) -> Iterator[dict[str, A
         yield json.loads(text)
 
 
-def _counted(records: Iterator[dict[str, Any]], report: BuildReport) -> Iterator[dict[str, Any]]:
+def _counted(
+    records: Iterator[dict[str, Any]], report: BuildReport, progress: Progress
+) -> Iterator[dict[str, Any]]:
     for record in records:
         report.written += 1
+        progress.tick(report.written, f"wrote {report.written} records")
         report.sections[record.get("section") or "(none)"] += 1
         report.types[record.get("type") or "(none)"] += 1
         published = record.get("published_at")
@@ -199,32 +275,34 @@ def _counted(records: Iterator[dict[str, Any]], report: BuildReport) -> Iterator
 
 def _write_jsonl(records: Iterator[dict[str, Any]], out: IO[bytes], **_: Any) -> None:
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        out.write(encode_record(record))
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ' (shown as text)."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One CSV row: lists of text joined, objects spread into columns, lists of objects
-    (media, related) as JSON text."""
-    image = record.get("image") or {}
-    crawl = record.get("crawl") or {}
-    translations = record.get("translations") or {}
-    row = {name: record.get(name) for name in CSV_COLUMNS if name in record}
-    for name in ("subheadings", "authors", "tags", "links"):
-        row[name] = CSV_LIST_SEPARATOR.join(record.get(name) or [])
-    for name in ("media", "related"):
-        row[name] = json.dumps(record.get(name) or [], ensure_ascii=False)
-    row.update(
-        image_url=image.get("url"),
-        image_caption=image.get("caption"),
-        image_credit=image.get("credit"),
-        translation_zh_hans=translations.get("zh-Hans"),
-        translation_zh_hant=translations.get("zh-Hant"),
-        crawl_fetched_at=crawl.get("fetched_at"),
-        crawl_via=crawl.get("via"),
-        crawl_referer=crawl.get("referer"),
-        crawl_depth=crawl.get("depth"),
-    )
-    return {name: row.get(name) for name in CSV_COLUMNS}
+    """One CSV row: lists of text joined, objects and maps spread into columns, lists of
+    objects (media, related) as JSON text, formulas neutralised."""
+    shapes = record_shape()
+    row: dict[str, Any] = {}
+    for column, (name, key) in _csv_columns().items():
+        value = record.get(name)
+        if key is not None:
+            value = (value or {}).get(key)
+        elif shapes[name].kind == "array":
+            items = value or []
+            value = (
+                CSV_LIST_SEPARATOR.join(items)
+                if shapes[name].items.kind == "string"  # type: ignore[union-attr]
+                else json.dumps(items, ensure_ascii=False)
+            )
+        row[column] = csv_safe(value)
+    return row
 
 
 def _write_csv(

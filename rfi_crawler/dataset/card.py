@@ -8,8 +8,16 @@ from pathlib import Path
 
 from rfi_crawler import __version__
 from rfi_crawler.dataset.build import BuildReport
-from rfi_crawler.run import manifest_path
+from rfi_crawler.export.run_file import manifest_path
 from rfi_crawler.schema import SCHEMA_VERSION, record_schema
+
+CARD_SUFFIX = ".DATASET.md"
+
+
+def card_path(output: Path) -> Path:
+    """The card of ``rfi.jsonl`` is ``rfi.jsonl.DATASET.md`` beside it: one card per output,
+    so a JSONL and a CSV build into one folder keep theirs."""
+    return output.with_name(output.name + CARD_SUFFIX)
 
 
 def dataset_card(report: BuildReport, output_name: str, command: str) -> str:
@@ -20,6 +28,8 @@ def dataset_card(report: BuildReport, output_name: str, command: str) -> str:
     )
     sections = "\n".join(f"| {name} | {count} |" for name, count in report.sections.most_common())
     types = "\n".join(f"| {name} | {count} |" for name, count in report.types.most_common())
+    read = report.read
+    origins = ", ".join(f"{o} ({n} records)" for o, n in report.origins.most_common()) or "n/a"
     sources = "\n".join(_source(path) for path in report.read.files) or "- (none)"
     return f"""# RFI Chinese articles: {output_name}
 
@@ -29,8 +39,10 @@ Built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by rfi-crawler {__version__} (`{com
 - **Published:** {report.first or "n/a"} to {report.last or "n/a"} (UTC)
 - **Schema:** rfi-crawler record schema {SCHEMA_VERSION} (JSON Schema draft 2020-12, shipped
   in the package as `rfi_crawler/schema/record.schema.json`)
-- **Input:** {report.read.records} records read, {report.read.truncated} truncated last lines
-  skipped, {report.read.skipped_invalid} invalid lines skipped
+- **Origin:** {origins}
+- **Input:** {read.records} records read; skipped: {read.truncated} truncated last lines,
+  {read.too_long} over-long lines, {read.skipped_invalid} invalid lines, {read.damaged} damaged
+  gzip files (read up to the damage)
 
 ## Records by section
 
@@ -68,7 +80,16 @@ for research use (text and data mining); do not republish the articles.
 
 
 def _type(spec: dict) -> str:
-    kind = spec.get("type") or ("string" if "$ref" in spec or "enum" in spec else "object")
+    """The JSON type(s) of a schema property, as written in the record: ``string (time)``
+    for the UTC times, ``or null`` when it may be null."""
+    if "$ref" in spec:
+        return "string (time)" if spec["$ref"].endswith("/utc_time") else "string"
+    for union in ("anyOf", "oneOf"):
+        if union in spec:
+            return " or ".join(_type(branch) for branch in spec[union])
+    if "enum" in spec:
+        return "string"
+    kind = spec.get("type", "object")
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 

@@ -1,4 +1,8 @@
-"""Parquet output with typed columns (needs pyarrow: ``pip install 'rfi-crawler[dataset]'``)."""
+"""Parquet output with typed columns (needs pyarrow: ``pip install 'rfi-crawler[dataset]'``).
+
+The columns follow the record fields and their shapes; times are ``timestamp[ms, UTC]``
+(Parquet has no seconds unit: pyarrow would store ``s`` as ``ms`` anyway).
+"""
 
 from __future__ import annotations
 
@@ -9,77 +13,54 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rfi_crawler.dataset.shape import Shape, record_shape
+
 ROW_GROUP = 5000
-_TEXT_LIST = pa.list_(pa.string())
-_TIME = pa.timestamp("s", tz="UTC")
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("url", pa.string()),
-        ("edition", pa.string()),
-        ("language", pa.string()),
-        ("type", pa.string()),
-        ("title", pa.string()),
-        ("kicker", pa.string()),
-        ("lead", pa.string()),
-        ("body", pa.string()),
-        ("subheadings", _TEXT_LIST),
-        ("published_at", _TIME),
-        ("modified_at", _TIME),
-        ("authors", _TEXT_LIST),
-        ("section", pa.string()),
-        ("programme", pa.string()),
-        ("tags", _TEXT_LIST),
-        (
-            "image",
-            pa.struct([("url", pa.string()), ("caption", pa.string()), ("credit", pa.string())]),
-        ),
-        (
-            "media",
-            pa.list_(
-                pa.struct([("kind", pa.string()), ("url", pa.string()), ("duration", pa.int64())])
-            ),
-        ),
-        ("related", pa.list_(pa.struct([("url", pa.string()), ("title", pa.string())]))),
-        ("links", _TEXT_LIST),
-        ("translations", pa.map_(pa.string(), pa.string())),
-        ("char_count", pa.int64()),
-        ("content_hash", pa.string()),
-        ("version", pa.int64()),
-        (
-            "crawl",
-            pa.struct(
-                [
-                    ("fetched_at", _TIME),
-                    ("via", pa.string()),
-                    ("referer", pa.string()),
-                    ("depth", pa.int64()),
-                ]
-            ),
-        ),
-    ]
-)
+TIME = pa.timestamp("ms", tz="UTC")
+
+
+def _arrow(shape: Shape) -> pa.DataType:
+    if shape.kind in ("array", "map"):
+        assert shape.items is not None
+        inner = _arrow(shape.items)
+        return pa.list_(inner) if shape.kind == "array" else pa.map_(pa.string(), inner)
+    if shape.kind == "object":
+        return pa.struct([(name, _arrow(inner)) for name, inner in shape.fields.items()])
+    return {"string": pa.string(), "integer": pa.int64(), "time": TIME}[shape.kind]
+
+
+def parquet_schema() -> pa.Schema:
+    return pa.schema([(name, _arrow(shape)) for name, shape in record_shape().items()])
+
+
+def _value(value: Any, shape: Shape) -> Any:
+    if value is None:
+        return None
+    if shape.kind == "time":
+        return datetime.fromisoformat(value)
+    if shape.kind == "array":
+        assert shape.items is not None
+        return [_value(item, shape.items) for item in value]
+    if shape.kind == "object":
+        return {name: _value(value.get(name), inner) for name, inner in shape.fields.items()}
+    if shape.kind == "map":
+        assert shape.items is not None
+        return [(key, _value(item, shape.items)) for key, item in value.items()]
+    return value
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    row = {name: record.get(name) for name in SCHEMA.names}
-    for name in ("published_at", "modified_at"):
-        row[name] = datetime.fromisoformat(row[name]) if row[name] else None
-    crawl = dict(record.get("crawl") or {})
-    if crawl.get("fetched_at"):
-        crawl["fetched_at"] = datetime.fromisoformat(crawl["fetched_at"])
-    row["crawl"] = crawl or None
-    row["translations"] = list((record.get("translations") or {}).items())
-    return row
+    return {name: _value(record.get(name), shape) for name, shape in record_shape().items()}
 
 
 def write_parquet(records: Iterator[dict[str, Any]], out: IO[bytes]) -> None:
-    with pq.ParquetWriter(out, SCHEMA, compression="zstd") as writer:
+    schema = parquet_schema()
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         batch: list[dict[str, Any]] = []
         for record in records:
             batch.append(_row(record))
             if len(batch) >= ROW_GROUP:
-                writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 batch.clear()
         if batch:
-            writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))

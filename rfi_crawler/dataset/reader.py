@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfi_crawler.export.run_file import iter_lines
+from rfi_crawler.dataset.shape import type_error
+from rfi_crawler.export.run_file import MAX_LINE, DamagedFileError, Line, decode_record, iter_lines
 
 logger = logging.getLogger(__name__)
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jl")
@@ -25,6 +25,8 @@ class ReadReport:
     records: int = 0
     truncated: int = 0
     skipped_invalid: int = 0
+    too_long: int = 0
+    damaged: int = 0  # files whose gzip stream is corrupt (read up to the damage)
 
 
 def input_files(paths: Iterable[Path]) -> list[Path]:
@@ -44,26 +46,51 @@ def read_records(
     files: list[Path],
     report: ReadReport,
     skip_invalid: bool = False,
+    max_line: int = MAX_LINE,
 ) -> Iterator[tuple[Path, int, dict[str, Any]]]:
-    """(file, line number, record) of every line; a truncated last line is skipped with a
-    warning, any other bad line raises ``InputError`` unless ``skip_invalid``."""
+    """(file, line number, record) of every line. Skipped with a warning and counted: a
+    truncated last line, a line longer than ``max_line`` bytes. Anything else that is not a
+    record (not JSON, a field of the wrong type, a damaged gzip stream) raises
+    ``InputError`` naming file and line (or byte), or is skipped and counted with
+    ``skip_invalid``."""
     for path in files:
-        for number, line, complete in iter_lines(path):
-            if not complete:
-                report.truncated += 1
-                logger.warning(
-                    "%s:%d: truncated last line skipped (an interrupted write)", path, number
-                )
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or not isinstance(record.get("url"), str):
-                    raise ValueError("not a record object with a url")
-            except ValueError as exc:
-                if not skip_invalid:
-                    raise InputError(f"{path}:{number}: invalid record: {exc}") from exc
-                report.skipped_invalid += 1
-                logger.warning("%s:%d: invalid record skipped: %s", path, number, exc)
-                continue
-            report.records += 1
-            yield path, number, record
+        try:
+            yield from _read_file(path, report, skip_invalid, max_line)
+        except DamagedFileError as exc:
+            if not skip_invalid:
+                raise InputError(f"{exc}; the lines before it were read") from exc
+            report.damaged += 1
+            logger.warning("%s; the rest of the file skipped", exc)
+
+
+def _read_file(
+    path: Path, report: ReadReport, skip_invalid: bool, max_line: int
+) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    for number, line, kind in iter_lines(path, max_line):
+        if kind is Line.TRUNCATED:
+            report.truncated += 1
+            logger.warning(
+                "%s:%d: truncated last line skipped (an interrupted write)", path, number
+            )
+            continue
+        if kind is Line.TOO_LONG:
+            report.too_long += 1
+            logger.warning(
+                "%s:%d: line longer than %d bytes skipped (see --max-line-bytes)",
+                path,
+                number,
+                max_line,
+            )
+            continue
+        try:
+            record = decode_record(line)
+            if error := type_error(record):
+                raise ValueError(error)
+        except ValueError as exc:
+            if not skip_invalid:
+                raise InputError(f"{path}:{number}: invalid record: {exc}") from exc
+            report.skipped_invalid += 1
+            logger.warning("%s:%d: invalid record skipped: %s", path, number, exc)
+            continue
+        report.records += 1
+        yield path, number, record

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rfi_crawler.drift import COVERED
+from rfi_crawler.dataset.output import atomic_output
+from rfi_crawler.fields import COVERED
 
 BUCKET = 10
 TOP_SECTIONS = 8
@@ -166,5 +167,6 @@ def plot(stats: DatasetStats, path: Path, font_path: Path | None = None) -> None
     lengths.set_xlabel("正文字数 · characters in body", fontproperties=font)
     lengths.set_ylabel("文章数 · articles", fontproperties=font)
     lengths.set_xlim(0, limit * 1.05)
-    figure.savefig(path, dpi=110)
+    with atomic_output(path) as handle:
+        figure.savefig(handle, dpi=110, format=path.suffix.lstrip(".") or "png")
     plt.close(figure)

@@ -1,8 +1,10 @@
-"""One run's JSON Lines file: appended, synced in batches, readable after any crash.
+"""JSON Lines files, plain or gzip: the one writer and the one reader of records.
 
-A line is durable once ``sync()`` returns (flushed, gzip stream sync-flushed, fsynced);
-only then does the exporter tell the state store it was exported. After a crash the
-file holds complete lines, then at most one truncated line, which readers skip.
+The crawl appends to its run file with ``RunFileWriter``: a line is durable once ``sync()``
+returns (flushed, gzip stream sync-flushed, fsynced); only then does the exporter tell the
+state store it was exported. After a crash the file holds complete lines, then at most one
+truncated line, which readers skip. ``rfi-dataset`` reads and writes through the same
+``iter_lines`` / ``decode_record`` / ``encode_record``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,45 @@ import os
 import time
 import zlib
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
+#: Longest line read whole (bytes, newline excluded); longer ones are skipped unread.
+MAX_LINE = 16 << 20
 
 
 class RunFileError(ValueError):
-    """A line other than a truncated last one is not a JSON object."""
+    """A line other than a truncated last one is not a JSON object; names file and line."""
+
+
+class DamagedFileError(RunFileError):
+    """A gzip stream is corrupt; the lines before the damage were read."""
+
+
+class Line(Enum):
+    COMPLETE = "complete"
+    TRUNCATED = "truncated"  # the last line, with no newline: an interrupted write
+    TOO_LONG = "too_long"  # longer than the limit: skipped without being held whole
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One record as one line: UTF-8, Chinese not escaped."""
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def decode_record(line: bytes) -> dict[str, Any]:
+    """The JSON object of one line; ``ValueError`` says why it is not one."""
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    return record
 
 
 class RunFileWriter:
@@ -38,14 +69,12 @@ class RunFileWriter:
         self._out: BinaryIO = (
             gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0) if compress else self._raw
         )
-        self.lines = 0
         self.unsynced = 0
         self._last_sync = time.monotonic()
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._out.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-        self.lines += 1
+        self._out.write(encode_record(record))
         self.unsynced += 1
 
     def sync_due(self) -> bool:
@@ -72,27 +101,29 @@ class RunFileWriter:
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) of a run file, plain or gzip, skipping a truncated last line.
 
-    Raises ``RunFileError`` naming the file and line for any other invalid line.
+    Raises ``RunFileError`` naming the file and line for any other invalid line, and
+    ``DamagedFileError`` (after the lines before it) for a corrupt gzip stream.
     """
-    for number, line, complete in iter_lines(path):
-        if not complete:
+    for number, line, kind in iter_lines(path):
+        if kind is Line.TRUNCATED:
             logger.warning("%s: line %d is truncated (an interrupted write); skipped", path, number)
             return
+        if kind is Line.TOO_LONG:
+            raise RunFileError(f"{path}:{number}: line longer than {MAX_LINE} bytes")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RunFileError(f"{path}:{number}: not JSON: {exc}") from exc
-        if not isinstance(record, dict):
-            raise RunFileError(f"{path}:{number}: not a JSON object")
-        yield number, record
+            yield number, decode_record(line)
+        except ValueError as exc:
+            raise RunFileError(f"{path}:{number}: {exc}") from exc
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes, complete?) of a plain or gzip JSON Lines file; only the last
-    line can be incomplete (no newline, or a gzip stream that stops short)."""
-    lines = _gzip_lines(path) if path.name.endswith(".gz") else _plain_lines(path)
-    for number, (line, complete) in enumerate(lines, start=1):
-        yield number, line, complete
+def iter_lines(path: Path, max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes, Line]]:
+    """(line number, bytes, kind) of a plain or gzip JSON Lines file, every gzip member in
+    turn. Only the last line can be ``TRUNCATED``; a ``TOO_LONG`` line comes with no bytes.
+    Memory stays below ``max_line`` plus a chunk whatever the file holds."""
+    with open(path, "rb") as handle:
+        pieces = _gzip_pieces(path, handle) if path.name.endswith(".gz") else _plain(handle)
+        for number, (line, kind) in enumerate(_split(pieces, max_line), start=1):
+            yield number, line, kind
 
 
 def file_sha256(path: Path) -> str:
@@ -103,33 +134,91 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _plain_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
-    with open(path, "rb") as handle:
-        for line in handle:
-            yield line, line.endswith(b"\n")
+def manifest_path(run_file: Path) -> Path:
+    """``rfi_cn-<run>.jsonl[.gz]`` → ``rfi_cn-<run>.manifest.json``."""
+    return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
 
 
-def _gzip_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
-    """Lines of a gzip stream that may stop anywhere (no trailer after a crash)."""
+def _plain(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        yield chunk
+
+
+def _gzip_pieces(path: Path, handle: BinaryIO) -> Iterator[bytes]:
+    """Decompressed data of every member, in pieces of at most CHUNK bytes (a bomb stays
+    small). A stream that just stops (a crash before the trailer) ends quietly; corrupt
+    data or a bad checksum raises ``DamagedFileError`` with its byte offset."""
     decoder = zlib.decompressobj(wbits=31)
-    pending = b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            try:
-                pending += decoder.decompress(chunk)
-            except zlib.error:
-                break  # a torn block at the end: what came before is intact
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                yield line + b"\n", True
-            if decoder.eof:
-                break
-    if pending:
-        yield pending, False
+    offset = 0  # compressed bytes consumed before ``data``
+    data = b""
+    while True:
+        if not data and not (data := handle.read(CHUNK)):
+            return
+        before = decoder.copy()
+        try:
+            out = decoder.decompress(data, CHUNK)
+        except zlib.error as exc:
+            # Again byte by byte from before this call: what decodes before the damage is kept.
+            yield from _up_to_damage(before, data, offset, path)
+            raise DamagedFileError(f"{path}: damaged gzip data near byte {offset}: {exc}") from exc
+        if out:
+            yield out
+        if decoder.eof:  # a member ended; another may follow (concatenated gzip files)
+            rest = decoder.unused_data
+            offset += len(data) - len(rest)
+            data = rest or handle.read(CHUNK)
+            if data and not data.startswith(b"\x1f\x8b"[: len(data)]):
+                raise DamagedFileError(f"{path}: data that is not gzip at byte {offset}")
+            decoder = zlib.decompressobj(wbits=31)
+        else:
+            rest = decoder.unconsumed_tail
+            offset += len(data) - len(rest)
+            data = rest
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a new file's directory entry durable too."""
+def _up_to_damage(decoder: Any, data: bytes, offset: int, path: Path) -> Iterator[bytes]:
+    """The data ``decoder`` yields from ``data`` before it fails; then ``DamagedFileError``
+    with the offset of the byte where the damage was found."""
+    for index in range(len(data)):
+        try:
+            out = decoder.decompress(data[index : index + 1])
+        except zlib.error as exc:
+            raise DamagedFileError(
+                f"{path}: damaged gzip data found at byte {offset + index}: {exc}"
+            ) from exc
+        if out:
+            yield out
+
+
+def _split(pieces: Iterator[bytes], max_line: int) -> Iterator[tuple[bytes, Line]]:
+    pending = bytearray()
+    skipping = False  # inside a line already known to be too long: drop until its newline
+    for piece in pieces:
+        start = 0
+        while (end := piece.find(b"\n", start)) >= 0:
+            if skipping or len(pending) + end - start > max_line:
+                yield b"", Line.TOO_LONG
+            elif pending:
+                pending += piece[start : end + 1]
+                yield bytes(pending), Line.COMPLETE
+            else:
+                yield piece[start : end + 1], Line.COMPLETE
+            pending.clear()
+            skipping = False
+            start = end + 1
+        if not skipping:
+            pending += piece[start:]
+            if len(pending) > max_line:
+                skipping = True
+                pending.clear()
+    if skipping:
+        yield b"", Line.TOO_LONG
+    elif pending:
+        yield bytes(pending), Line.TRUNCATED
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a new or renamed file's directory entry durable too."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -6,31 +6,26 @@ import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from scrapy import Request, Spider, signals
-from scrapy.exceptions import DontCloseSpider
-from scrapy.http import HtmlResponse, TextResponse
-from scrapy.utils.defer import deferred_from_coro
+from scrapy import Request, Spider
 
 from rfi_crawler import __version__, urls
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import RfiConfig
-from rfi_crawler.drift import FieldCoverage
-from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
+from rfi_crawler.extract.page import template_generation
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
-from rfi_crawler.outcomes import OutcomeLedger
-from rfi_crawler.run import CrawlRun
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
 
     from scrapy.crawler import Crawler
+    from scrapy.http import TextResponse
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
@@ -40,6 +35,18 @@ HOMEPAGE_PATH = "/cn/"
 RSS_PATH = "/cn/rss"
 NEWS_SITEMAP_PATH = "/sitemaps/cn/news.xml"
 SITEMAP_PREFIX = "/sitemaps/cn/"
+# The run's components, added to EXTENSIONS whatever else it holds (None disables one).
+# Built in this order, so at spider_closed the ledger and the coverage have written their
+# stats before the run writes its manifest from them.
+RUN_EXTENSIONS = {
+    "rfi_crawler.outcomes.OutcomeLedgerExtension": 100,
+    "rfi_crawler.drift.DriftExtension": 110,
+    "rfi_crawler.reachability.ReachabilityExtension": 120,
+    "rfi_crawler.run.CrawlRun": 500,
+    "rfi_crawler.refresh.RefreshExtension": 510,
+}
+# Template generations (rfi_crawler.extract.page) older than the current one.
+OLDER_TEMPLATES = ("2022-2023", "2020-2021")
 # Listing pages go first, so articles are met from start points before related chains.
 LISTING_PRIORITY = 10
 
@@ -62,10 +69,9 @@ class RfiCnSpider(Spider):
     config: RfiConfig
     arguments: SpiderArguments
     frontier: RelatedFrontier
-    run: CrawlRun
-    refresh_policy: RefreshPolicy
-    ledger: OutcomeLedger
-    coverage: FieldCoverage
+    refresh_policy: RefreshPolicy  # rfi_crawler.refresh.RefreshExtension, once opened
+    job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
+    manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -82,9 +88,12 @@ class RfiCnSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> RfiCnSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        # The run reads the RFI_* settings once; every component shares its config.
-        spider.run = CrawlRun.of(crawler)
-        spider.config = spider.run.config
+        # Here rather than in update_settings: the crawl command merges its -s values into
+        # the crawler after update_settings, and an -s EXTENSIONS would drop the run's own.
+        if not crawler.settings.frozen:  # frozen: built by a test with its own EXTENSIONS
+            for path, order in RUN_EXTENSIONS.items():
+                crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
+        spider.config = RfiConfig.from_settings(crawler.settings)
         spider.arguments = SpiderArguments.parse(
             urls=kwargs.get("urls"),
             related_depth=kwargs.get("related_depth"),
@@ -93,19 +102,14 @@ class RfiCnSpider(Spider):
             refresh=kwargs.get("refresh"),
             base_url=spider.config.base_url,
         )
-        if kwargs.get("_job"):
-            spider.run.name_job(kwargs["_job"])  # Scrapyd's job id names the run file
-        spider.run.spider_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        spider.job = kwargs.get("_job") or None
+        spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
-        spider.ledger = OutcomeLedger()
-        spider.coverage = FieldCoverage(
-            spider.config.drift_threshold, spider.config.drift_min_pages
+        # Replaced at spider_opened by the refresh extension, which reads the state store;
+        # without it (EXTENSIONS: None), every known article is downloaded again.
+        spider.refresh_policy = RefreshPolicy(
+            None, spider.config.refresh_days, True, datetime.now(UTC).date()
         )
-        crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
-        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
-        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
@@ -121,41 +125,36 @@ class RfiCnSpider(Spider):
         state = getattr(self, "state", None)
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
-        refresh = self.arguments.refresh
-        self.refresh_policy = RefreshPolicy(
-            self.run.open(),
-            self.config.refresh_days,
-            self.config.refresh if refresh is None else refresh,
-            today=datetime.now(UTC).date(),
-        )
         if self.arguments.urls:
             for request in self._article_requests(self.arguments.urls, 0, Via.URL, None):
                 yield request
             return
         starts = self.config.start_points
         if "homepage" in starts or "sections" in starts:
-            yield self._listing_request(HOMEPAGE_PATH, self.parse_homepage, Via.HOMEPAGE)
+            yield self._listing_request(HOMEPAGE_PATH, self.parse_homepage)
         if "rss" in starts:
-            yield self._listing_request(RSS_PATH, self.parse_rss, Via.RSS)
+            yield self._listing_request(RSS_PATH, self.parse_rss)
         if "sitemap" in starts:
-            yield self._listing_request(NEWS_SITEMAP_PATH, self.parse_sitemap, Via.SITEMAP)
+            yield self._listing_request(NEWS_SITEMAP_PATH, self.parse_sitemap)
 
     # -- listings -------------------------------------------------------------------------
 
-    def parse_homepage(self, response: TextResponse, via: Via) -> Iterator[Request]:
+    def parse_homepage(self, response: TextResponse) -> Iterator[Request]:
+        self._answered(response)
         page = self._canonical(response)
         if "homepage" in self.config.start_points:
             yield from self._listed_articles(response, page, Via.HOMEPAGE)
         if "sections" in self.config.start_points:
             for section in section_links(response.selector, response.url, self.config.base_url):
                 yield self._listing_request(
-                    urls.path_of(section), self.parse_listing, Via.SECTION, listing=section
+                    urls.path_of(section), self.parse_listing, via=Via.SECTION, listing=section
                 )
 
     def parse_listing(
         self, response: TextResponse, via: Via, listing: str, hops: int = 0
     ) -> Iterator[Request]:
         """A section page (any page of its pager), or a keyword hub ``hops`` away."""
+        self._answered(response)
         page = self._canonical(response)
         yield from self._listed_articles(response, page, via, hops)
         if via is Via.TAG:
@@ -164,19 +163,21 @@ class RfiCnSpider(Spider):
         for number, url in sorted(pages.items()):
             if number <= self.config.max_listing_pages:
                 yield self._listing_request(
-                    urls.path_of(url), self.parse_listing, via, listing=listing
+                    urls.path_of(url), self.parse_listing, via=via, listing=listing
                 )
             else:
                 self._count("listing/pages_beyond_limit")
 
-    def parse_rss(self, response: TextResponse, via: Via) -> Iterator[Request]:
+    def parse_rss(self, response: TextResponse) -> Iterator[Request]:
+        self._answered(response)
         found = rss_links(response.body, response.url, self.config.base_url)
         if not found:
             self._count("failed/empty_feed")
             logger.warning("feed %s lists no RFI content page (malformed or empty)", response.url)
         yield from self._article_requests(found, 0, Via.RSS, self._canonical(response))
 
-    def parse_sitemap(self, response: TextResponse, via: Via) -> Iterator[Request]:
+    def parse_sitemap(self, response: TextResponse) -> Iterator[Request]:
+        self._answered(response)
         try:
             links = sitemap_links(response.body, response.url, self.config.base_url)
         except MalformedFeedError as exc:
@@ -185,7 +186,7 @@ class RfiCnSpider(Spider):
             return
         for child in links.sitemaps:
             if urls.path_of(child).startswith(SITEMAP_PREFIX):
-                yield self._listing_request(urls.path_of(child), self.parse_sitemap, Via.SITEMAP)
+                yield self._listing_request(urls.path_of(child), self.parse_sitemap)
         yield from self._article_requests(links.articles, 0, Via.SITEMAP, self._canonical(response))
 
     def _listed_articles(
@@ -198,25 +199,11 @@ class RfiCnSpider(Spider):
     # -- articles -------------------------------------------------------------------------
 
     def parse_article(self, response: TextResponse, url: str) -> Iterator[Any]:
-        if not isinstance(response, HtmlResponse):
-            self.ledger.settle(url, "failed/not_html")
-            logger.warning("not HTML (%s): %s", response.headers.get("Content-Type"), response.url)
-            return
-        if is_binary(response.body):
-            self.ledger.settle(url, "failed/binary")
-            logger.warning("binary body served as HTML, not exported: %s", response.url)
-            return
-        if is_truncated(response.body):
-            self.ledger.settle(url, "failed/truncated")
-            logger.warning("page cut short (no </html>), not exported: %s", response.url)
-            return
-        encoding = true_encoding(response)
-        if encoding:
-            self._count(f"encoding/relabelled_{encoding}")
-            logger.info("%s declared %s but is %s", response.url, response.encoding, encoding)
-            response = response.replace(encoding=encoding)
-        # Provenance is the shortest path known when the page is parsed.
+        # Bodies that are no HTML page were refused by rfi_crawler.guards already.
         best = self.frontier.best(url) or Discovery(url, 0, str(Via.URL), None)
+        if best.via == Via.URL:
+            self._answered(response)  # a ``urls`` page is this crawl's start point
+        # Provenance is the shortest path known when the page is parsed.
         crawl = {
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "via": best.via,
@@ -226,9 +213,16 @@ class RfiCnSpider(Spider):
         item = extract_article(
             response.selector, response.url, self.config.base_url, crawl, self.crawler.stats
         )
-        self.coverage.observe(url, None if item is None else item.__dict__)
+        self.crawler.signals.send_catch_log(
+            rfi_signals.page_extracted,
+            url=url,
+            record=None if item is None else item.__dict__,
+            # Pages of a known older template lack fields by design: drift does not judge
+            # them. "unknown" is judged: a page of a new layout is what drift is about.
+            current=template_generation(response.selector) not in OLDER_TEMPLATES,
+        )
         if item is None:
-            self.ledger.settle(url, "failed/no_article")
+            self._settle(url, "failed/no_article")
             logger.info("not an article page: %s", response.url)
             return
         yield item
@@ -241,7 +235,7 @@ class RfiCnSpider(Spider):
                 yield self._listing_request(
                     urls.path_of(hub),
                     self.parse_listing,
-                    Via.TAG,
+                    via=Via.TAG,
                     listing=hub,
                     hops=best.depth + 1,
                 )
@@ -256,18 +250,23 @@ class RfiCnSpider(Spider):
             yield from self._requests(self.frontier.offer(url, depth, str(via), referer))
 
     def _requests(self, discoveries: Iterable[Discovery]) -> Iterator[Request]:
+        wanted = []
         for found in discoveries:
-            self.ledger.meet(found.url)
-            if not self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
+            self.crawler.signals.send_catch_log(rfi_signals.url_met, url=found.url)
+            if self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
+                wanted.append(found)
+            else:
                 self._count("skipped/outside_window")
-                self.ledger.settle(found.url, "skipped/outside_window")
-                continue
-            known = None if found.via == Via.URL else self.refresh_policy.skip(found.url)
-            if known is not None:
+                self._settle(found.url, "skipped/outside_window")
+        # One store query for the batch (a listing page's links), not one per URL.
+        known = self.refresh_policy.skip([f.url for f in wanted if f.via != Via.URL])
+        for found in wanted:
+            stored = known.get(found.url)
+            if stored is not None:
                 # Not downloaded again; its related links, as stored, still lead on.
                 self._count("incremental/skipped_known")
-                self.ledger.settle(found.url, "skipped/known")
-                yield from self._requests(self.frontier.parsed(found.url, list(known.related)))
+                self._settle(found.url, "skipped/known")
+                yield from self._requests(self.frontier.parsed(found.url, list(stored.related)))
                 continue
             self._count("requested/article")
             yield Request(
@@ -275,16 +274,16 @@ class RfiCnSpider(Spider):
                 self.parse_article,
                 cb_kwargs={"url": found.url},
                 errback=self.on_error,
-                priority=-found.depth,
+                priority=-found.depth,  # nearer articles first
             )
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _listing_request(self, path: str, callback: Any, via: Via, **kwargs: Any) -> Request:
+    def _listing_request(self, path: str, callback: Any, **kwargs: Any) -> Request:
         return Request(
             self.config.base_url + urls.quote_path(path),
             callback,
-            cb_kwargs={"via": via, **kwargs},
+            cb_kwargs=kwargs,
             errback=self.on_error,
             priority=LISTING_PRIORITY,
             meta={"rfi_listing": True},
@@ -293,13 +292,25 @@ class RfiCnSpider(Spider):
     def _canonical(self, response: TextResponse) -> str:
         return urls.canonical_url(response.url, self.config.base_url) or response.url
 
+    def _answered(self, response: TextResponse) -> None:
+        self.crawler.signals.send_catch_log(rfi_signals.start_answered, url=response.url)
+
+    def _settle(self, url: str, outcome: str) -> None:
+        self.crawler.signals.send_catch_log(rfi_signals.url_settled, url=url, outcome=outcome)
+
     def on_error(self, failure: Failure) -> None:
         request = failure.request
         reason = failure_reason(failure)
         self._count(f"failed/{reason}")
-        if "url" in request.cb_kwargs:
-            outcome = "skipped/robots" if reason == "robots" else f"failed/{reason}"
-            self.ledger.settle(request.cb_kwargs["url"], outcome)
+        url = request.cb_kwargs.get("url")
+        if url is not None:
+            outcome = {"robots": "skipped/robots", "cancelled": "cancelled"}
+            self._settle(url, outcome.get(reason, f"failed/{reason}"))
+        best = None if url is None else self.frontier.best(url)
+        if request.meta.get("rfi_listing") or (best is not None and best.via == Via.URL):
+            self.crawler.signals.send_catch_log(
+                rfi_signals.start_failed, url=request.url, reason=reason
+            )
         if request.meta.get("rfi_listing"):
             self._count("start_point/failed")
             logger.warning(
@@ -308,56 +319,8 @@ class RfiCnSpider(Spider):
         else:
             logger.warning("article not fetched (%s): %s", reason, request.url)
 
-    def _spider_idle(self) -> None:
-        # Judged once the crawl has run out of requests, before it closes as "finished".
-        if self.coverage.drifted() and not getattr(self, "_drift_reported", False):
-            self._drift_reported = True
-            logger.error("%s", self.coverage.describe_drift())
-            self.crawler.stats.set_value(
-                "rfi/drift/missed_share", round(self.coverage.missed_share, 4)
-            )
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="layout_drift"))
-            raise DontCloseSpider  # the close above gives the finish reason
-
     def closed(self, reason: str) -> None:
         self._count("related/depth_improved", self.frontier.improved)
-        met = self.ledger.met
-        outcomes = self.ledger.close()
-        self.crawler.stats.set_value("rfi/outcome/met", met)
-        for name, share in self.coverage.coverage().items():
-            self.crawler.stats.set_value(f"rfi/coverage/{name}", share)
-        self.crawler.stats.set_value("rfi/coverage/pages", self.coverage.pages)
-        for outcome, count in outcomes.items():
-            self.crawler.stats.set_value(f"rfi/outcome/{outcome}", count)
-
-    def _request_scheduled(self, request: Request, spider: Spider) -> None:
-        """A redirect to another host is never followed: OffsiteMiddleware drops it while
-        it is scheduled, with no errback, so its outcome is settled here."""
-        if "url" in request.cb_kwargs and urlsplit(request.url).hostname != self.config.host:
-            self._settle_unfetched(request, "offsite_redirect")
-
-    def _request_dropped(self, request: Request, spider: Spider) -> None:
-        """The dupefilter refused a request, with no errback: a redirect back to a URL
-        already requested, i.e. a redirect loop."""
-        if "url" in request.cb_kwargs:
-            looped = request.meta.get("redirect_times")
-            self._settle_unfetched(request, "redirect_loop" if looped else "duplicate_request")
-
-    def _settle_unfetched(self, request: Request, reason: str) -> None:
-        self._count(f"failed/{reason}")
-        logger.warning("article not fetched (%s): %s", reason, request.url)
-        self.ledger.settle(request.cb_kwargs["url"], f"failed/{reason}")
-
-    def _item_scraped(self, item: Any, response: Any, spider: Spider) -> None:
-        self._settle_item(response, "exported")
-
-    def _item_dropped(self, item: Any, response: Any, exception: Exception, spider: Spider) -> None:
-        self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
-
-    def _settle_item(self, response: Any, outcome: str) -> None:
-        request = getattr(response, "request", None)
-        if request is not None and "url" in request.cb_kwargs:
-            self.ledger.settle(request.cb_kwargs["url"], outcome)
 
     def _count(self, key: str, count: int = 1) -> None:
         if count:

@@ -51,6 +51,9 @@ class StateStore(Protocol):
     def known(self, url: str) -> KnownArticle | None:
         """The exported article at this canonical URL, if any."""
 
+    def known_many(self, urls: list[str]) -> dict[str, KnownArticle]:
+        """``known`` for a batch of canonical URLs, in one query: only the known ones."""
+
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         """Reserve the record's next version for this run (or say why not), atomically."""
 

@@ -22,6 +22,7 @@ from rfi_crawler.state import (
 )
 
 logger = logging.getLogger(__name__)
+_BATCH = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -87,6 +88,23 @@ class SqliteStateStore:
         if row is None:
             return None
         return KnownArticle(row[0], row[1], row[2], tuple(json.loads(row[3])))
+
+    def known_many(self, urls: list[str]) -> dict[str, KnownArticle]:
+        found: dict[str, KnownArticle] = {}
+        unique = list(dict.fromkeys(urls))
+        for start in range(0, len(unique), _BATCH):  # under SQLite's bound-variable limit
+            batch = unique[start : start + _BATCH]
+            rows = self.db.execute(
+                "SELECT url, id, published_at, version, related FROM articles"
+                f" WHERE url IN ({', '.join('?' * len(batch))}) ORDER BY version",
+                batch,
+            )
+            for url, article_id, published, version, related in rows:
+                # The highest version wins, as in ``known``.
+                found[url] = KnownArticle(
+                    article_id, published, version, tuple(json.loads(related))
+                )
+        return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         article_id, content_hash = record["id"], record["content_hash"]

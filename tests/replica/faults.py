@@ -24,6 +24,7 @@ ARTICLE_FAULTS = {
     "no_charset": "exported",  # no charset in Content-Type: the page's <meta charset> tells
     "not_html": "failed/not_html",
     "too_large": "failed/too_large",
+    "gzip_bomb": "failed/too_large",  # 10 kB of gzip that inflates past DOWNLOAD_MAXSIZE
     "binary": "failed/binary",
     "shell": "failed/no_article",  # the platform's page shell, no article in it
     "bad_jsonld": "exported",  # ld+json that is not JSON: other sources take over
@@ -31,6 +32,8 @@ ARTICLE_FAULTS = {
     "redirect_chain": "exported",  # 301 → 302 → 302 → the page
     "redirect_loop": "failed/redirect_loop",
     "redirect_offsite": "failed/offsite_redirect",
+    "redirect_other_port": "failed/offsite_redirect",  # same host, another port
+    "redirect_file": "failed/offsite_redirect",  # Location: file:///etc/passwd
     # removed
     "gone_404": "failed/http_404",
     "gone_410": "failed/http_410",
@@ -38,6 +41,7 @@ ARTICLE_FAULTS = {
 FEED_FAULTS = ("malformed", "entity_bomb", "huge")
 HANG_SECONDS = 4.0
 TOO_LARGE_BYTES = 3 * 1024 * 1024
+BOMB_BYTES = 16 * 1024 * 1024  # inflated size of the gzip bomb
 ENTITY_BOMB = (
     '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "{a}">'
     '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'

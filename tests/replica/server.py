@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import threading
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from tests.replica.faults import ENTITY_BOMB, HANG_SECONDS, TOO_LARGE_BYTES
+from tests.replica.faults import BOMB_BYTES, ENTITY_BOMB, HANG_SECONDS, TOO_LARGE_BYTES
 from tests.replica.site import MISSING_SECTIONS, ReplicaSite
 
 _SECTION_PAGE = re.compile(r"^/cn/([^/]+)/(?:(\d+)/)?$")
@@ -191,7 +192,10 @@ class ReplicaServer:
             handler.reply(200, html_type, broken.encode())
         elif fault == "redirect_chain" and query == "final=1":
             return False
-        elif fault in ("redirect_chain", "redirect_loop", "redirect_offsite"):
+        elif fault == "gzip_bomb":
+            bomb = gzip.compress(b"<html>" + b" " * BOMB_BYTES, compresslevel=9)
+            handler.reply(200, html_type, bomb, {"Content-Encoding": "gzip"})
+        elif fault.startswith("redirect_"):
             handler.reply(*self._redirect(fault, path, query))
         return True
 
@@ -201,6 +205,10 @@ class ReplicaServer:
         hop = int(query.removeprefix("hop=") or 0) if query.startswith("hop=") or not query else 0
         if fault == "redirect_offsite":
             target = "http://offsite.invalid/cn/elsewhere"
+        elif fault == "redirect_other_port":
+            target = f"http://127.0.0.1:1{here}"  # the replica's host, another port
+        elif fault == "redirect_file":
+            target = "file:///etc/passwd"
         elif fault == "redirect_loop":
             target = f"{here}?hop={(hop + 1) % 2}"
         else:

@@ -1,0 +1,66 @@
+"""Change events as an Atom 1.0 feed (RFC 4287), so people can subscribe to RFI's edits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from xml.etree import ElementTree
+
+ATOM = "http://www.w3.org/2005/Atom"
+# Entry ids are stable: the same event gives the same id in every build of the feed.
+EVENT_NAMESPACE = uuid.UUID("6f1c1d55-5a0e-4d4e-9a3b-0c1e6d1a7f42")
+EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def _element(parent: ElementTree.Element, name: str, text: str | None = None, **attrs: str):
+    child = ElementTree.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def atom_feed(events: Iterable[dict[str, Any]], *, title: str, feed_id: str) -> bytes:
+    """The feed, newest event first; ``updated`` is the newest event's time (the epoch
+    when there is none), so the same events always give the same bytes."""
+    ElementTree.register_namespace("", ATOM)
+    ordered = sorted(events, key=lambda e: (e.get("detected_at") or "", e.get("url") or ""))
+    ordered.reverse()
+    feed = ElementTree.Element(f"{{{ATOM}}}feed")
+    _element(feed, "id", feed_id)
+    _element(feed, "title", title)
+    _element(feed, "updated", ordered[0].get("detected_at") or EPOCH if ordered else EPOCH)
+    author = _element(feed, "author")
+    _element(author, "name", "rfi-crawler")
+    _element(feed, "generator", "rfi-crawler rfi-dataset edits")
+    for event in ordered:
+        _entry(feed, event)
+    ElementTree.indent(feed)
+    return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _entry(feed: ElementTree.Element, event: dict[str, Any]) -> None:
+    entry = _element(feed, "entry")
+    key = f"{event.get('url')}|{event['kind']}|{event.get('version')}|{event.get('detected_at')}"
+    _element(entry, "id", f"urn:uuid:{uuid.uuid5(EVENT_NAMESPACE, key)}")
+    _element(entry, "title", f"{event['kind']}: {event.get('title') or event.get('url')}")
+    _element(entry, "updated", event.get("detected_at") or EPOCH)
+    if event.get("published_at"):
+        _element(entry, "published", event["published_at"])
+    if event.get("url"):
+        _element(entry, "link", href=str(event["url"]))
+    _element(entry, "summary", _summary(event))
+
+
+def _summary(event: dict[str, Any]) -> str:
+    if event["kind"] != "edited":
+        return f"{event['kind']} (detected {event.get('detected_at')})"
+    changes = [
+        f"{name} +{event['chars'][name]['added']} −{event['chars'][name]['removed']}"
+        if name in event.get("chars", {})
+        else name
+        for name in event.get("fields", [])
+    ]
+    return f"version {event.get('previous_version')} → {event.get('version')}: " + ", ".join(
+        changes
+    )

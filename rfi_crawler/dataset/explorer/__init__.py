@@ -1,0 +1,182 @@
+"""Datasette plugin for ``rfi-dataset serve``: article pages as readable text with their
+related articles and the articles linking to them; search hits linked to their article."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils import tilde_decode
+from markupsafe import Markup, escape
+
+PLUGIN = __name__
+
+
+@hookimpl
+def prepare_connection(conn: Any) -> None:
+    # rfi_script_forms(q): q and its forms in the other script, as a JSON array, for the
+    # search_any_script query (only when OpenCC is installed; serve.py then offers it).
+    forms = script_forms()
+    if forms is not None:
+        conn.create_function(
+            "rfi_script_forms",
+            1,
+            lambda q: json.dumps(forms(q or ""), ensure_ascii=False),
+            deterministic=True,
+        )
+
+
+def script_forms() -> Callable[[str], list[str]] | None:
+    """``q`` with its simplified and traditional forms (OpenCC), or None without OpenCC."""
+    try:
+        import opencc
+    except ImportError:
+        return None
+    to_hans, to_hant = opencc.OpenCC("t2s"), opencc.OpenCC("s2t")
+
+    def forms(q: str) -> list[str]:
+        hant = to_hant.convert(q)
+        # OpenCC writes 臺; texts from Taiwan mostly write 台灣 (both are traditional).
+        found = [q, to_hans.convert(q), hant, hant.replace("臺", "台")]
+        return sorted(set(found))
+
+    return forms
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any):
+    """Reads only: any method but GET and HEAD is refused before Datasette sees it (its
+    database is immutable anyway; this also closes the POST forms of canned queries)."""
+
+    def wrap(app: Any) -> Any:
+        async def read_only(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 405,
+                        "headers": [(b"content-type", b"text/plain"), (b"allow", b"GET, HEAD")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"read-only\n"})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
+
+
+@hookimpl
+def extra_css_urls(datasette: Any) -> list[str]:
+    return [datasette.urls.static_plugins(PLUGIN, "explorer.css")]
+
+
+@hookimpl
+def render_cell(
+    row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
+):
+    # In canned queries (table is None) a title next to its article_id links to the article.
+    if table is None and column == "title" and "article_id" in row.keys():  # noqa: SIM118 (sqlite3.Row: `in` tests values)
+        article_id = row["article_id"]
+        if isinstance(article_id, int) and value is not None:
+            href = datasette.urls.row(database, "articles", str(article_id))
+            return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+    return None
+
+
+@hookimpl
+def extra_template_vars(
+    view_name: str, table: str | None, database: str, request: Any, datasette: Any
+):
+    if view_name != "row" or table != "articles" or request is None:
+        return {}
+
+    async def article_vars() -> dict[str, Any]:
+        pks = request.url_vars.get("pks", "")
+        try:
+            article_id = int(tilde_decode(pks))
+        except ValueError:
+            return {}
+        return await _article(datasette, database, article_id)
+
+    return article_vars
+
+
+async def _article(datasette: Any, database: str, article_id: int) -> dict[str, Any]:
+    db = datasette.get_database(database)
+    found = await db.execute(
+        "SELECT title, lead, body, subheadings, published_at, section, programme, url,"
+        " (SELECT group_concat(name, '、') FROM (SELECT au.name FROM article_authors aa"
+        " JOIN authors au ON au.id = aa.author_id WHERE aa.article_id = a.article_id"
+        " ORDER BY aa.position)) AS authors,"
+        " (SELECT group_concat(name, '、') FROM (SELECT t.name FROM article_tags at"
+        " JOIN tags t ON t.id = at.tag_id WHERE at.article_id = a.article_id"
+        " ORDER BY at.position)) AS tags"
+        " FROM articles a WHERE article_id = ?",
+        [article_id],
+    )
+    row = found.first()
+    if row is None:
+        return {}
+    subheads = set(_json_list(row["subheadings"]))
+    blocks = [
+        {"text": text, "subhead": text in subheads}
+        for text in (row["body"] or "").split("\n\n")
+        if text.strip()
+    ]
+    related = await db.execute(
+        "SELECT r.title, r.to_url, r.to_article_id, t.published_at FROM related r"
+        " LEFT JOIN articles t ON t.article_id = r.to_article_id"
+        " WHERE r.from_article_id = ? ORDER BY r.position",
+        [article_id],
+    )
+    linking = await db.execute(
+        "SELECT f.article_id, f.title, f.published_at, group_concat(via, ' + ') AS via FROM ("
+        " SELECT from_article_id, 'related' AS via FROM related WHERE to_article_id = :id"
+        " UNION SELECT from_article_id, 'body link' FROM links WHERE to_article_id = :id)"
+        " JOIN articles f ON f.article_id = from_article_id"
+        " GROUP BY f.article_id ORDER BY f.published_at DESC, f.article_id",
+        {"id": article_id},
+    )
+
+    def href(target: int | None) -> str | None:
+        return None if target is None else datasette.urls.row(database, "articles", str(target))
+
+    return {
+        "rfi_article": {**dict(row), "url": _web_url(row["url"]), "blocks": blocks},
+        "rfi_licence": datasette.metadata("license"),
+        "rfi_related": [
+            {
+                "title": r["title"] or r["to_url"],
+                "href": href(r["to_article_id"]),
+                "url": _web_url(r["to_url"]),
+                "published_at": r["published_at"],
+            }
+            for r in related.rows
+        ],
+        "rfi_linking": [
+            {
+                "title": r["title"],
+                "href": href(r["article_id"]),
+                "published_at": r["published_at"],
+                "via": r["via"],
+            }
+            for r in linking.rows
+        ],
+    }
+
+
+def _web_url(url: str | None) -> str | None:
+    # Records are input like any other: only a web address becomes a link (no javascript:).
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+def _json_list(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

@@ -1,0 +1,120 @@
+"""Differences between two versions of an article's text, character by character for
+Chinese (which has no spaces to split words on), grouped into runs a reader can follow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+# Fields whose text is compared character by character; list fields are compared as
+# their items, one per line.
+TEXT_FIELDS = ("title", "kicker", "lead", "body")
+LIST_FIELDS = ("subheadings", "authors", "tags")
+# Ours, not RFI's: bookkeeping that changes on every export, or values derived from the
+# compared fields, never reported as a change of the article.
+NOT_CONTENT = frozenset(
+    {
+        "version",
+        "crawl",
+        "content_hash",
+        "char_count",
+        "extractor_version",
+        "changed_fields",
+        "detected_at",
+    }
+)
+# Two changes separated by fewer equal characters than this read as one change:
+# "七十五" → "八十二" is one replacement, not two with a "十" kept between them.
+MERGE_GAP = 3
+# Paragraphs sharing less than this share of their characters were rewritten, not edited:
+# shown as one replacement rather than a scatter of kept characters.
+REWRITTEN = 0.3
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of text: unchanged (``equal``), or replaced ``old`` → ``new``."""
+
+    op: str  # "equal", "insert", "delete" or "replace"
+    old: str
+    new: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"op": self.op, "old": self.old, "new": self.new}
+
+
+def field_text(record: dict[str, Any], name: str) -> str | None:
+    """The comparable text of a field: text as is, a list of text one item per line."""
+    value = record.get(name)
+    if name in LIST_FIELDS:
+        return "\n".join(str(item) for item in value or [])
+    return value if isinstance(value, str) or value is None else str(value)
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Fields whose value differs between two versions, in the schema's order."""
+    names = [name for name in new if name not in NOT_CONTENT]
+    names += [name for name in old if name not in NOT_CONTENT and name not in new]
+    return [name for name in names if old.get(name) != new.get(name)]
+
+
+def runs(old: str, new: str) -> list[Run]:
+    """``old`` → ``new`` as equal and changed runs.
+
+    Paragraphs (lines) are matched first, then characters inside the changed paragraphs:
+    a long body with one edited sentence costs a sentence's comparison, not the body's.
+    """
+    result: list[Run] = []
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    blocks = SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for op, i1, i2, j1, j2 in blocks.get_opcodes():
+        before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
+        if op == "replace":
+            result += _character_runs(before, after)
+        else:
+            result.append(Run(op, before, after))
+    return _merged(result)
+
+
+def _character_runs(old: str, new: str) -> list[Run]:
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
+    if matcher.ratio() < REWRITTEN:
+        return [Run("replace", old, new)]
+    return [Run(op, old[i1:i2], new[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+def _merged(found: list[Run]) -> list[Run]:
+    """Neighbouring changes joined into one; a short equal run between two changes too."""
+    joined: list[Run] = []
+    for run in found:
+        if not run.old and not run.new:
+            continue
+        if joined and (joined[-1].op == "equal") == (run.op == "equal"):
+            joined[-1] = _joined(joined[-1], run)
+        else:
+            joined.append(run)
+    result: list[Run] = []
+    for index, run in enumerate(joined):
+        between_changes = 0 < index < len(joined) - 1
+        short_gap = run.op == "equal" and between_changes and len(run.old) < MERGE_GAP
+        if short_gap or (result and result[-1].op != "equal" and run.op != "equal"):
+            result[-1] = _joined(result[-1], run)
+        else:
+            result.append(run)
+    return result
+
+
+def _joined(first: Run, second: Run) -> Run:
+    old, new = first.old + second.old, first.new + second.new
+    if first.op == second.op == "equal":
+        return Run("equal", old, new)
+    op = "replace" if old and new else ("insert" if new else "delete")
+    return Run(op, old, new)
+
+
+def counts(found: list[Run]) -> dict[str, int]:
+    """Characters added and removed: what a reader would see highlighted."""
+    added = sum(len(run.new) for run in found if run.op != "equal")
+    removed = sum(len(run.old) for run in found if run.op != "equal")
+    return {"added": added, "removed": removed}

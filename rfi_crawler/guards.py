@@ -1,0 +1,103 @@
+"""Downloader middlewares that refuse responses no article can come from, naming why.
+
+``OriginGuardMiddleware`` refuses redirects away from the crawl's origin (scheme, host and
+port: ``127.0.0.1:8000`` → ``127.0.0.1:8001`` is offsite; so is ``file://``) before
+Scrapy's RedirectMiddleware follows them. ``ResponseGuardMiddleware`` checks an article
+page's body: not HTML, binary, cut short, or in another charset than it declares (the
+last is repaired, not refused). A refusal is a ``Rejected`` failure: the request's errback
+settles the URL's outcome with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse
+
+from rfi_crawler.config import RfiConfig
+from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response, TextResponse
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class Rejected(IgnoreRequest):
+    """A response refused by a guard; ``reason`` names the outcome (``failed/<reason>``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port), the port made explicit: what "same site" means."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
+
+
+def is_article(request: Request) -> bool:
+    return "url" in request.cb_kwargs
+
+
+class OriginGuardMiddleware:
+    def __init__(self, config: RfiConfig) -> None:
+        self.origin = origin(config.base_url)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
+        return cls(RfiConfig.from_settings(crawler.settings))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get(b"Location")
+        if response.status not in REDIRECTS or not location:
+            return response
+        if request.meta.get("dont_obey_robotstxt"):
+            return response  # robots.txt: the robots middleware judges its own answer
+        target = urljoin(request.url, location.decode("latin-1").strip())
+        if origin(target) != self.origin:
+            raise Rejected("offsite_redirect", f"redirect to another origin: {target[:200]}")
+        return response
+
+
+class ResponseGuardMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResponseGuardMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not is_article(request) or not 200 <= response.status < 300:
+            return response
+        if not isinstance(response, HtmlResponse):
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            raise Rejected("not_html", f"not HTML ({content_type or 'no Content-Type'})")
+        if is_binary(response.body):
+            raise Rejected("binary", "binary body served as HTML")
+        if is_truncated(response.body):
+            raise Rejected("truncated", "page cut short (no </html>)")
+        return self._repair_charset(response)
+
+    def _repair_charset(self, response: TextResponse) -> TextResponse:
+        encoding = true_encoding(response)
+        if not encoding:
+            return response
+        self.stats.inc_value(f"rfi/encoding/relabelled_{encoding}")
+        logger.info("%s declared %s but is %s", response.url, response.encoding, encoding)
+        return response.replace(encoding=encoding)
