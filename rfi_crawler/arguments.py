@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from rfi_crawler import urls
-from rfi_crawler.config import ConfigError
+from rfi_crawler.config import ConfigError, check_names
 
 # A URL carries the Paris date of publication, which can be a day off the UTC date the
 # window is judged by; pages within a day of the window are fetched, then judged exactly.
 URL_DATE_MARGIN = timedelta(days=1)
+MAX_DEPTH = 100
+# The documented arguments, and those Scrapyd passes to every job itself. Any other name,
+# ``_``-prefixed ones included, is refused: Scrapy would set it as a spider attribute.
+ARGUMENTS = ("urls", "related_depth", "since", "until", "refresh")
+SCRAPYD_ARGUMENTS = ("_job", "_version")
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,13 @@ class SpiderArguments:
     refresh: bool | None = None  # None: RFI_REFRESH decides
 
     @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any], base_url: str | None) -> SpiderArguments:
+        """The spider's ``-a`` arguments, names checked first (a typo such as ``sinse``
+        would otherwise crawl unfiltered)."""
+        check_names("spider argument", kwargs, ARGUMENTS + SCRAPYD_ARGUMENTS)
+        return cls.parse(**{k: kwargs[k] for k in ARGUMENTS if k in kwargs}, base_url=base_url)
+
+    @classmethod
     def parse(
         cls,
         urls: str | None = None,
@@ -57,7 +73,9 @@ class SpiderArguments:
     ) -> SpiderArguments:
         window = DateWindow(_day("since", since), _day("until", until))
         if window.since and window.until and window.since > window.until:
-            raise ConfigError(f"since ({since}) is after until ({until})")
+            raise ConfigError(
+                f"since={since!r} is after until={until!r}: expected since on or before until"
+            )
         return cls(
             urls=_content_urls(urls, base_url),
             related_depth=_depth(related_depth),
@@ -67,52 +85,88 @@ class SpiderArguments:
 
 
 def _flag(name: str, value: str | None) -> bool | None:
-    if value in (None, ""):
+    if value is None:
         return None
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
+    raise ConfigError(f"{name}={value!r} is not accepted: expected 1 or 0")
 
 
 def _day(name: str, value: str | None) -> date | None:
-    if value in (None, ""):
+    if value is None:
         return None
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+            raise ValueError
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ConfigError(f"{name} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise ConfigError(
+            f"{name}={value!r} is not accepted: expected a date YYYY-MM-DD (e.g. 2025-11-01)"
+        ) from None
 
 
 def _depth(value: str | int | None) -> int:
-    if value in (None, ""):
+    if value is None:
         return SpiderArguments.related_depth
     try:
         depth = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"related_depth must be a whole number, not {value!r}") from None
-    if depth < 0:
-        raise ConfigError(f"related_depth must be 0 or more, not {depth}")
+        depth = -1
+    if not 0 <= depth <= MAX_DEPTH:
+        raise ConfigError(
+            f"related_depth={value!r} is not accepted: expected a whole number from 0 to "
+            f"{MAX_DEPTH}"
+        )
     return depth
 
 
 def _content_urls(value: str | None, base_url: str | None) -> tuple[str, ...]:
     """Comma-separated absolute or site-relative URLs, each an RFI content page."""
-    if not value:
+    if value is None:
         return ()
     found, rejected = [], []
-    for raw in (part.strip() for part in value.split(",")):
+    for raw in (part.strip() for part in str(value).split(",")):
         if not raw:
             continue
-        url = urls.canonical_content_url(
-            raw, urls.SITE_ORIGIN + "/", base_url, editions=("cn", "tw")
+        resolved = _without_dot_segments(raw)
+        url = resolved and urls.canonical_content_url(
+            resolved, urls.SITE_ORIGIN + "/", base_url, editions=("cn", "tw")
         )
         (found if url else rejected).append(url or raw)
-    if rejected:
+    if rejected or not found:
         raise ConfigError(
-            f"not RFI Chinese content URLs: {rejected}; expected e.g. "
+            f"urls={value!r} is not accepted: not RFI Chinese content URLs: "
+            f"{rejected or 'none given'}; expected comma-separated URLs such as "
             "https://www.rfi.fr/cn/<section>/<YYYYMMDD>-<slug> or /cn/<section>/…"
         )
     return tuple(dict.fromkeys(found))
+
+
+def _without_dot_segments(url: str) -> str | None:
+    """The URL with ``.``/``..`` segments resolved (RFC 3986 5.2.4) after percent-decoding,
+    so ``/cn/%2e%2e/%2e%2e/20251130-x`` is judged as the ``/20251130-x`` it would fetch;
+    None when the path is not valid percent-encoded UTF-8."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    path = urls.unquote_path(parts.path)
+    if path is None:
+        return None
+    segments = path.split("/")
+    if not any(segment in (".", "..") for segment in segments):
+        return url
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in (".", ".."):
+        kept.append("")
+    resolved = "/" + "/".join(kept)
+    return urlunsplit((parts.scheme, parts.netloc, urls.quote_path(resolved), "", ""))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,31 +20,54 @@ if TYPE_CHECKING:
 
 START_POINTS = ("homepage", "sections", "rss", "sitemap")
 COMPRESSIONS = (None, "gzip")
+REAL_ORIGIN = "https://www.rfi.fr"
+# Every duration is a finite number of seconds in (0, MAX_SECONDS]: a typo such as
+# ``inf`` or ``nan`` must not make a pause endless or a wait unbounded.
+MAX_SECONDS = 3600.0
 
 
 class ConfigError(ValueError):
     """A setting or spider argument has a value the crawler cannot use."""
 
 
-def default_data_dir() -> Path:
+def default_data_dir(base_url: str = REAL_ORIGIN) -> Path:
     """``<project>/.scrapy/rfi-crawler`` inside a Scrapy project; else the user's data dir
     (``$XDG_DATA_HOME/rfi-crawler`` or ``~/.local/share/rfi-crawler``), never the current
-    directory of a job (Scrapyd runs eggs from its own working directory)."""
+    directory of a job (Scrapyd runs eggs from its own working directory).
+
+    Only the real site's data lives there (the folder of every earlier release, so an
+    upgrade re-exports nothing); any other origin (a replica, a mirror) gets its own
+    ``origins/<scheme>-<host>-<port>`` folder inside it, so demo records never enter the
+    real store or output.
+    """
     try:
-        return Path(project_data_dir()).resolve() / "rfi-crawler"
+        base = Path(project_data_dir()).resolve() / "rfi-crawler"
     except NotConfigured:
-        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-        return Path(base) / "rfi-crawler"
+        home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        base = Path(home) / "rfi-crawler"
+    if base_url.rstrip("/") == REAL_ORIGIN:
+        return base
+    return base / "origins" / origin_folder(base_url)
+
+
+def origin_folder(base_url: str) -> str:
+    """A file name for an origin: ``http://127.0.0.1:8000`` → ``http-127.0.0.1-8000``."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = re.sub(r"[^a-z0-9.-]", "_", parts.hostname or "")
+    return f"{parts.scheme}-{host}-{port}"
 
 
 @dataclass(frozen=True)
 class RfiConfig:
-    base_url: str = "https://www.rfi.fr"
+    """The defaults below are the only place each default is written (README states them)."""
+
+    base_url: str = REAL_ORIGIN
     max_listing_pages: int = 3
     follow_tags: bool = False
     contact: str = ""
     start_points: tuple[str, ...] = START_POINTS
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path | None = None  # default: default_data_dir(base_url)
     state_uri: str = ""  # default: sqlite file in data_dir
     output_dir: Path | None = None  # default: data_dir / "output"
     output_compression: str | None = None
@@ -60,6 +87,8 @@ class RfiConfig:
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
+        if self.data_dir is None:
+            object.__setattr__(self, "data_dir", default_data_dir(self.base_url))
         if not self.state_uri:
             object.__setattr__(self, "state_uri", f"sqlite:///{self.data_dir / 'state.sqlite3'}")
         if self.output_dir is None:
@@ -67,82 +96,198 @@ class RfiConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RfiConfig:
-        defaults = cls.__dataclass_fields__
-        data_dir = settings.get("RFI_DATA_DIR")
-        output_dir = settings.get("RFI_OUTPUT_DIR")
-        warc_dir = settings.get("RFI_WARC_DIR")
-        config = cls(
-            base_url=str(settings.get("RFI_BASE_URL") or defaults["base_url"].default).rstrip("/"),
-            max_listing_pages=settings.getint("RFI_MAX_LISTING_PAGES", 3),
-            follow_tags=settings.getbool("RFI_FOLLOW_TAGS", False),
-            contact=str(settings.get("RFI_CONTACT") or "").strip(),
-            start_points=tuple(settings.getlist("RFI_START_POINTS", list(START_POINTS))),
-            data_dir=Path(data_dir).expanduser().resolve() if data_dir else default_data_dir(),
-            state_uri=str(settings.get("RFI_STATE_URI") or ""),
-            output_dir=Path(output_dir).expanduser().resolve() if output_dir else None,
-            output_compression=(settings.get("RFI_OUTPUT_COMPRESSION") or None),
-            refresh_days=settings.getint("RFI_REFRESH_DAYS", 3),
-            refresh=settings.getbool("RFI_REFRESH", False),
-            sync_every=settings.getint("RFI_FSYNC_EVERY", 25),
-            sync_seconds=settings.getfloat("RFI_FSYNC_SECONDS", 5.0),
-            block_threshold=settings.getint("RFI_BLOCK_THRESHOLD", 20),
-            backoff_base=settings.getfloat("RFI_BACKOFF_BASE", 5.0),
-            backoff_max=settings.getfloat("RFI_BACKOFF_MAX", 300.0),
-            backoff_retries=settings.getint("RFI_BACKOFF_RETRIES", 2),
-            drift_threshold=settings.getfloat("RFI_DRIFT_THRESHOLD", 0.05),
-            drift_min_pages=settings.getint("RFI_DRIFT_MIN_PAGES", 20),
-            state_timeout=settings.getfloat("RFI_STATE_TIMEOUT", 60.0),
-            warc_dir=Path(warc_dir).expanduser().resolve() if warc_dir else None,
-            warc_max_mb=settings.getint("RFI_WARC_MAX_MB", 1000),
-        )
+        """Read every ``RFI_*`` setting; an unset one keeps its default. Raises ConfigError
+        naming the setting, the value given and what is accepted."""
+        check_names("setting", (name for name in settings if name.startswith("RFI_")), SETTINGS)
+        values: dict[str, Any] = {}
+        for name, (field_name, parse) in SETTINGS.items():
+            raw = settings.get(name)
+            if raw is not None:
+                values[field_name] = parse(name, raw)
+        config = cls(**{k: v for k, v in values.items() if v is not None})
         config.validate()
         return config
 
     def validate(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        """Rules between settings (each value alone was checked as it was read)."""
+        _origin("RFI_BASE_URL", self.base_url)
+        if self.backoff_base > self.backoff_max:
             raise ConfigError(
-                f"RFI_BASE_URL must be an origin such as https://www.rfi.fr or "
-                f"http://127.0.0.1:8000, not {self.base_url!r}"
+                f"RFI_BACKOFF_BASE={self.backoff_base:g} is above RFI_BACKOFF_MAX="
+                f"{self.backoff_max:g}: the first pause cannot be longer than the longest"
             )
-        if self.max_listing_pages < 1:
-            raise ConfigError(
-                f"RFI_MAX_LISTING_PAGES must be 1 or more, not {self.max_listing_pages}"
-            )
-        unknown = sorted(set(self.start_points) - set(START_POINTS))
-        if unknown:
-            raise ConfigError(
-                f"RFI_START_POINTS: unknown {unknown}; choose from {list(START_POINTS)}"
-            )
-        if self.output_compression not in COMPRESSIONS:
-            raise ConfigError(
-                f"RFI_OUTPUT_COMPRESSION must be empty or 'gzip', not {self.output_compression!r}"
-            )
-        if self.refresh_days < 0:
-            raise ConfigError(f"RFI_REFRESH_DAYS must be 0 or more, not {self.refresh_days}")
-        if self.block_threshold < 1 or self.backoff_retries < 0:
-            raise ConfigError(
-                "RFI_BLOCK_THRESHOLD must be 1 or more, RFI_BACKOFF_RETRIES 0 or more"
-            )
-        if not 0 < self.backoff_base <= self.backoff_max:
-            raise ConfigError("RFI_BACKOFF_BASE must be above 0 and at most RFI_BACKOFF_MAX")
-        if not 0 <= self.drift_threshold <= 1 or self.drift_min_pages < 1:
-            raise ConfigError(
-                "RFI_DRIFT_THRESHOLD must be between 0 and 1, RFI_DRIFT_MIN_PAGES 1 or more"
-            )
-        if self.sync_every < 1 or self.sync_seconds <= 0:
-            raise ConfigError("RFI_FSYNC_EVERY must be 1 or more and RFI_FSYNC_SECONDS above 0")
-        if not 1 <= self.warc_max_mb <= 100_000:
-            raise ConfigError(f"RFI_WARC_MAX_MB must be 1 to 100000, not {self.warc_max_mb}")
 
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).hostname or ""
 
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port of the crawled site, as records and manifests name it."""
+        return self.base_url
+
     def as_manifest(self) -> dict[str, Any]:
-        """The settings as a manifest records them (paths as text)."""
+        """The settings as a manifest records them (paths as text, no password)."""
         return {
             name: str(value) if isinstance(value, Path) else value
-            for name, value in self.__dict__.items()
+            for name, value in {**self.__dict__, "state_uri": _redacted(self.state_uri)}.items()
             if name != "contact"
         }
+
+
+def _redacted(uri: str) -> str:
+    # Imported here: the spider reads the config, and must not load the state package.
+    from rfi_crawler.state import redact_uri
+
+    return redact_uri(uri)
+
+
+def check_names(kind: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse a name that is not one of ``known``, suggesting the closest one (a typo such
+    as ``RFI_MAX_LISTNG_PAGES`` would otherwise be ignored silently)."""
+    known = sorted(known)
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+            raise ConfigError(f"unknown {kind} {name}: {hint}")
+
+
+# -- Parsers: (setting name, raw value) → value; each says what it accepts -----------------
+
+
+def _refuse(name: str, raw: object, accepted: str) -> ConfigError:
+    return ConfigError(f"{name}={raw!r} is not accepted: expected {accepted}")
+
+
+def _text(name: str, raw: object) -> str:
+    return str(raw).strip()
+
+
+def _contact(name: str, raw: object) -> str:
+    # It goes into the User-Agent header: a control character would break the header.
+    text = str(raw).strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise _refuse(name, raw, "an email or URL on one line, without control characters")
+    return text
+
+
+def _optional_text(name: str, raw: object) -> str | None:
+    return str(raw).strip() or None
+
+
+def _path(name: str, raw: object) -> Path | None:
+    text = str(raw).strip()
+    return Path(text).expanduser().resolve() if text else None
+
+
+def _origin(name: str, raw: object) -> str:
+    text = str(raw).strip().rstrip("/")
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or not port_ok:
+        raise _refuse(name, raw, "an origin such as https://www.rfi.fr or http://127.0.0.1:8000")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise _refuse(name, raw, "an origin (scheme, host, port) without user, query or fragment")
+    return text
+
+
+def _integer(low: int, high: int) -> Callable[[str, object], int]:
+    def parse(name: str, raw: object) -> int:
+        text = str(raw).strip()
+        if (
+            isinstance(raw, bool)
+            or not re.fullmatch(r"[+-]?\d+", text)
+            or not (low <= int(text) <= high)
+        ):
+            raise _refuse(name, raw, f"a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+def _number(
+    low: float, high: float, *, low_open: bool, what: str
+) -> Callable[[str, object], float]:
+    def parse(name: str, raw: object) -> float:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            value = math.nan
+        above_low = value > low if low_open else value >= low
+        if isinstance(raw, bool) or not math.isfinite(value) or not above_low or value > high:
+            bound = "above" if low_open else "at least"
+            raise _refuse(name, raw, f"{what}, {bound} {low:g} and at most {high:g}")
+        return value
+
+    return parse
+
+
+def _seconds(name: str, raw: object) -> float:
+    return _number(0, MAX_SECONDS, low_open=True, what="a number of seconds")(name, raw)
+
+
+def _flag(name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise _refuse(name, raw, "1 or 0 (or true/false)")
+
+
+def _start_points(name: str, raw: object) -> tuple[str, ...]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    points = tuple(str(item).strip() for item in items if str(item).strip())
+    accepted = f"a comma-separated list of {', '.join(START_POINTS)} (at least one)"
+    if not points or set(points) - set(START_POINTS):
+        raise _refuse(name, raw, accepted)
+    return tuple(dict.fromkeys(points))
+
+
+def _compression(name: str, raw: object) -> str | None:
+    text = str(raw).strip().lower() or None
+    if text not in COMPRESSIONS:
+        raise _refuse(name, raw, "empty (plain .jsonl) or gzip")
+    return text
+
+
+# Setting → (RfiConfig field, parser). The README's settings table has one row for each.
+SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "RFI_BASE_URL": ("base_url", _origin),
+    "RFI_MAX_LISTING_PAGES": ("max_listing_pages", _integer(1, 10_000)),
+    "RFI_FOLLOW_TAGS": ("follow_tags", _flag),
+    "RFI_CONTACT": ("contact", _contact),
+    "RFI_START_POINTS": ("start_points", _start_points),
+    "RFI_DATA_DIR": ("data_dir", _path),
+    "RFI_STATE_URI": ("state_uri", _text),
+    "RFI_OUTPUT_DIR": ("output_dir", _path),
+    "RFI_OUTPUT_COMPRESSION": ("output_compression", _compression),
+    "RFI_REFRESH_DAYS": ("refresh_days", _integer(0, 36_500)),
+    "RFI_REFRESH": ("refresh", _flag),
+    "RFI_FSYNC_EVERY": ("sync_every", _integer(1, 1_000_000)),
+    "RFI_FSYNC_SECONDS": ("sync_seconds", _seconds),
+    "RFI_BLOCK_THRESHOLD": ("block_threshold", _integer(1, 1_000_000)),
+    "RFI_BACKOFF_BASE": ("backoff_base", _seconds),
+    "RFI_BACKOFF_MAX": ("backoff_max", _seconds),
+    "RFI_BACKOFF_RETRIES": ("backoff_retries", _integer(0, 100)),
+    "RFI_DRIFT_THRESHOLD": (
+        "drift_threshold",
+        _number(0, 1, low_open=False, what="a share"),
+    ),
+    "RFI_DRIFT_MIN_PAGES": ("drift_min_pages", _integer(1, 1_000_000)),
+    "RFI_STATE_TIMEOUT": ("state_timeout", _seconds),
+    "RFI_WARC_DIR": ("warc_dir", _path),
+    "RFI_WARC_MAX_MB": ("warc_max_mb", _integer(1, 100_000)),
+}
+
+
+def defaults() -> dict[str, Any]:
+    """Setting name → its default, as the dataclass writes it (for the README check)."""
+    by_field = {f.name: f.default for f in fields(RfiConfig)}
+    return {name: by_field[field_name] for name, (field_name, _) in SETTINGS.items()}

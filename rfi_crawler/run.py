@@ -23,13 +23,16 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
 
 from rfi_crawler import __version__
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
 from rfi_crawler.schema import SCHEMA_VERSION
-from rfi_crawler.state import RunRecord, StateStore, open_store
+from rfi_crawler.state import RunRecord, StateStore, StateStoreError, open_store, redact_uri
+from rfi_crawler.state.liveness import HEARTBEAT_SECONDS, Owner, Verdict, judge_run
 from rfi_crawler.store_errors import STATE_ERROR, STORE_ERRORS
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
+    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class CrawlRun:
         self.spider_arguments: dict[str, Any] = {}
         self.arguments: Any = None  # the spider's parsed SpiderArguments, once opened
         self._lock: TextIO | None = None
+        self._heartbeat: LoopingCall | None = None
         self._closed = False
         self._store_failed = False
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -113,6 +118,7 @@ class CrawlRun:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.store = store
             self._recover_dead_runs()
+            owner = Owner.current()
             store.begin_run(
                 RunRecord(
                     self.run_id,
@@ -120,18 +126,56 @@ class CrawlRun:
                     self.started.isoformat(timespec="seconds"),
                     str(self.output_path),
                     str(self.lock_path),
+                    host=owner.host,
+                    pid=owner.pid,
+                    pid_start=owner.pid_start,
+                    heartbeat_at=utc_now(),
                 )
             )
+            # Other hosts sharing the store judge this run alive by its heartbeat.
+            self._heartbeat = LoopingCall(self._beat)
+            self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
             logger.info(
-                "run %s: output %s, state %s", self.run_id, self.output_path, self.config.state_uri
+                "run %s: output %s, state %s",
+                self.run_id,
+                self.output_path,
+                redact_uri(self.config.state_uri),
             )
             self.crawler.signals.send_catch_log(rfi_signals.store_opened, store=store)
         return self.store
 
+    def _beat(self) -> Deferred:
+        # On a thread, with a connection of its own: a store busy with another crawl's
+        # write never freezes the reactor.
+        return deferToThread(self._touch, utc_now())
+
+    def _touch(self, now: str) -> None:
+        try:
+            store = open_store(self.config.state_uri, self.config.state_timeout)
+            try:
+                store.touch_run(self.run_id, now)
+            finally:
+                store.close()
+        except StateStoreError as exc:  # the next beat may pass; the lease has slack
+            logger.warning("run %s: heartbeat not recorded: %s", self.run_id, exc)
+
     def _recover_dead_runs(self) -> None:
         assert self.store is not None
+        here, now = Owner.current(), datetime.now(UTC)
         for run in self.store.unfinished_runs():
-            if run.run_id == self.run_id or _is_alive(Path(run.lock_path)):
+            if run.run_id == self.run_id:
+                continue
+            verdict = judge_run(run, here, now)
+            if verdict is Verdict.ELSEWHERE:
+                logger.warning(
+                    "run %s of host %s stopped beating but its file %s is not here: left"
+                    " for that host to recover",
+                    run.run_id,
+                    run.host,
+                    run.output_path,
+                )
+                self.crawler.stats.inc_value("rfi/recovery/left_to_host")
+            if verdict is not Verdict.DEAD:
                 continue
             committed, released, problem = self._reconcile(run.run_id, Path(run.output_path))
             self.store.finish_run(run.run_id, utc_now(), "crashed")
@@ -167,6 +211,8 @@ class CrawlRun:
         if self._closed or self.store is None:
             return
         self._closed = True
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
         if self._store_failed:
             reason = STATE_ERROR  # the close that followed the failure may name another
         try:
@@ -245,6 +291,7 @@ class CrawlRun:
             "run_id": self.run_id,
             "job": self.job,
             "spider": "rfi_cn",
+            "origin": self.config.origin,
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": finished,
             "finish_reason": reason,
@@ -274,22 +321,6 @@ class CrawlRun:
 def manifest_path(run_file: Path) -> Path:
     """``rfi_cn-<run>.jsonl[.gz]`` → ``rfi_cn-<run>.manifest.json``."""
     return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
-
-
-def _is_alive(lock_path: Path) -> bool:
-    """A run holds an exclusive flock on its lock file while it lives; the kernel drops it
-    when the process dies, whatever killed it."""
-    try:
-        handle = open(lock_path)  # noqa: SIM115
-    except FileNotFoundError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
 
 
 def _exported_keys(path: Path) -> tuple[list[tuple[str, int]], str | None]:

@@ -58,3 +58,7 @@ ITEM_PIPELINES = {
 }
 # Chinese stays readable in the JSON Lines output.
 FEED_EXPORT_ENCODING = "utf-8"
+
+# -- Logs ----------------------------------------------------------------------------------
+# INFO: progress, the run's summary and every problem; DEBUG (per-request lines) on demand.
+LOG_LEVEL = "INFO"

@@ -95,7 +95,8 @@ def test_a_full_disk_stops_the_run_and_leaves_store_and_files_in_agreement(tmp_p
     in_file = {record["id"] for _, record in iter_records(run.output_path)}
     store = SqliteStateStore(tmp_path / "state.sqlite3")
     try:
-        assert set(store.exported_versions()) == in_file == {"WBMZ0", "WBMZ1", "WBMZ2"}
+        known = store.known_many([item(n).url for n in range(5)])
+        assert {k.id for k in known.values()} == in_file == {"WBMZ0", "WBMZ1", "WBMZ2"}
         assert store.db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
     finally:
         store.close()

@@ -62,9 +62,10 @@ class ScrapydProcess:
             "SCRAPYD_URL": self.url,
         }
         self.log = open(root / "scrapyd.out", "w")  # noqa: SIM115 (closed in stop)
-        # Its own session, so that stopping it stops the crawls it started too.
+        # Its own session, so that stopping it stops the crawls it started too. Started as
+        # rfi-scrapyd.service starts it: through the script that insists on credentials.
         self.process = subprocess.Popen(
-            [str(BIN / "scrapyd")],
+            [str(PROJECT_ROOT / "deploy" / "scrapyd-start")],
             cwd=root,
             env=self.env,
             stdout=self.log,
@@ -217,19 +218,27 @@ def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd):
     assert len(items.read_text(encoding="utf-8").splitlines()) == len(records)
 
 
-def test_the_scheduler_fails_clearly(scrapyd):
+def test_the_scheduler_fails_clearly(scrapyd, tmp_path):
+    data = ["-s", f"RFI_DATA_DIR={tmp_path}"]
     unreachable = subprocess.run(
-        [sys.executable, "-m", "rfi_crawler.schedule", "--url", f"http://127.0.0.1:{free_port()}"],
+        [
+            sys.executable,
+            "-m",
+            "rfi_crawler.schedule",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            *data,
+        ],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert unreachable.returncode == 2
+    assert unreachable.returncode == 4
     assert "cannot reach Scrapyd" in unreachable.stderr
     wrong_password = subprocess.run(
-        [sys.executable, "-m", "rfi_crawler.schedule", "--url", scrapyd.url],
+        [sys.executable, "-m", "rfi_crawler.schedule", "--url", scrapyd.url, *data],
         cwd=PROJECT_ROOT,
         env={**scrapyd.env, "SCRAPYD_PASSWORD": "wrong"},
         capture_output=True,
@@ -237,10 +246,10 @@ def test_the_scheduler_fails_clearly(scrapyd):
         timeout=60,
         check=False,
     )
-    assert wrong_password.returncode == 2
+    assert wrong_password.returncode == 4
     assert "HTTP 401" in wrong_password.stderr
-    not_deployed = schedule(scrapyd, {})
-    assert not_deployed.returncode == 2
+    not_deployed = schedule(scrapyd, {"RFI_DATA_DIR": str(tmp_path)})
+    assert not_deployed.returncode == 4
     assert "Scrapyd refused" in not_deployed.stderr
 
 

@@ -1,16 +1,27 @@
-"""The SQLite state store: versions, claims, commits, concurrent writers."""
+"""The state store, every backend: versions, claims, commits, runs, concurrent writers,
+schema versions and migration."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from pathlib import Path
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 
-from rfi_crawler.state import ClaimStatus, RunRecord, StateStoreError, open_store
-from rfi_crawler.state.sqlite import SqliteStateStore
+from rfi_crawler.state import (
+    STORE_VERSION,
+    ClaimStatus,
+    RunRecord,
+    StateStoreError,
+    open_store,
+    redact_uri,
+)
+from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 
 NOW = "2026-11-25T10:00:00+00:00"
+LATER = "2026-11-25T10:00:30+00:00"
 
 
 def record(
@@ -24,12 +35,13 @@ def record(
         "content_hash": body_hash,
         "published_at": "2026-11-25T08:00:00+00:00",
         "modified_at": modified,
+        "related": [{"url": "https://www.rfi.fr/cn/y/20261120-other"}],
     }
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStateStore:
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
+def store(state_uri):  # noqa: F811
+    store = open_store(state_uri)
     yield store
     store.close()
 
@@ -41,9 +53,36 @@ def test_versions_grow_only_when_content_changes(store):
     changed = store.claim(record(body_hash="b" * 64), "r2", NOW)
     assert (changed.status, changed.version) == (ClaimStatus.CHANGED, 2)
     store.commit([("WBMZ1-RFI-CN-20261125", 2)], "r2", NOW)
-    assert store.exported_versions() == {"WBMZ1-RFI-CN-20261125": 2}
+    assert store.count() == 1
     known = store.known(record()["url"])
     assert (known.id, known.version) == ("WBMZ1-RFI-CN-20261125", 2)
+    assert known.related == ("https://www.rfi.fr/cn/y/20261120-other",)
+    assert known.published_at == "2026-11-25T08:00:00+00:00"
+
+
+def test_known_many_answers_for_the_known_urls_only(store):
+    for n in range(3):
+        store.claim(record(f"id-{n}"), "r1", NOW)
+        store.commit([(f"id-{n}", 1)], "r1", NOW)
+    store.claim(record("id-1", body_hash="c" * 64), "r2", NOW)
+    store.commit([("id-1", 2)], "r2", NOW)
+    urls = [record(f"id-{n}")["url"] for n in range(5)]
+    known = store.known_many([*urls, urls[0]])
+    assert {url: (k.id, k.version) for url, k in known.items()} == {
+        urls[0]: ("id-0", 1),
+        urls[1]: ("id-1", 2),
+        urls[2]: ("id-2", 1),
+    }
+    assert store.known_many([]) == {}
+    assert store.known(urls[4]) is None
+
+
+def test_known_many_handles_more_urls_than_one_query_binds(store):
+    for n in range(600):
+        store.claim(record(f"id-{n}"), "r1", NOW)
+    store.commit([(f"id-{n}", 1) for n in range(600)], "r1", NOW)
+    known = store.known_many([record(f"id-{n}")["url"] for n in range(700)])
+    assert len(known) == 600
 
 
 def test_a_newer_modified_time_is_a_new_version_even_with_the_same_text(store):
@@ -65,41 +104,231 @@ def test_a_version_claimed_by_one_run_is_not_exported_by_another(store):
     assert store.claim(record(), "r2", NOW).version == 1
 
 
+def test_two_pending_versions_of_one_article_get_distinct_numbers(store):
+    assert store.claim(record(), "r1", NOW).version == 1
+    assert store.claim(record(body_hash="b" * 64), "r2", NOW).version == 2
+    assert store.commit([("WBMZ1-RFI-CN-20261125", 2)], "r2", NOW) == 1
+    assert store.commit([("WBMZ1-RFI-CN-20261125", 1)], "r1", NOW) == 1
+    assert store.known(record()["url"]).version == 2  # an older commit never goes back
+
+
 def test_commit_ignores_keys_it_does_not_hold(store):
     store.claim(record(), "r1", NOW)
     assert store.commit([("WBMZ1-RFI-CN-20261125", 1)], "other-run", NOW) == 0
     assert store.commit([("missing", 3)], "r1", NOW) == 0
     assert store.count() == 0
+    assert store.commit([("WBMZ1-RFI-CN-20261125", 1)], "r1", NOW) == 1
+    assert store.commit([("WBMZ1-RFI-CN-20261125", 1)], "r1", NOW) == 0  # once only
 
 
-def test_runs_are_registered_and_finished(store):
+def test_runs_are_registered_beat_and_finish(store):
     store.begin_run(RunRecord("r1", None, NOW, "/out/r1.jsonl", "/locks/r1.lock"))
-    store.begin_run(RunRecord("r2", "job-2", NOW, "/out/r2.jsonl", "/locks/r2.lock"))
+    store.begin_run(
+        RunRecord(
+            "r2",
+            "job-2",
+            NOW,
+            "/out/r2.jsonl",
+            "/locks/r2.lock",
+            host="node-a",
+            pid=4242,
+            pid_start="boot:123",
+            heartbeat_at=NOW,
+        )
+    )
+    store.touch_run("r2", LATER)
     store.finish_run("r1", NOW, "finished")
-    assert [run.run_id for run in store.unfinished_runs()] == ["r2"]
+    (r2,) = store.unfinished_runs()
+    assert r2 == RunRecord(
+        "r2",
+        "job-2",
+        NOW,
+        "/out/r2.jsonl",
+        "/locks/r2.lock",
+        host="node-a",
+        pid=4242,
+        pid_start="boot:123",
+        heartbeat_at=LATER,
+    )
 
 
-def test_concurrent_writers_never_share_a_version(tmp_path):
-    path = tmp_path / "state.sqlite3"
-    SqliteStateStore(path).close()
+def test_concurrent_writers_never_share_a_version(state_uri):  # noqa: F811
+    open_store(state_uri).close()
     results: dict[str, list] = {"a": [], "b": []}
+    errors: list[BaseException] = []
 
     def crawl(run: str) -> None:
-        store = SqliteStateStore(path)
-        for n in range(200):
-            claim = store.claim(record(f"id-{n}"), run, NOW)
-            if claim.status in (ClaimStatus.NEW, ClaimStatus.CHANGED):
-                store.commit([(f"id-{n}", claim.version)], run, NOW)
-                results[run].append(n)
-        store.close()
+        store = open_store(state_uri)
+        try:
+            for n in range(150):
+                claim = store.claim(record(f"id-{n}"), run, NOW)
+                if claim.status in (ClaimStatus.NEW, ClaimStatus.CHANGED):
+                    store.commit([(f"id-{n}", claim.version)], run, NOW)
+                    results[run].append(n)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
 
     threads = [threading.Thread(target=crawl, args=(run,)) for run in results]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     exported = results["a"] + results["b"]
-    assert sorted(exported) == list(range(200))  # each article exported by exactly one run
+    assert sorted(exported) == list(range(150))  # each article exported by exactly one run
+
+
+@contextmanager
+def write_lock_held(uri: str):
+    """Another process's long write on the store."""
+    if uri.startswith("sqlite:///"):
+        db = sqlite3.connect(uri.removeprefix("sqlite:///"), isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+    else:
+        db = psycopg.connect(uri)
+        db.execute("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        db.rollback() if isinstance(db, psycopg.Connection) else db.execute("ROLLBACK")
+        db.close()
+
+
+def test_a_write_lock_held_too_long_fails_clearly_and_writes_nothing(state_uri):  # noqa: F811
+    store = open_store(state_uri, timeout=0.5)
+    try:
+        with write_lock_held(state_uri), pytest.raises(StateStoreError, match="stayed locked"):
+            store.claim(record(), "r1", NOW)
+        assert store.claim(record(), "r1", NOW).version == 1  # nothing was left half-done
+    finally:
+        store.close()
+
+
+# ---- schema versions -------------------------------------------------------------------
+
+# The first wave's SQLite layout, verbatim (main at 8f8b174): no user_version, runs without
+# an owner or heartbeat.
+LAYOUT_1 = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, url TEXT NOT NULL, content_hash TEXT NOT NULL, published_at TEXT,
+    modified_at TEXT, related TEXT NOT NULL DEFAULT '[]', first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+CREATE TABLE IF NOT EXISTS claims (
+    id TEXT NOT NULL, version INTEGER NOT NULL, url TEXT NOT NULL, content_hash TEXT NOT NULL,
+    published_at TEXT, modified_at TEXT, related TEXT NOT NULL, run_id TEXT NOT NULL,
+    claimed_at TEXT NOT NULL, PRIMARY KEY (id, version)
+);
+CREATE INDEX IF NOT EXISTS claims_run ON claims (run_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, job TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+    finish_reason TEXT, output_path TEXT NOT NULL, lock_path TEXT NOT NULL
+);
+"""
+
+
+def test_the_first_wave_sqlite_layout_is_migrated_keeping_every_article(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(LAYOUT_1)
+    old.executemany(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, NULL, '[]', ?, ?, ?, 'old-run')",
+        [
+            (f"id-{n}", record(f"id-{n}")["url"], "a" * 64, "2026-11-01", NOW, NOW, 1 + n % 3)
+            for n in range(500)
+        ],
+    )
+    old.execute(
+        "INSERT INTO runs (run_id, started_at, output_path, lock_path)"
+        " VALUES ('dead-run', ?, '/out/x.jsonl', '/locks/x.lock')",
+        (NOW,),
+    )
+    old.commit()
+    old.close()
+
+    store = open_store(str(path))
+    try:
+        assert store.count() == 500
+        urls = [record(f"id-{n}")["url"] for n in range(500)]
+        known = store.known_many(urls)
+        assert {k.id: k.version for k in known.values()} == {
+            f"id-{n}": 1 + n % 3 for n in range(500)
+        }
+        (run,) = store.unfinished_runs()
+        assert (run.run_id, run.host, run.heartbeat_at) == ("dead-run", None, None)
+        # The migrated store works: an unchanged article is not exported again.
+        assert store.claim(record("id-7"), "new-run", NOW).status is ClaimStatus.UNCHANGED
+        store.touch_run("dead-run", LATER)
+    finally:
+        store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION
+    db.close()
+    open_store(str(path)).close()  # opening again migrates nothing
+
+
+def test_a_sqlite_store_from_a_newer_crawler_is_refused(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    open_store(str(path)).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {STORE_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateStoreError) as refused:
+        open_store(str(path))
+    message = str(refused.value)
+    assert f"schema version {STORE_VERSION + 1}, newer than this crawler's" in message
+    assert "\n" not in message
+
+
+def test_a_sqlite_store_of_an_unknown_version_is_refused(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    sqlite3.connect(path).execute("PRAGMA user_version = -3").connection.close()
+    with pytest.raises(StateStoreError, match="unknown schema version -3"):
+        open_store(str(path))
+
+
+def test_a_postgres_store_from_a_newer_crawler_is_refused(postgres):  # noqa: F811
+    uri = postgres.new_database()
+    open_store(uri).close()
+    with psycopg.connect(uri, autocommit=True) as db:
+        db.execute("UPDATE rfi_state_version SET version = %s", (STORE_VERSION + 1,))
+    with pytest.raises(StateStoreError, match="newer than this crawler's") as refused:
+        open_store(uri)
+    assert postgres.password not in str(refused.value)
+
+
+def test_a_postgres_database_of_another_application_is_refused(postgres):  # noqa: F811
+    uri = postgres.new_database()
+    with psycopg.connect(uri, autocommit=True) as db:
+        db.execute("CREATE TABLE articles (title TEXT)")
+    with pytest.raises(StateStoreError, match="not an rfi-crawler store"):
+        open_store(uri)
+
+
+def test_many_openers_of_a_new_postgres_store_create_it_once(postgres):  # noqa: F811
+    uri = postgres.new_database()
+    failures: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            open_store(uri).close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with psycopg.connect(uri) as db:
+        assert db.execute("SELECT version FROM rfi_state_version").fetchall() == [(STORE_VERSION,)]
+
+
+# ---- URIs ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -116,7 +345,86 @@ def test_store_uris(tmp_path, monkeypatch, uri, relative):
 
 def test_unsupported_or_unusable_stores_fail_clearly(tmp_path):
     with pytest.raises(StateStoreError, match="unsupported"):
-        open_store("postgres://db/state")
+        open_store("mysql://db/state")
     (tmp_path / "not-a-db.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StateStoreError, match="cannot open state store"):
         open_store(str(tmp_path / "not-a-db.sqlite3"))
+
+
+def test_an_unreachable_postgres_fails_clearly_without_the_password(postgres):  # noqa: F811
+    wrong = postgres.uri().replace(postgres.password, "s3cret-wrong")
+    with pytest.raises(StateStoreError, match="cannot open state store") as refused:
+        open_store(wrong, timeout=5)
+    assert "s3cret-wrong" not in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("postgresql://rfi:s3cret@db:5432/state", "postgresql://rfi:***@db:5432/state"),
+        ("postgresql://rfi@db/state", "postgresql://rfi@db/state"),
+        ("postgresql://db/state?password=s3cret&sslmode=require", None),
+        ("postgres://u:p%40ss@h/d", "postgres://u:***@h/d"),
+        ("postgresql://u:s3cret@h:notaport/d", "postgresql://u:***@h:notaport/d"),
+        ("/var/lib/rfi/state.sqlite3", "/var/lib/rfi/state.sqlite3"),
+        ("sqlite:////var/lib/rfi/state.sqlite3", "sqlite:////var/lib/rfi/state.sqlite3"),
+    ],
+)
+def test_uris_are_redacted(uri, shown):
+    redacted = redact_uri(uri)
+    assert "s3cret" not in redacted and "p%40ss" not in redacted
+    if shown is not None:
+        assert redacted == shown
+    else:
+        assert "password=***" in redacted and "sslmode=require" in redacted
+
+
+# ---- leases and the runs' history (the scheduler's guard and status) -------------------
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_released(store):
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1000.0)
+    assert not store.acquire_lease("schedule:rfi", "b", 60, 1059.0)
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1059.0)  # a renewal
+    assert not store.acquire_lease("schedule:rfi", "b", 60, 1118.0)
+    assert store.acquire_lease("schedule:rfi", "b", 60, 1119.5)  # a's lease ran out
+    store.release_lease("schedule:rfi", "a")  # not a's any more: nothing happens
+    assert not store.acquire_lease("schedule:rfi", "a", 60, 1120.0)
+    store.release_lease("schedule:rfi", "b")
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1120.0)
+    assert store.acquire_lease("other", "b", 60, 1120.0)  # leases are independent
+
+
+def take_lease(uri: str, name: str, holder: str, start: threading.Barrier, won: list) -> None:
+    store = open_store(uri)
+    try:
+        start.wait()
+        if store.acquire_lease(name, holder, 60, 1000.0):
+            won.append(holder)
+    finally:
+        store.close()
+
+
+def test_racing_takers_of_a_new_lease_get_it_once(state_uri):  # noqa: F811
+    open_store(state_uri).close()
+    for round_ in range(5):
+        won: list[str] = []
+        start = threading.Barrier(3)
+        threads = [
+            threading.Thread(target=take_lease, args=(state_uri, f"race-{round_}", h, start, won))
+            for h in "abc"
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1, won
+
+
+def test_recent_runs_are_newest_first(store):
+    for n in range(4):
+        store.begin_run(RunRecord(f"r{n}", None, f"2026-11-2{n}T00:00:00+00:00", "/o", "/l"))
+    store.finish_run("r1", NOW, "finished")
+    assert [run.run_id for run in store.recent_runs(3)] == ["r3", "r2", "r1"]
+    assert store.recent_runs(3)[2].finish_reason == "finished"

@@ -2,21 +2,27 @@
 
 Scrapy's own ``crawl`` exits 0 whatever the finish reason; cron, systemd and Scrapyd
 monitoring need a failure to show. Exit status: 0 for ``finished`` (and ``shutdown``, a
-deliberate Ctrl-C), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
+deliberate Ctrl-C), 2 for a bad setting, argument or output path (one line, before any
+request), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
 6 for ``unreachable`` (no start point answered), 7 for ``state_error`` (the state store
 failed), 1 for any other reason or a crawl that could not start.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
+from rfi_crawler.config import ConfigError
+from rfi_crawler.preflight import check_crawl
+
 if TYPE_CHECKING:
     import argparse
 
+USAGE_ERROR = 2
 EXIT_STATUS = {
     "finished": 0,
     "shutdown": 0,
@@ -33,6 +39,12 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
         assert self.crawler_process
+        try:
+            check_crawl(self.settings, opts.spargs)
+        except ConfigError as exc:
+            print(f"scrapy crawl {args[0]}: {exc}", file=sys.stderr)
+            self.exitcode = USAGE_ERROR
+            return
         # Kept here: the process forgets its crawlers once they are done.
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)

@@ -94,14 +94,7 @@ class RfiCnSpider(Spider):
             for path, order in RUN_EXTENSIONS.items():
                 crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
         spider.config = RfiConfig.from_settings(crawler.settings)
-        spider.arguments = SpiderArguments.parse(
-            urls=kwargs.get("urls"),
-            related_depth=kwargs.get("related_depth"),
-            since=kwargs.get("since"),
-            until=kwargs.get("until"),
-            refresh=kwargs.get("refresh"),
-            base_url=spider.config.base_url,
-        )
+        spider.arguments = SpiderArguments.from_kwargs(kwargs, spider.config.base_url)
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
@@ -209,6 +202,7 @@ class RfiCnSpider(Spider):
             "via": best.via,
             "referer": best.referer,
             "depth": best.depth,
+            "origin": self.config.origin,
         }
         item = extract_article(
             response.selector, response.url, self.config.base_url, crawl, self.crawler.stats

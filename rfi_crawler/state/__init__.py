@@ -2,15 +2,64 @@
 in which version, by which run.
 
 Backends implement ``StateStore``; ``open_store`` picks one from ``RFI_STATE_URI``. SQLite
-is the embedded default: no server, safe for several crawls at once.
+is the embedded default: no server, safe for several crawls on one machine. PostgreSQL
+(``postgresql://…``) is shared by crawls on several machines.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+
+# The layout of the store's tables, the same in every backend. 1 = the first wave's SQLite
+# layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat, and
+# a leases table holds short-lived locks between processes (the scheduler's guard).
+STORE_VERSION = 2
+
+# Column order of each table, shared by every backend (``rfi-state copy`` relies on it).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "articles": (
+        "id",
+        "url",
+        "content_hash",
+        "published_at",
+        "modified_at",
+        "related",
+        "first_seen",
+        "last_seen",
+        "version",
+        "run_id",
+    ),
+    "claims": (
+        "id",
+        "version",
+        "url",
+        "content_hash",
+        "published_at",
+        "modified_at",
+        "related",
+        "run_id",
+        "claimed_at",
+    ),
+    "runs": (
+        "run_id",
+        "job",
+        "started_at",
+        "finished_at",
+        "finish_reason",
+        "output_path",
+        "lock_path",
+        "host",
+        "pid",
+        "pid_start",
+        "heartbeat_at",
+    ),
+    "leases": ("name", "holder", "kind", "acquired_at", "expires_at"),
+}
 
 
 class ClaimStatus(StrEnum):
@@ -43,6 +92,11 @@ class RunRecord:
     lock_path: str
     finished_at: str | None = None
     finish_reason: str | None = None
+    # Who runs it (see state/liveness.py); None in runs registered before store version 2.
+    host: str | None = None
+    pid: int | None = None
+    pid_start: str | None = None  # "<boot id>:<start time in clock ticks>" of the process
+    heartbeat_at: str | None = None
 
 
 class StateStore(Protocol):
@@ -65,12 +119,36 @@ class StateStore(Protocol):
 
     def begin_run(self, run: RunRecord) -> None: ...
 
+    def touch_run(self, run_id: str, now: str) -> None:
+        """The run's heartbeat: it is alive at ``now``."""
+
     def finish_run(self, run_id: str, finished_at: str, reason: str) -> None: ...
 
     def unfinished_runs(self) -> list[RunRecord]: ...
 
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        """The ``limit`` most recently started runs, newest first."""
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        """Hold the lease ``name`` until ``now + ttl_seconds`` (epoch seconds). True when it
+        was free, expired or already ``holder``'s (a renewal); False while another holder's
+        lease runs. Never waits longer than the store's own timeout."""
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if ``holder`` still holds it."""
+
     def count(self) -> int:
         """Articles exported so far."""
+
+    def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        """Every row of a table, in ``COLUMNS`` order (for ``rfi-state copy``)."""
+
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
+        """Insert rows (``COLUMNS`` order) into these tables, all in one transaction."""
+
+    def count_rows(self, table: str) -> int: ...
 
     def close(self) -> None: ...
 
@@ -79,11 +157,59 @@ class StateStoreError(RuntimeError):
     """The state store cannot be opened or used (locked too long, corrupt, wrong URI)."""
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 def open_store(uri: str, timeout: float = 60.0) -> StateStore:
-    """A plain file path, or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``
-    (the SQLAlchemy spelling). ``timeout``: seconds to wait for another crawl's write."""
+    """A plain file path, ``sqlite:///relative/path`` / ``sqlite:////absolute/path`` (the
+    SQLAlchemy spelling), or a libpq URI ``postgresql://[user[:password]@]host[:port]/db``
+    (missing parts come from libpq's PG* variables and ~/.pgpass). ``timeout``: seconds to
+    wait for another crawl's write."""
+    if uri.startswith(POSTGRES_SCHEMES):
+        try:
+            from rfi_crawler.state.postgres import PostgresStateStore
+        except ImportError as exc:
+            raise StateStoreError(
+                f"RFI_STATE_URI is a PostgreSQL URI but psycopg is missing ({exc}): install"
+                " rfi-crawler[postgres]"
+            ) from exc
+
+        return PostgresStateStore(uri, timeout)
     from rfi_crawler.state.sqlite import SqliteStateStore
 
     if "://" in uri and not uri.startswith("sqlite:///"):
-        raise StateStoreError(f"RFI_STATE_URI: unsupported {uri!r}; use a path or sqlite:///path")
+        raise StateStoreError(
+            f"RFI_STATE_URI: unsupported {redact_uri(uri)!r}; use a path, sqlite:///path"
+            " or postgresql://host/db"
+        )
     return SqliteStateStore(Path(uri.removeprefix("sqlite:///")).expanduser(), timeout)
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without its password (in the user part or a ``password=`` parameter), for
+    logs, messages and manifests; anything else is left as it is."""
+    if "://" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    end = min((rest.find(c) for c in "/?#" if c in rest), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        user, host = authority.rsplit("@", 1)
+        if ":" in user:
+            authority = f"{user.split(':', 1)[0]}:***@{host}"
+    tail = re.sub(r"(?i)([?&]password=)[^&#]*", r"\g<1>***", tail)
+    return f"{scheme}://{authority}{tail}"
+
+
+def check_version(found: int, where: str) -> None:
+    """Refuse a store whose layout this crawler does not know (one line, no traceback)."""
+    if found > STORE_VERSION:
+        raise StateStoreError(
+            f"state store {where} has schema version {found}, newer than this crawler's"
+            f" {STORE_VERSION}: upgrade rfi-crawler, or use another RFI_STATE_URI"
+        )
+    if found < 1:
+        raise StateStoreError(
+            f"state store {where} has unknown schema version {found}; it was not made by"
+            " rfi-crawler: use another RFI_STATE_URI"
+        )

@@ -2,7 +2,8 @@
 
 Several crawls may share one file: SQLite serialises the writers (each waits up to
 ``timeout`` seconds, RFI_STATE_TIMEOUT, for another's transaction), and a version is reserved by a
-claim row before it is written, so two runs never export the same version.
+claim row before it is written, so two runs never export the same version. The layout's
+version is ``PRAGMA user_version``: checked at open, older layouts migrated in place.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rfi_crawler.state import (
+    COLUMNS,
+    STORE_VERSION,
     Claim,
     ClaimStatus,
     KnownArticle,
     RunRecord,
     StateStoreError,
+    check_version,
 )
 
 logger = logging.getLogger(__name__)
-_BATCH = 500
 
+# The current layout (STORE_VERSION), for a new file.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
+CREATE TABLE articles (
     id TEXT PRIMARY KEY,
     url TEXT NOT NULL,
     content_hash TEXT NOT NULL,
@@ -37,8 +42,8 @@ CREATE TABLE IF NOT EXISTS articles (
     version INTEGER NOT NULL,
     run_id TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
-CREATE TABLE IF NOT EXISTS claims (
+CREATE INDEX articles_url ON articles (url);
+CREATE TABLE claims (
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
     url TEXT NOT NULL,
@@ -50,17 +55,50 @@ CREATE TABLE IF NOT EXISTS claims (
     claimed_at TEXT NOT NULL,
     PRIMARY KEY (id, version)
 );
-CREATE INDEX IF NOT EXISTS claims_run ON claims (run_id);
-CREATE TABLE IF NOT EXISTS runs (
+CREATE INDEX claims_run ON claims (run_id);
+CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
     job TEXT,
     started_at TEXT NOT NULL,
     finished_at TEXT,
     finish_reason TEXT,
     output_path TEXT NOT NULL,
-    lock_path TEXT NOT NULL
+    lock_path TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    heartbeat_at TEXT
 );
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+)
 """
+
+# MIGRATIONS[n] takes a store from version n to n + 1, inside one transaction.
+MIGRATIONS: dict[int, str] = {
+    # 1 → 2: a run records who runs it and when it was last alive (state/liveness.py);
+    # the leases table (a store of the scheduler's first lease code has it already).
+    1: """
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN pid_start TEXT;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        acquired_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )
+    """,
+}
+
+_KNOWN_CHUNK = 500  # below SQLite's limit on bound parameters
 
 
 class SqliteStateStore:
@@ -72,38 +110,58 @@ class SqliteStateStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             # A commit says "these lines are on disk": it must survive a power cut too.
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)  # idempotent; runs in its own transaction
+            if self._version() != STORE_VERSION:
+                self._create_or_migrate()
         except sqlite3.Error as exc:
             raise StateStoreError(f"cannot open state store {path}: {exc}") from exc
+
+    def _version(self) -> int:
+        """``user_version``; 0 is a new file, or the unversioned layout 1 if it has tables."""
+        found = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if (
+            found == 0
+            and self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'articles'"
+            ).fetchone()
+        ):
+            return 1
+        return found
+
+    def _create_or_migrate(self) -> None:
+        with self._transaction():  # decided again under the write lock: one crawl migrates
+            found = self._version()
+            if found == 0:
+                _execute_script(self.db, SCHEMA)
+            else:
+                check_version(found, str(self.path))
+                for step in range(found, STORE_VERSION):
+                    _execute_script(self.db, MIGRATIONS[step])
+                logger.info(
+                    "state store %s migrated from schema version %d to %d",
+                    self.path,
+                    found,
+                    STORE_VERSION,
+                )
+            self.db.execute(f"PRAGMA user_version = {STORE_VERSION:d}")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db, self.path, self.timeout)
 
     def known(self, url: str) -> KnownArticle | None:
-        row = self.db.execute(
-            "SELECT id, published_at, version, related FROM articles WHERE url = ? "
-            "ORDER BY version DESC LIMIT 1",
-            (url,),
-        ).fetchone()
-        if row is None:
-            return None
-        return KnownArticle(row[0], row[1], row[2], tuple(json.loads(row[3])))
+        return self.known_many([url]).get(url)
 
     def known_many(self, urls: list[str]) -> dict[str, KnownArticle]:
         found: dict[str, KnownArticle] = {}
         unique = list(dict.fromkeys(urls))
-        for start in range(0, len(unique), _BATCH):  # under SQLite's bound-variable limit
-            batch = unique[start : start + _BATCH]
+        for start in range(0, len(unique), _KNOWN_CHUNK):
+            chunk = unique[start : start + _KNOWN_CHUNK]
             rows = self.db.execute(
                 "SELECT url, id, published_at, version, related FROM articles"
-                f" WHERE url IN ({', '.join('?' * len(batch))}) ORDER BY version",
-                batch,
+                f" WHERE url IN ({', '.join('?' * len(chunk))}) ORDER BY version",
+                chunk,
             )
-            for url, article_id, published, version, related in rows:
-                # The highest version wins, as in ``known``.
-                found[url] = KnownArticle(
-                    article_id, published, version, tuple(json.loads(related))
-                )
+            for url, *article in rows:  # ascending: the highest version wins
+                found[url] = _known(*article)
         return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
@@ -118,24 +176,14 @@ class SqliteStateStore:
             ).fetchall()
             if any(claimed_hash == content_hash for _, claimed_hash in pending):
                 return Claim(ClaimStatus.TAKEN)
-            if row and row[0] == content_hash and not _newer(record.get("modified_at"), row[1]):
+            if row and row[0] == content_hash and not newer(record.get("modified_at"), row[1]):
                 self.db.execute("UPDATE articles SET last_seen = ? WHERE id = ?", (now, article_id))
                 return Claim(ClaimStatus.UNCHANGED, row[2])
             version = max([row[2] if row else 0, *(v for v, _ in pending)]) + 1
             self.db.execute(
                 "INSERT INTO claims (id, version, url, content_hash, published_at, modified_at,"
                 " related, run_id, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    article_id,
-                    version,
-                    record["url"],
-                    content_hash,
-                    record.get("published_at"),
-                    record.get("modified_at"),
-                    json.dumps([link["url"] for link in record.get("related") or []]),
-                    run_id,
-                    now,
-                ),
+                claim_row(record, version, run_id, now),
             )
         return Claim(ClaimStatus.NEW if version == 1 else ClaimStatus.CHANGED, version)
 
@@ -175,10 +223,24 @@ class SqliteStateStore:
     def begin_run(self, run: RunRecord) -> None:
         with self._transaction():
             self.db.execute(
-                "INSERT INTO runs (run_id, job, started_at, output_path, lock_path)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (run.run_id, run.job, run.started_at, run.output_path, run.lock_path),
+                "INSERT INTO runs (run_id, job, started_at, output_path, lock_path, host, pid,"
+                " pid_start, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.job,
+                    run.started_at,
+                    run.output_path,
+                    run.lock_path,
+                    run.host,
+                    run.pid,
+                    run.pid_start,
+                    run.heartbeat_at,
+                ),
             )
+
+    def touch_run(self, run_id: str, now: str) -> None:
+        with self._transaction():
+            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
 
     def finish_run(self, run_id: str, finished_at: str, reason: str) -> None:
         with self._transaction():
@@ -189,20 +251,69 @@ class SqliteStateStore:
 
     def unfinished_runs(self) -> list[RunRecord]:
         rows = self.db.execute(
-            "SELECT run_id, job, started_at, output_path, lock_path FROM runs"
-            " WHERE finished_at IS NULL ORDER BY started_at"
+            f"SELECT {RUN_FIELDS} FROM runs WHERE finished_at IS NULL ORDER BY started_at"
         ).fetchall()
         return [RunRecord(*row) for row in rows]
 
-    def count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        with self._transaction():
+            rows = self.db.execute(
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
 
-    def exported_versions(self) -> dict[str, int]:
-        """id → latest exported version (for checks and tools; reads the whole table)."""
-        return dict(self.db.execute("SELECT id, version FROM articles"))
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            self.db.execute(
+                "INSERT INTO leases (name, holder, kind, acquired_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " holder = excluded.holder, kind = excluded.kind,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (name, holder, kind, now, now + ttl_seconds),
+            )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def count(self) -> int:
+        return self.count_rows("articles")
+
+    def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        yield from self.db.execute(f"SELECT {', '.join(COLUMNS[table])} FROM {table}")
+
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
+        with self._transaction():
+            for table, rows in tables.items():
+                columns = COLUMNS[table]
+                self.db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))})",
+                    rows,
+                )
+
+    def count_rows(self, table: str) -> int:
+        assert table in COLUMNS
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def close(self) -> None:
         self.db.close()
+
+
+# RunRecord's fields, in its order.
+RUN_FIELDS = (
+    "run_id, job, started_at, output_path, lock_path, finished_at, finish_reason,"
+    " host, pid, pid_start, heartbeat_at"
+)
 
 
 class _Transaction:
@@ -224,6 +335,32 @@ class _Transaction:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
 
 
-def _newer(candidate: str | None, stored: str | None) -> bool:
+def _execute_script(db: sqlite3.Connection, script: str) -> None:
+    """Statement by statement: ``executescript`` would commit the open transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _known(article_id: str, published_at: str | None, version: int, related: str) -> KnownArticle:
+    return KnownArticle(article_id, published_at, version, tuple(json.loads(related)))
+
+
+def claim_row(record: dict[str, Any], version: int, run_id: str, now: str) -> tuple[Any, ...]:
+    """A claim's values in ``COLUMNS["claims"]`` order (shared by the backends)."""
+    return (
+        record["id"],
+        version,
+        record["url"],
+        record["content_hash"],
+        record.get("published_at"),
+        record.get("modified_at"),
+        json.dumps([link["url"] for link in record.get("related") or []]),
+        run_id,
+        now,
+    )
+
+
+def newer(candidate: str | None, stored: str | None) -> bool:
     """ISO UTC strings of one format compare as text."""
     return bool(candidate and (stored is None or candidate > stored))

@@ -3,7 +3,13 @@
     python -m tests.replica --port 8000 --articles 500
     python -m tests.replica --years 2006-2025 --past-per-year 50   # with the archive
 
-then crawl it: ``scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -O demo.jsonl``.
+then crawl it fast, into a folder of its own (never the real data directory):
+
+    scrapy crawl rfi_cn -s RFI_BASE_URL=http://127.0.0.1:8000 -s RFI_DATA_DIR=demo-data/8000 \\
+        -s AUTOTHROTTLE_ENABLED=0 -s DOWNLOAD_DELAY=0 -s CONCURRENT_REQUESTS=8 \\
+        -s RFI_BACKOFF_BASE=0.1
+
+(make demo does all of this, on a free port, and builds a dataset.)
 """
 
 from __future__ import annotations
@@ -31,20 +37,36 @@ def year_range(text: str) -> tuple[int, int]:
         )
     return years
 
+def _articles(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < MIN_ARTICLES:
+        raise argparse.ArgumentTypeError(f"expected a whole number, at least {MIN_ARTICLES}")
+    return count
 
-def main() -> None:
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date YYYY-MM-DD") from None
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tests.replica",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--articles", type=int, default=60)
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port")
+    parser.add_argument("--articles", type=_articles, default=60, help="at least 40")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--page-size", type=int, default=2, help="teasers per section page")
     parser.add_argument(
         "--today",
-        type=date.fromisoformat,
+        type=_day,
         default=None,
         help="date of the newest articles (YYYY-MM-DD; default: today, UTC)",
     )
@@ -58,9 +80,7 @@ def main() -> None:
     parser.add_argument(
         "--past-per-year", type=int, default=12, help="older articles per archive year"
     )
-    args = parser.parse_args()
-    if args.articles < MIN_ARTICLES:
-        parser.error(f"--articles must be at least {MIN_ARTICLES} (the built-in roles need them)")
+    args = parser.parse_args(argv)
     if args.years and args.past_per_year < MIN_PER_YEAR:
         parser.error(f"--past-per-year must be at least {MIN_PER_YEAR} (one per old URL form)")
     site = ReplicaSite(

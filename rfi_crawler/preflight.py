@@ -1,0 +1,79 @@
+"""Checks made before a crawl sends its first request: settings, arguments, output folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.config import ConfigError, RfiConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.settings import BaseSettings
+
+
+def check_crawl(settings: BaseSettings, spider_arguments: Mapping[str, Any]) -> RfiConfig:
+    """Everything a crawl can be refused for at start, as one ConfigError line each."""
+    config = RfiConfig.from_settings(settings)
+    SpiderArguments.from_kwargs(spider_arguments, config.base_url)
+    check_folders(config)
+    check_origin(config)
+    prepare_feed_folders(settings)
+    return config
+
+
+def check_folders(config: RfiConfig) -> None:
+    """The data and output folders exist (created now) and are folders."""
+    for name, folder in (("RFI_DATA_DIR", config.data_dir), ("RFI_OUTPUT_DIR", config.output_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}={str(folder)!r} is not accepted: cannot create it ({exc.strerror}); "
+                "expected a folder you may write"
+            ) from None
+
+
+def check_origin(config: RfiConfig) -> None:
+    """Refuse to mix origins in one output folder: the newest manifest there names the
+    origin its run crawled (``origin``, or ``settings.base_url`` before it existed)."""
+    manifests = sorted(config.output_dir.glob("rfi_cn-*.manifest.json"))
+    if not manifests:
+        return
+    try:
+        manifest = json.loads(manifests[-1].read_text(encoding="utf-8"))
+        earlier = manifest.get("origin") or manifest["settings"]["base_url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # an unreadable manifest is the dataset tools' to report, not a reason to stop
+    if str(earlier).rstrip("/") != config.origin:
+        raise ConfigError(
+            f"RFI_BASE_URL={config.origin!r} is not accepted here: {config.output_dir} holds "
+            f"records of {earlier}; expected that origin, or another RFI_DATA_DIR/RFI_OUTPUT_DIR"
+        )
+
+
+def prepare_feed_folders(settings: BaseSettings) -> None:
+    """Create the folder of each local ``-o``/``-O`` file (Scrapy would fail with a bare
+    ``[Errno 2]`` after the crawl started)."""
+    for uri in settings.getdict("FEEDS"):
+        text = str(uri)
+        parts = urlsplit(text)
+        if parts.scheme == "file":
+            folder = Path(parts.path).parent
+        elif len(parts.scheme) > 1:
+            continue  # s3://, ftp://…: not ours to check
+        else:
+            folder = Path(text).expanduser().parent
+        if "%(" in str(folder) or folder.is_dir():
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"-o {text}: cannot create its folder {folder} ({exc.strerror}); expected a "
+                "file in a folder you may write"
+            ) from None

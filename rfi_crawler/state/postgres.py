@@ -1,0 +1,343 @@
+"""PostgreSQL state store, shared by crawls on several machines (psycopg 3).
+
+Same semantics as the SQLite store. Each method is one transaction; what SQLite gets from
+``BEGIN IMMEDIATE`` (one writer at a time) PostgreSQL gets from a transaction-scoped advisory
+lock per article id, taken by ``claim`` and ``commit`` alike, so a version is reserved once.
+The layout's version lives in ``rfi_state_version``, checked at open; the URI's password
+never reaches a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.conninfo
+from psycopg import errors
+
+from rfi_crawler.state import (
+    COLUMNS,
+    STORE_VERSION,
+    Claim,
+    ClaimStatus,
+    KnownArticle,
+    RunRecord,
+    StateStoreError,
+    check_version,
+    redact_uri,
+)
+from rfi_crawler.state.sqlite import RUN_FIELDS, claim_row, newer
+
+logger = logging.getLogger(__name__)
+
+# First key of our advisory locks ("RFI\0"), so that they never meet another application's.
+LOCK_SPACE = 0x52464900
+
+SCHEMA = """
+CREATE TABLE rfi_state_version (version INTEGER NOT NULL);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_at TEXT,
+    modified_at TEXT,
+    related TEXT NOT NULL DEFAULT '[]',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE INDEX articles_url ON articles (url);
+CREATE TABLE claims (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_at TEXT,
+    modified_at TEXT,
+    related TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+CREATE INDEX claims_run ON claims (run_id);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    job TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    finish_reason TEXT,
+    output_path TEXT NOT NULL,
+    lock_path TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    heartbeat_at TEXT
+);
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+)
+"""
+
+# MIGRATIONS[n] takes a store from version n to n + 1. PostgreSQL stores began at version 2.
+MIGRATIONS: dict[int, str] = {}
+
+
+class PostgresStateStore:
+    def __init__(self, uri: str, timeout: float = 60.0) -> None:
+        self.where, self.timeout = redact_uri(uri), timeout
+        try:
+            self._secret = psycopg.conninfo.conninfo_to_dict(uri).get("password")
+        except psycopg.Error as exc:
+            raise StateStoreError(f"RFI_STATE_URI: cannot parse {self.where!r}") from exc
+        try:
+            self.db = psycopg.connect(
+                uri,
+                autocommit=True,  # transactions are explicit: ``with self._transaction()``
+                connect_timeout=max(1, round(timeout)),
+                application_name="rfi-crawler",
+            )
+        except psycopg.Error as exc:
+            problem = self._say(exc)
+            raise StateStoreError(f"cannot open state store {self.where}: {problem}") from exc
+        try:
+            # A lock wait longer than RFI_STATE_TIMEOUT fails like SQLite's busy timeout.
+            self.db.execute(f"SET lock_timeout = {max(1, round(timeout * 1000)):d}")
+            self._create_or_migrate()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _say(self, exc: BaseException) -> str:
+        """psycopg's message on one line, without the password if it quotes the URI."""
+        text = " ".join(str(exc).split())
+        return text.replace(str(self._secret), "***") if self._secret else text
+
+    @contextmanager
+    def _transaction(self, *article_ids: str) -> Iterator[psycopg.Connection]:
+        """One transaction holding the advisory locks of these articles (sorted: no
+        deadlock between two commits); psycopg's errors become StateStoreError."""
+        try:
+            with self.db.transaction():
+                for article_id in sorted(set(article_ids)):
+                    self.db.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, _lock_key(article_id))
+                    )
+                yield self.db
+        except errors.LockNotAvailable as exc:
+            raise StateStoreError(
+                f"state store {self.where} stayed locked by another crawl for {self.timeout:g}s;"
+                " nothing was written. Retry later, or raise RFI_STATE_TIMEOUT."
+            ) from exc
+        except psycopg.Error as exc:
+            raise StateStoreError(f"state store {self.where}: {self._say(exc)}") from exc
+
+    def _create_or_migrate(self) -> None:
+        with self._transaction() as db:
+            # One opener at a time decides (concurrent CREATE TABLEs would collide).
+            db.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_SPACE,))
+            if db.execute("SELECT to_regclass('rfi_state_version')").fetchone()[0] is None:
+                if db.execute("SELECT to_regclass('articles')").fetchone()[0] is not None:
+                    raise StateStoreError(
+                        f"state store {self.where} has an articles table but no"
+                        " rfi_state_version: not an rfi-crawler store; use another database"
+                    )
+                _execute_script(db, SCHEMA)
+                db.execute("INSERT INTO rfi_state_version VALUES (%s)", (STORE_VERSION,))
+                return
+            found = db.execute("SELECT max(version) FROM rfi_state_version").fetchone()[0] or 0
+            check_version(found, self.where)
+            if any(step not in MIGRATIONS for step in range(found, STORE_VERSION)):
+                check_version(0, self.where)  # a version PostgreSQL stores never had
+            for step in range(found, STORE_VERSION):
+                _execute_script(db, MIGRATIONS[step])
+            if found != STORE_VERSION:
+                db.execute("UPDATE rfi_state_version SET version = %s", (STORE_VERSION,))
+                logger.info(
+                    "state store %s migrated from schema version %d to %d",
+                    self.where,
+                    found,
+                    STORE_VERSION,
+                )
+
+    def known(self, url: str) -> KnownArticle | None:
+        return self.known_many([url]).get(url)
+
+    def known_many(self, urls: list[str]) -> dict[str, KnownArticle]:
+        found: dict[str, KnownArticle] = {}
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT url, id, published_at, version, related FROM articles"
+                " WHERE url = ANY(%s) ORDER BY version",
+                (list(dict.fromkeys(urls)),),
+            ).fetchall()
+        for url, article_id, published_at, version, related in rows:  # highest version wins
+            found[url] = KnownArticle(article_id, published_at, version, tuple(json.loads(related)))
+        return found
+
+    def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
+        article_id, content_hash = record["id"], record["content_hash"]
+        with self._transaction(article_id) as db:
+            row = db.execute(
+                "SELECT content_hash, modified_at, version FROM articles WHERE id = %s",
+                (article_id,),
+            ).fetchone()
+            pending = db.execute(
+                "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
+            ).fetchall()
+            if any(claimed_hash == content_hash for _, claimed_hash in pending):
+                return Claim(ClaimStatus.TAKEN)
+            if row and row[0] == content_hash and not newer(record.get("modified_at"), row[1]):
+                db.execute("UPDATE articles SET last_seen = %s WHERE id = %s", (now, article_id))
+                return Claim(ClaimStatus.UNCHANGED, row[2])
+            version = max([row[2] if row else 0, *(v for v, _ in pending)]) + 1
+            db.execute(
+                "INSERT INTO claims (id, version, url, content_hash, published_at, modified_at,"
+                " related, run_id, claimed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                claim_row(record, version, run_id, now),
+            )
+        return Claim(ClaimStatus.NEW if version == 1 else ClaimStatus.CHANGED, version)
+
+    def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
+        committed = 0
+        with self._transaction(*(article_id for article_id, _ in keys)) as db:
+            for article_id, version in keys:
+                claim = db.execute(
+                    "DELETE FROM claims WHERE id = %s AND version = %s AND run_id = %s"
+                    " RETURNING url, content_hash, published_at, modified_at, related",
+                    (article_id, version, run_id),
+                ).fetchone()
+                if claim is None:
+                    continue  # already committed (a recovered batch)
+                db.execute(
+                    "INSERT INTO articles (id, url, content_hash, published_at, modified_at,"
+                    " related, first_seen, last_seen, version, run_id)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
+                    " content_hash = excluded.content_hash, published_at = excluded.published_at,"
+                    " modified_at = excluded.modified_at, related = excluded.related,"
+                    " last_seen = excluded.last_seen,"
+                    " version = excluded.version, run_id = excluded.run_id"
+                    " WHERE excluded.version > articles.version",
+                    (article_id, *claim, now, now, version, run_id),
+                )
+                committed += 1
+        return committed
+
+    def release(self, run_id: str) -> int:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM claims WHERE run_id = %s", (run_id,)).rowcount
+
+    def begin_run(self, run: RunRecord) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, job, started_at, output_path, lock_path, host, pid,"
+                " pid_start, heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    run.run_id,
+                    run.job,
+                    run.started_at,
+                    run.output_path,
+                    run.lock_path,
+                    run.host,
+                    run.pid,
+                    run.pid_start,
+                    run.heartbeat_at,
+                ),
+            )
+
+    def touch_run(self, run_id: str, now: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET heartbeat_at = %s WHERE run_id = %s", (now, run_id))
+
+    def finish_run(self, run_id: str, finished_at: str, reason: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = %s, finish_reason = %s WHERE run_id = %s",
+                (finished_at, reason, run_id),
+            )
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {RUN_FIELDS} FROM runs WHERE finished_at IS NULL"
+                " ORDER BY started_at, run_id"
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def recent_runs(self, limit: int) -> list[RunRecord]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"
+    ) -> bool:
+        # The lease's advisory lock serialises two takers of a lease that has no row yet.
+        with self._transaction(f"lease:{name}") as db:
+            row = db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = %s", (name,)
+            ).fetchone()
+            if row and row[0] != holder and row[1] > now:
+                return False
+            db.execute(
+                "INSERT INTO leases (name, holder, kind, acquired_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
+                " holder = excluded.holder, kind = excluded.kind,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                (name, holder, kind, now, now + ttl_seconds),
+            )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
+
+    def count(self) -> int:
+        return self.count_rows("articles")
+
+    def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        with self._transaction() as db, db.cursor(name=f"rfi_copy_{table}") as cursor:
+            cursor.execute(f"SELECT {', '.join(COLUMNS[table])} FROM {table}")
+            yield from cursor
+
+    def load(self, tables: dict[str, Iterable[tuple[Any, ...]]]) -> None:
+        with self._transaction() as db, db.cursor() as cursor:
+            for table, rows in tables.items():
+                columns = COLUMNS[table]
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
+    def count_rows(self, table: str) -> int:
+        assert table in COLUMNS
+        with self._transaction() as db:
+            return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _execute_script(db: psycopg.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _lock_key(article_id: str) -> int:
+    """A stable signed 32-bit key for an article id (a collision only serialises two ids)."""
+    digest = hashlib.blake2b(article_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
