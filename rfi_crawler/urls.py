@@ -8,17 +8,56 @@ from datetime import date
 from urllib.parse import quote, urljoin, urlsplit
 
 SITE_ORIGIN = "https://www.rfi.fr"
-SITE_HOSTS = frozenset({"www.rfi.fr", "rfi.fr"})
+# chinese.rfi.fr served the same tree in 2022 (RFI_SITE.md): its /cn/… pages are the
+# www.rfi.fr pages, so its URLs map onto www.rfi.fr like rfi.fr's do.
+SITE_HOSTS = frozenset({"www.rfi.fr", "rfi.fr", "chinese.rfi.fr"})
+# The pre-2020 platform (other templates, other URLs): left alone, never mapped or fetched;
+# ``legacy_platform_url`` lets callers count what they skip.
+LEGACY_HOSTS = frozenset({"cn.rfi.fr", "trad.cn.rfi.fr"})
 #: Editions we can read, with the language each is written in.
 EDITION_LANGUAGES = {"cn": "zh-Hans", "tw": "zh-Hant"}
 PROGRAMME_SEGMENT = "专栏检索"
+# 2021 pages under /cn/ also linked traditional-script twins: /cn/專欄檢索/要聞分析/…
+PROGRAMME_SEGMENTS = frozenset({PROGRAMME_SEGMENT, "專欄檢索"})
 TAG_SEGMENT = "关键词"
+LEGACY_TAG_SEGMENT = "tag"  # /cn/tag/中国篇/, still linked in 2021
+ARCHIVE_SEGMENT = "档案资料库"
+# One-segment /cn/ pages that are not content (RFI_SITE.md and the seed corpus): static
+# pages, the video listing, feeds, and the header's sections written without a slash.
+STATIC_PAGES = frozenset(
+    {
+        "直播",
+        "应用",
+        "我们是谁",
+        "如何收听法广",
+        "联系我们",
+        "法广合作伙伴",
+        "视频",
+        "視頻",
+        "滚动新闻",
+        "rss",
+        "subscribe",
+        "site.manifest",
+        "apprendre-enseigner",
+    }
+)
+_NAV = """中国 港澳台 法国 亚洲 非洲 美洲 欧洲 中东 人权 政治 经贸 社会 生态 科技与文化
+最新消息 国际 体育 法新社经济 健康 名流 特别专题 再次收听 专栏检索
+滚动新闻 国际报道 视频 档案资料库 关键词 作者
+中國 港澳臺 歐洲 專欄檢索 視頻"""
+NAV_SECTIONS = frozenset(_NAV.split())
+# Segments under /cn/ whose subtree holds no content page (only listings of them).
+NON_CONTENT_SEGMENTS = frozenset({TAG_SEGMENT, LEGACY_TAG_SEGMENT, ARCHIVE_SEGMENT, "作者"})
 
 # RFI_SITE.md: a path is content iff, unquoted, it matches this (checked on every real page).
 _CONTENT_PATH = re.compile(r"^/(?P<edition>cn|tw)/(?:[^/]+/){1,2}(?P<date>\d{8})-[^/]+/?$")
 # Sections are one segment with a trailing slash (`/cn/政治/`); static pages have none.
 _SECTION_PATH = re.compile(r"^/cn/[^/]+/$")
-_TAG_PATH = re.compile(rf"^/cn/{TAG_SEGMENT}/[^/]+/?$")
+_TAG_PATH = re.compile(rf"^/cn/(?:{TAG_SEGMENT}|{LEGACY_TAG_SEGMENT})/[^/]+/?$")
+# AFP wire briefs of 2021 had no section and no date (seed corpus):
+# /cn/亚马逊涉垄断-义大利反托拉斯当局开罚11亿欧元, /cn/欧股收高.
+# A single segment holding a CJK character, not a known page.
+_DATELESS_PATH = re.compile(r"^/cn/(?P<slug>[^/]*[\u3400-\u9fff][^/]*)$")
 _SLASHES = re.compile(r"/{2,}")
 # Unreserved characters stay as they are; everything else is percent-encoded, as the
 # site's own canonical links are (`/cn/%E6%94%BF%E6%B2%BB/20251130-...-t-dome...`).
@@ -61,9 +100,29 @@ def _decode_escapes(match: re.Match[str]) -> str:
 
 
 def is_content_path(path: str, editions: tuple[str, ...] = ("cn",)) -> bool:
-    """True for article, programme-episode and wire pages of the given editions."""
+    """True for article, programme-episode, video and wire pages of the given editions.
+
+    Dated paths (``/cn/<section>/<YYYYMMDD>-<slug>``, traditional-script sections and
+    ``/cn/视频/`` included) and the dateless wire briefs of 2021 (``/cn/<slug>``).
+    """
     match = _CONTENT_PATH.match(path)
-    return bool(match) and match.group("edition") in editions
+    if match:
+        segments = path.split("/")
+        return match.group("edition") in editions and segments[2] not in NON_CONTENT_SEGMENTS
+    return "cn" in editions and is_dateless_wire_path(path)
+
+
+def is_dateless_wire_path(path: str) -> bool:
+    """``/cn/<slug>`` with no date: a 2021 wire brief, unless it is a known page.
+
+    [guess] the set of one-segment static pages is what we have seen; an unknown one would
+    be fetched and end as ``failed/no_article``, not exported.
+    """
+    match = _DATELESS_PATH.match(path)
+    if not match:
+        return False
+    slug = match.group("slug")
+    return slug not in STATIC_PAGES and slug not in NAV_SECTIONS
 
 
 def is_section_path(path: str) -> bool:
@@ -92,7 +151,7 @@ def quote_path(path: str) -> str:
 
 def canonical_path(path: str) -> str:
     """Content paths lose their trailing slash; other paths keep theirs."""
-    if _CONTENT_PATH.match(path):
+    if _CONTENT_PATH.match(path) and path.split("/")[2] not in NON_CONTENT_SEGMENTS:
         return path.rstrip("/")
     return path
 
@@ -141,6 +200,42 @@ def canonical_content_url(
     return SITE_ORIGIN + quote_path(path.rstrip("/"))
 
 
+def legacy_platform_url(url: str) -> bool:
+    """True for a URL of the pre-2020 platform (cn.rfi.fr, trad.cn.rfi.fr): never followed."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    return host.lower() in LEGACY_HOSTS
+
+
+def is_listing_or_page_path(path: str) -> bool:
+    """Known non-content /cn/ paths: sections and their pages, hubs, authors, archives,
+    static pages, feeds."""
+    segments = path.strip("/").split("/")
+    if path in ("/cn", "/cn/") or len(segments) < 2 or segments[0] != "cn":
+        return True
+    if segments[1] in NON_CONTENT_SEGMENTS or path.endswith("/rss"):
+        return True
+    if len(segments) == 2:
+        return path.endswith("/") or segments[1] in STATIC_PAGES or segments[1] in NAV_SECTIONS
+    # /cn/<section>/<n>/ and /cn/专栏检索/<programme>/ (and its pages)
+    return segments[-1].isdigit() or (path.endswith("/") and not _CONTENT_PATH.match(path))
+
+
+def archive_item_url(url: str, page_url: str, base_url: str | None = None) -> str | None:
+    """Canonical URL of an item that a day page or a monthly content sitemap lists.
+
+    The archive is the authority on what is an article (issue 12): any /cn/ path on the
+    site that is not a known listing or static page is an item, even where
+    ``is_content_path`` would reject it (an old URL form we have not met yet).
+    """
+    path = link_path(url, page_url, base_url)
+    if path is None or not path.startswith("/cn/") or is_listing_or_page_path(path):
+        return None
+    return SITE_ORIGIN + quote_path(path.rstrip("/"))
+
+
 def to_origin(canonical: str, base_url: str) -> str:
     """Where to request a canonical www.rfi.fr URL: the same path on ``base_url``."""
     parts = urlsplit(canonical)
@@ -172,7 +267,7 @@ def date_in_path(path: str) -> date | None:
 def section_in_path(path: str) -> str | None:
     """The first segment of a content path, unless it is the programme index."""
     segments = path.strip("/").split("/")
-    if len(segments) < 3 or segments[1] == PROGRAMME_SEGMENT:
+    if len(segments) < 3 or segments[1] in PROGRAMME_SEGMENTS:
         return None
     return segments[1]
 
@@ -180,7 +275,7 @@ def section_in_path(path: str) -> str | None:
 def programme_in_path(path: str) -> str | None:
     """``<programme>`` of ``/cn/专栏检索/<programme>/<date>-<slug>``."""
     segments = path.strip("/").split("/")
-    if len(segments) == 4 and segments[1] == PROGRAMME_SEGMENT:
+    if len(segments) == 4 and segments[1] in PROGRAMME_SEGMENTS:
         return segments[2]
     return None
 

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -16,6 +17,10 @@ from tests.replica.faults import BOMB_BYTES, ENTITY_BOMB, HANG_SECONDS, TOO_LARG
 from tests.replica.site import MISSING_SECTIONS, ReplicaSite
 
 _SECTION_PAGE = re.compile(r"^/cn/([^/]+)/(?:(\d+)/)?$")
+_YEAR_PAGE = re.compile(r"^/cn/档案资料库/(\d{4})/$")
+# [reported] the part after <DD>- seems ignored by the site: any suffix is the same day.
+_DAY_PAGE = re.compile(r"^/cn/档案资料库/(\d{4})/(\d{2})/(\d{2})-[^/]*$")
+_MONTHLY = re.compile(r"^/sitemaps/cn/contents_(\d{4})(\d{2})\.xml$")
 
 
 class ReplicaServer:
@@ -68,6 +73,10 @@ class ReplicaServer:
         article = site.by_path.get(path)
         if article is not None:
             return 200, html_type, site.render_article(article)
+        if site.past is not None:
+            answer = self.route_past(path)
+            if answer is not None:
+                return answer
         hub = re.fullmatch(r"/cn/关键词/([^/]+)/", path)
         if hub:
             items = site.hub_items(hub.group(1))
@@ -88,6 +97,42 @@ class ReplicaServer:
             if body is not None:
                 return 200, html_type, body
         return 404, "text/html", "<html><body>404</body></html>"
+
+    def route_past(self, path: str) -> tuple[int, str, str] | None:
+        """The archive's pages and sitemaps; None for any other path."""
+        past = self.site.past
+        assert past is not None
+        xml_type = "application/xml; charset=UTF-8"
+        html_type = "text/html; charset=UTF-8"
+        source, body, content_type = None, None, html_type
+        if match := _YEAR_PAGE.match(path):
+            source, body = "year", past.render_year(int(match.group(1)))
+        elif match := _DAY_PAGE.match(path):
+            source = "day"
+            try:
+                day = date(*(int(g) for g in match.groups()))
+            except ValueError:
+                day = None
+            body = past.render_day(day) if day else None
+        elif path == "/sitemaps/cn/index.xml":
+            source, body, content_type = "index", past.render_index(), xml_type
+        elif match := _MONTHLY.match(path):
+            source, content_type = "monthly", xml_type
+            body = past.render_monthly(int(match.group(1)), int(match.group(2)))
+        elif path == "/sitemaps/cn/tags.xml":
+            source, body, content_type = "index", past.render_tags_sitemap(), xml_type
+        elif match := re.fullmatch(r"/cn/tag/([^/]+)/", path):
+            items = past.legacy_hub_items(match.group(1))
+            url = f"https://www.rfi.fr{quote(path)}"
+            return 200, html_type, self.site.render_listing(url, match.group(1), items)
+        if source is None:
+            return None
+        status = past.status.get(source)
+        if status:
+            return status, "text/html", f"<html><body>{status}</body></html>"
+        if body is None:
+            return 404, "text/html", "<html><body>404</body></html>"
+        return 200, content_type, body
 
     def fault(self, handler: Any, fault: str, path: str, query: str, seen: int) -> bool:
         """Answer with the fault; False when this request gets the normal page."""

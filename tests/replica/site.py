@@ -15,6 +15,10 @@ from the real captured pages (``templates.py``). Roles built into every site:
 * traps: keyword hubs, author pages, partner sites, the /tw/ twins, live radio, static
   pages, one article linked raw, encoded, with ``//``, ``http:``, a trailing slash, a
   query and a fragment; sections that answer 404 and 403.
+
+With ``years=(first, last)`` the site also has a past (``past.py``): year pages, day pages,
+the sitemap index with monthly sitemaps, and older articles in older templates and URL
+forms, listed only there. Without it, nothing above changes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tests.replica.faults import fails
+from tests.replica.past import ReplicaPast, paris_day
 from tests.replica.templates import fill, templates
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,6 +44,7 @@ PROGRAMMES = ("要闻分析", "法国世界报")
 PROGRAMME_SECTION = "专栏检索"
 MISSING_SECTIONS = {"名流": 404, "健康": 403}
 PAGE_SIZE = 2
+MIN_ARTICLES = 40
 HOMEPAGE_SIZE = 12
 RSS_SIZE = 15
 SITEMAP_SIZE = 10
@@ -114,6 +120,9 @@ class Article:
     sitemap_only: bool = False
     lazy_image: bool = False
     revision: int = 1
+    generation: str = "current"  # template generation: "2020", "2022" or "current"
+    video: dict | None = None  # video pages (/cn/视频/…)
+    credit: str | None = None  # a wire credit closing the body (`© 2021 AFP`), not body text
 
     @property
     def url(self) -> str:
@@ -131,13 +140,18 @@ class ReplicaSite:
         seed: int = 7,
         today: date | None = None,
         page_size: int = PAGE_SIZE,
+        years: tuple[int, int] | None = None,
+        past_per_year: int = 12,
     ) -> None:
-        if articles < 40:
-            raise ValueError("a replica needs at least 40 articles for its built-in roles")
+        if articles < MIN_ARTICLES:
+            raise ValueError(
+                f"a replica needs at least {MIN_ARTICLES} articles for its built-in roles"
+            )
         self.random = random.Random(seed)
         self.today = today or datetime.now(UTC).date()
         self.page_size = page_size  # teasers per section page
         self.articles: list[Article] = []
+        self._by_index: tuple[tuple[int, int], dict[int, Article]] | None = None
         self.delays: dict[str, float] = {}  # unquoted path → seconds before answering
         self.article_delay = 0.0  # seconds before answering any article page
         self.faults: dict[str, str] = {}  # article path → fault (tests/replica/faults.py)
@@ -145,9 +159,17 @@ class ReplicaSite:
         self.block_after: int | None = None  # answer 403 to everything after N requests
         self.endless_pager: str | None = None  # a section whose pager never ends
         self.drift = False  # articles' body moves to a class the extractor does not know
+        self.sitemap_padding = 0  # extra news-sitemap URLs of 2015 (outside recent windows)
         for _ in range(articles):
             self._new_article()
         self._assign_roles()
+        # The past: its own random stream, so the current site is the same with or without it.
+        self.past = ReplicaPast(self, years, past_per_year, seed) if years else None
+        self._index_paths()
+
+    def _index_paths(self) -> None:
+        past = self.past.articles if self.past else []
+        self.by_path = {a.path: a for a in [*self.articles, *past]}
 
     # -- building -----------------------------------------------------------------------
 
@@ -254,7 +276,6 @@ class ReplicaSite:
             article.related = [*(article.related or [source]), *targets]
         self.articles[2].tags = [*self.articles[2].tags, EXCLUSIVE_TAG]
         self.articles[self.tag_only].tags = [EXCLUSIVE_TAG]
-        self.by_path = {a.path: a for a in self.articles}
 
     # -- changes between runs (incremental crawls) ---------------------------------------
 
@@ -267,7 +288,7 @@ class ReplicaSite:
             article.related = [article.index, 0]
             added.append(article)
         self.articles.sort(key=lambda a: a.published, reverse=True)
-        self.by_path = {a.path: a for a in self.articles}
+        self._index_paths()
         return added
 
     def edit(self, article: Article) -> None:
@@ -359,16 +380,36 @@ class ReplicaSite:
 
     def unfetchable(self) -> set[int]:
         """Articles a correct crawl cannot export: robots-disallowed, or a failing fault."""
-        failing = {a.index for a in self.articles if fails(self.faults.get(a.path))}
+        failing = {a.index for a in self.by_path.values() if fails(self.faults.get(a.path))}
         return {self.disallowed, *failing}
 
     def articles_by_index(self) -> dict[int, Article]:
-        return {a.index: a for a in self.articles}
+        # Rebuilt only when articles were added: a page render must not cost O(articles).
+        past = self.past.articles if self.past else []
+        key = (len(self.articles), len(past))
+        if self._by_index is None or self._by_index[0] != key:
+            self._by_index = (key, {a.index: a for a in [*self.articles, *past]})
+        return self._by_index[1]
+
+    def expected_in_window(self, since: date, until: date) -> set[str]:
+        """Unquoted paths of the articles a backfill of ``since``–``until`` must export:
+        every article (current or past, listed anywhere or nowhere) whose Paris date of
+        publication is in the window and that a correct crawl can fetch."""
+        if self.past is None:
+            raise ValueError("this replica has no past: build it with years=(first, last)")
+        unfetchable = self.unfetchable()
+        return {
+            a.path
+            for a in self.past.all_articles()
+            if since <= paris_day(a) <= until and a.index not in unfetchable
+        }
 
     def expected_record(self, article: Article) -> dict:
         """The record fields a correct extraction gives for this article (not ``crawl``)."""
         by_index = self.articles_by_index()
-        body = "\n\n".join(_clean(text) for _, text in self._block_texts(article))
+        body: str | None = "\n\n".join(_clean(t) for _, t in self._block_texts(article))
+        if not body and (article.video or article.audio):
+            body = None  # a media-only page (the schema allows no body only there)
         image = None
         if article.image_uuid:
             width = SRCSET_WIDTHS[-1] if article.lazy_image else 1280
@@ -377,13 +418,16 @@ class ReplicaSite:
                 "caption": _clean(article.title),
                 "credit": "AFP - 法广",
             }
+        media = [{"kind": "audio", **article.audio}] if article.audio else []
+        if article.video:
+            media = [{"kind": "video", **article.video}]
         return {
-            "id": article.content_id
+            "id": (article.content_id if article.generation != "2020" else None)
             or "RFI-URL-" + hashlib.sha256(article.url.encode()).hexdigest()[:20].upper(),
             "url": article.url,
             "edition": "cn",
             "language": "zh-Hans",
-            "type": "audio" if article.programme else "article",
+            "type": "video" if article.video else "audio" if article.audio else "article",
             "title": article.title,
             "kicker": article.kicker,
             "lead": _clean(article.lead) if article.lead else None,
@@ -396,7 +440,7 @@ class ReplicaSite:
             "programme": article.programme,
             "tags": article.tags,
             "image": image,
-            "media": [{"kind": "audio", **article.audio}] if article.audio else [],
+            "media": media,
             "related": [
                 {"url": by_index[i].url, "title": by_index[i].display_title}
                 for i in article.related
@@ -404,7 +448,8 @@ class ReplicaSite:
             ],
             "links": [by_index[i].url for i in article.body_links],
             "translations": {"zh-Hant": canonical(article.twin)},
-            "char_count": len(body),
+            "char_count": len(body or ""),
+            "credit": article.credit,
         }
 
     def _block_texts(self, article: Article) -> list[tuple[str, str]]:
@@ -435,7 +480,8 @@ class ReplicaSite:
                     t.article_head,
                     title=html.escape(article.display_title),
                     head_meta=self._head_meta(article),
-                    json_ld=self._json_ld(article),
+                    # 2020–2021 pages carry neither JSON-LD nor a datalayer (RFI_SITE.md)
+                    json_ld="" if article.generation == "2020" else self._json_ld(article),
                 ),
                 t.article_pre_main,
                 fill(
@@ -444,7 +490,7 @@ class ReplicaSite:
                     article=self._article_block(article),
                     related=self._related_aside(article, by_index),
                     tags=self._tags_block(article),
-                    datalayer=self._datalayer(article),
+                    datalayer="" if article.generation == "2020" else self._datalayer(article),
                 ),
                 t.article_tail,
             )
@@ -459,7 +505,6 @@ class ReplicaSite:
         news_feed: list[Article] | None = None,
         extra: str = "",
     ) -> str:
-        t = templates()
         teasers = "".join(self._teaser(a, a.kicker or a.section) for a in items)
         feed = ""
         if news_feed:
@@ -469,15 +514,18 @@ class ReplicaSite:
                 + "".join(self._news_item(a) for a in news_feed)
                 + "</ol></aside>"
             )
-        main = (
-            f'<div class="t-content t-content--page-builder" id="main-content">'
-            f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}</div>'
+        return self.render_page(
+            canonical_url, title, f'<div class="o-layout-list">{teasers}</div>{feed}{pager}{extra}'
         )
+
+    def render_page(self, canonical_url: str, title: str, main: str) -> str:
+        """A page of the platform's shell (the real homepage's head, header and footer)."""
+        t = templates()
         return "".join(
             (
                 fill(t.home_head, title=html.escape(title), canonical=canonical_url),
                 t.home_pre_main,
-                main,
+                f'<div class="t-content t-content--page-builder" id="main-content">{main}</div>',
                 t.home_tail,
             )
         )
@@ -565,6 +613,12 @@ class ReplicaSite:
             f"<news:title>{html.escape(a.title)}</news:title></news:news></url>"
             for a in self.sitemap_items()
         )
+        # Never served (404): outside any recent window, never requested. Short, so that
+        # 100,000 of them stay under DOWNLOAD_MAXSIZE (8 MiB).
+        entries += "".join(
+            f"<url><loc>{ORIGIN}/cn/x/201503{1 + i % 28:02d}-p{i}</loc></url>"
+            for i in range(self.sitemap_padding)
+        )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
@@ -632,6 +686,9 @@ class ReplicaSite:
             "itemListElement": [],
         }
         shape = a.index % 4
+        if a.generation == "2022":
+            shape = 1  # one object, keywords a comma string (the 2025-05-and-earlier form)
+            article["keywords"] = ",".join([a.section, *a.tags])
         document: object = [article, crumbs]
         if shape == 1:
             document = article
@@ -684,6 +741,22 @@ class ReplicaSite:
                 f'<figcaption class="a-figcaption"><span>{html.escape(a.title)}</span>'
                 "<span>AFP - 法广</span></figcaption></figure></div>"
             )
+        if a.video:
+            # [reported, 2023] video JSON in script[data-media-video-id]
+            video = json.dumps(
+                {
+                    "mediaId": f"video-{a.index}",
+                    "type": "video",
+                    "sources": [{"name": "mp4", "url": a.video["url"]}],
+                    "duration": a.video["duration"],
+                }
+            )
+            parts.append(
+                '<div class="t-content__main-media"><div class="m-video-player">'
+                f'<video-player source="{a.video["url"]}"></video-player>'
+                f'<script type="application/json" data-media-video-id="video-{a.index}">'
+                f"{video}</script></div></div>"
+            )
         if a.audio:
             audio = json.dumps(
                 {
@@ -717,6 +790,8 @@ class ReplicaSite:
                 href = target.path if a.index % 2 else quote(target.path, safe="/-._~")
                 inner += f'<a href="{href}">{html.escape(target.title)}</a>'
             body.append(f"<p>{inner}</p>")
+        if a.credit:
+            body.append(f"<p>{html.escape(a.credit)}</p>")
         body.append(t.self_promos)
         body_class = "t-article__body" if self.drift else "t-content__body"
         parts.append(f'<div class="{body_class} u-clearfix">' + "\n".join(body) + "</div>")
@@ -753,11 +828,21 @@ class ReplicaSite:
         )
 
     def _tags_block(self, a: Article) -> str:
-        items = "".join(
-            f'<li class="m-tags-list__tag"><a href="/cn/{quote("关键词")}/{quote(tag)}/" '
-            f'class="a-hot-tag" title="{tag}">{tag}</a></li>'
-            for tag in a.tags
-        )
+        if a.generation == "current":
+            items = "".join(
+                f'<li class="m-tags-list__tag"><a href="/cn/{quote("关键词")}/{quote(tag)}/" '
+                f'class="a-hot-tag" title="{tag}">{tag}</a></li>'
+                for tag in a.tags
+            )
+        else:
+            # 2021–2023: ul.m-tags-list li.m-tags-list__tag a, no a-hot-tag; 2021 pages
+            # link the legacy hubs /cn/tag/<tag>/ (RFI_SITE.md, 2021 crawl record)
+            hub = "tag" if a.generation == "2020" else quote("关键词")
+            items = "".join(
+                f'<li class="m-tags-list__tag"><a href="/cn/{hub}/{quote(tag)}/" '
+                f'title="{tag}">{tag}</a></li>'
+                for tag in a.tags
+            )
         return (
             '<div class="t-content__tags"><div class="t-content__tags__title">继续阅读相同主题内容:'
             f'</div><ul class="m-tags-list">{items}</ul>\n                </div>'
