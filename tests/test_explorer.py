@@ -117,7 +117,19 @@ def corpus(tmp_path_factory, seed_jsonl) -> tuple[Path, list[dict]]:
     files = run_files(work / "data")
     assert files
     db = work / "rfi.db"
-    assert run("build", "--format", "sqlite", "--allow-mixed-origins", seed_jsonl, work / "data" / "output", "-o", db) == 0
+    assert (
+        run(
+            "build",
+            "--format",
+            "sqlite",
+            "--allow-mixed-origins",
+            seed_jsonl,
+            work / "data" / "output",
+            "-o",
+            db,
+        )
+        == 0
+    )
     card = (work / "rfi.db.DATASET.md").read_text(encoding="utf-8")
     assert card.startswith("# RFI Chinese articles: rfi.db") and "--format sqlite" in card
     records = lines(seed_jsonl) + [r for f in files for r in lines(f)]
@@ -210,12 +222,45 @@ def test_search_is_by_script_as_typed_and_reads_traditional_text(tmp_path):
 def test_same_inputs_give_the_same_dump(corpus, seed_jsonl, tmp_path):
     db, _ = corpus
     inputs = [seed_jsonl, db.parent / "data" / "output"]
-    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs, "-o", tmp_path / "again.db") == 0
+    assert (
+        run(
+            "build",
+            "--format",
+            "sqlite",
+            "--allow-mixed-origins",
+            *inputs,
+            "-o",
+            tmp_path / "again.db",
+        )
+        == 0
+    )
     assert dump(tmp_path / "again.db") == dump(db)
-    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs, "-o", tmp_path / "again.db") == 0
+    assert (
+        run(
+            "build",
+            "--format",
+            "sqlite",
+            "--allow-mixed-origins",
+            *inputs,
+            "-o",
+            tmp_path / "again.db",
+        )
+        == 0
+    )
     assert dump(tmp_path / "again.db") == dump(db)  # an existing file is replaced whole
     # Input given in another order: the same articles in the same order, other `runs` order.
-    assert run("build", "--format", "sqlite", "--allow-mixed-origins", *inputs[::-1], "-o", tmp_path / "rev.db") == 0
+    assert (
+        run(
+            "build",
+            "--format",
+            "sqlite",
+            "--allow-mixed-origins",
+            *inputs[::-1],
+            "-o",
+            tmp_path / "rev.db",
+        )
+        == 0
+    )
     assert [s for s in dump(tmp_path / "rev.db") if "runs" not in s] == [
         s for s in dump(db) if "runs" not in s
     ]
