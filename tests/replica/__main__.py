@@ -37,6 +37,7 @@ def year_range(text: str) -> tuple[int, int]:
         )
     return years
 
+
 def _articles(text: str) -> int:
     try:
         count = int(text)
