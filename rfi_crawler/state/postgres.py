@@ -31,6 +31,7 @@ from rfi_crawler.state import (
     check_version,
     redact_uri,
 )
+from rfi_crawler.state.layout import execute_script, tables_sql
 from rfi_crawler.state.sqlite import RUN_FIELDS, claim_row, newer
 
 logger = logging.getLogger(__name__)
@@ -38,56 +39,9 @@ logger = logging.getLogger(__name__)
 # First key of our advisory locks ("RFI\0"), so that they never meet another application's.
 LOCK_SPACE = 0x52464900
 
-SCHEMA = """
-CREATE TABLE rfi_state_version (version INTEGER NOT NULL);
-CREATE TABLE articles (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_at TEXT,
-    modified_at TEXT,
-    related TEXT NOT NULL DEFAULT '[]',
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    run_id TEXT NOT NULL
-);
-CREATE INDEX articles_url ON articles (url);
-CREATE TABLE claims (
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    url TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_at TEXT,
-    modified_at TEXT,
-    related TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    claimed_at TEXT NOT NULL,
-    PRIMARY KEY (id, version)
-);
-CREATE INDEX claims_run ON claims (run_id);
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
-    job TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    finish_reason TEXT,
-    output_path TEXT NOT NULL,
-    lock_path TEXT NOT NULL,
-    host TEXT,
-    pid INTEGER,
-    pid_start TEXT,
-    heartbeat_at TEXT
-);
--- Short-lived, expiring locks between processes (the scheduler's overlap guard).
-CREATE TABLE leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    acquired_at DOUBLE PRECISION NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL
+SCHEMA = "CREATE TABLE rfi_state_version (version INTEGER NOT NULL);" + tables_sql(
+    "DOUBLE PRECISION"
 )
-"""
 
 # MIGRATIONS[n] takes a store from version n to n + 1. PostgreSQL stores began at version 2.
 MIGRATIONS: dict[int, str] = {}
@@ -152,7 +106,7 @@ class PostgresStateStore:
                         f"state store {self.where} has an articles table but no"
                         " rfi_state_version: not an rfi-crawler store; use another database"
                     )
-                _execute_script(db, SCHEMA)
+                execute_script(db, SCHEMA)
                 db.execute("INSERT INTO rfi_state_version VALUES (%s)", (STORE_VERSION,))
                 return
             found = db.execute("SELECT max(version) FROM rfi_state_version").fetchone()[0] or 0
@@ -160,7 +114,7 @@ class PostgresStateStore:
             if any(step not in MIGRATIONS for step in range(found, STORE_VERSION)):
                 check_version(0, self.where)  # a version PostgreSQL stores never had
             for step in range(found, STORE_VERSION):
-                _execute_script(db, MIGRATIONS[step])
+                execute_script(db, MIGRATIONS[step])
             if found != STORE_VERSION:
                 db.execute("UPDATE rfi_state_version SET version = %s", (STORE_VERSION,))
                 logger.info(
@@ -329,12 +283,6 @@ class PostgresStateStore:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _execute_script(db: psycopg.Connection, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
 
 
 def _lock_key(article_id: str) -> int:

@@ -25,59 +25,12 @@ from rfi_crawler.state import (
     StateStoreError,
     check_version,
 )
+from rfi_crawler.state.layout import execute_script, tables_sql
 
 logger = logging.getLogger(__name__)
 
 # The current layout (STORE_VERSION), for a new file.
-SCHEMA = """
-CREATE TABLE articles (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_at TEXT,
-    modified_at TEXT,
-    related TEXT NOT NULL DEFAULT '[]',
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    run_id TEXT NOT NULL
-);
-CREATE INDEX articles_url ON articles (url);
-CREATE TABLE claims (
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    url TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    published_at TEXT,
-    modified_at TEXT,
-    related TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    claimed_at TEXT NOT NULL,
-    PRIMARY KEY (id, version)
-);
-CREATE INDEX claims_run ON claims (run_id);
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
-    job TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    finish_reason TEXT,
-    output_path TEXT NOT NULL,
-    lock_path TEXT NOT NULL,
-    host TEXT,
-    pid INTEGER,
-    pid_start TEXT,
-    heartbeat_at TEXT
-);
--- Short-lived, expiring locks between processes (the scheduler's overlap guard).
-CREATE TABLE leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    acquired_at REAL NOT NULL,
-    expires_at REAL NOT NULL
-)
-"""
+SCHEMA = tables_sql("REAL")
 
 # MIGRATIONS[n] takes a store from version n to n + 1, inside one transaction.
 MIGRATIONS: dict[int, str] = {
@@ -131,11 +84,11 @@ class SqliteStateStore:
         with self._transaction():  # decided again under the write lock: one crawl migrates
             found = self._version()
             if found == 0:
-                _execute_script(self.db, SCHEMA)
+                execute_script(self.db, SCHEMA)
             else:
                 check_version(found, str(self.path))
                 for step in range(found, STORE_VERSION):
-                    _execute_script(self.db, MIGRATIONS[step])
+                    execute_script(self.db, MIGRATIONS[step])
                 logger.info(
                     "state store %s migrated from schema version %d to %d",
                     self.path,
@@ -333,13 +286,6 @@ class _Transaction:
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
-
-
-def _execute_script(db: sqlite3.Connection, script: str) -> None:
-    """Statement by statement: ``executescript`` would commit the open transaction."""
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
 
 
 def _known(article_id: str, published_at: str | None, version: int, related: str) -> KnownArticle:

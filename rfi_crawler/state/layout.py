@@ -1,0 +1,74 @@
+"""The state store's tables as SQL, written once for every backend."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class _Executes(Protocol):
+    def execute(self, statement: Any, /) -> Any: ...
+
+
+# The current layout (STORE_VERSION); backends differ only in their floating-point type.
+_TABLES = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_at TEXT,
+    modified_at TEXT,
+    related TEXT NOT NULL DEFAULT '[]',
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE INDEX articles_url ON articles (url);
+CREATE TABLE claims (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    published_at TEXT,
+    modified_at TEXT,
+    related TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+CREATE INDEX claims_run ON claims (run_id);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    job TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    finish_reason TEXT,
+    output_path TEXT NOT NULL,
+    lock_path TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER,
+    pid_start TEXT,
+    heartbeat_at TEXT
+);
+-- Short-lived, expiring locks between processes (the scheduler's overlap guard).
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    acquired_at {real} NOT NULL,
+    expires_at {real} NOT NULL
+)
+"""
+
+
+def tables_sql(real: str) -> str:
+    """The current layout's DDL; ``real`` is the backend's 8-byte float type."""
+    return _TABLES.format(real=real)
+
+
+def execute_script(db: _Executes, script: str) -> None:
+    """Statement by statement, inside the caller's transaction (SQLite's ``executescript``
+    would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
