@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import configparser
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
 from rfi_crawler.archive import ArchiveError, read_archive
+from rfi_crawler.run import CrawlRun
+from tests.crawling import built_crawler
 from tests.test_archive_import import archive_text
 
 
@@ -93,3 +97,26 @@ def test_the_scheduler_oneshot_has_a_finite_start_timeout():
     assert timeout, service["TimeoutStartSec"]  # not infinity, not 0 (which means none)
     seconds = int(timeout.group(1)) * (60 if timeout.group(2) == "min" else 1)
     assert 0 < seconds <= 3600
+
+
+# Issue 10 item 4, "a store error must stop the run": the tests saw the finish reason and
+# exit status 7, which the run's close sets anyway; a run that went on downloading every
+# page after its store failed (dropping each record) passed them all.
+def test_a_store_failure_mid_run_closes_the_crawl_once_with_state_error(tmp_path):
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path)})
+    closed = []
+
+    class Engine:
+        async def close_spider_async(self, reason: str) -> None:
+            closed.append(reason)
+
+    crawler.engine = Engine()
+    run = crawler.get_extension(CrawlRun)
+    run.spider_opened(crawler.spider)
+    for _ in range(3):
+        crawler.signals.send_catch_log(
+            rfi_signals.store_failed, error=sqlite3.OperationalError("database is locked")
+        )
+    assert closed == ["state_error"]
+    assert crawler.stats.get_value("rfi/failed/state_error") == 1
+    run.close("state_error")
