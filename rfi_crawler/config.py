@@ -16,6 +16,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.project import project_data_dir
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 START_POINTS = ("homepage", "sections", "rss", "sitemap")
@@ -133,6 +134,18 @@ class RfiConfig:
             for name, value in {**self.__dict__, "state_uri": _redacted(self.state_uri)}.items()
             if name != "contact"
         }
+
+
+def crawl_config(crawler: Crawler) -> RfiConfig:
+    """The crawl's one ``RfiConfig``, read by the run extension (``CrawlRun``) when the
+    extensions are built: for the components built after them (downloader and spider
+    middlewares, pipelines), in their ``from_crawler``. Without the run extension (a test's
+    own ``EXTENSIONS``) the settings are read here."""
+    # Imported here: the spider reads this module and must not load the run or the store.
+    from rfi_crawler.run import CrawlRun
+
+    run = crawler.get_extension(CrawlRun)
+    return run.config if run is not None else RfiConfig.from_settings(crawler.settings)
 
 
 def _redacted(uri: str) -> str:

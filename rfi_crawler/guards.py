@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class OriginGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
-        return cls(RfiConfig.from_settings(crawler.settings))
+        return cls(crawl_config(crawler))
 
     def process_response(self, request: Request, response: Response) -> Response:
         location = response.headers.get(b"Location")

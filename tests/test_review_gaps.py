@@ -8,11 +8,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.core.spidermw import SpiderMiddlewareManager
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
 from rfi_crawler.archive import ArchiveError, read_archive
+from rfi_crawler.config import RfiConfig
+from rfi_crawler.guards import OriginGuardMiddleware, origin
+from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
+from rfi_crawler.warc import WarcCaptureMiddleware, WarcLinkMiddleware
 from tests.crawling import built_crawler
 from tests.test_archive_import import archive_text
 
@@ -147,3 +153,34 @@ def test_the_layout_table_names_every_module():
         )
     ]
     assert missing == []
+
+
+# Issue 9 item 4, "settings read once": the middlewares parsed every RFI_* setting again,
+# each into its own RfiConfig; those the engine builds now share the run extension's.
+def test_the_components_the_engine_builds_share_the_runs_config(tmp_path, monkeypatch):
+    crawler = built_crawler(
+        {
+            "RFI_DATA_DIR": str(tmp_path),
+            "RFI_WARC_DIR": str(tmp_path / "warc"),
+            "RFI_BACKOFF_BASE": "7",
+        }
+    )
+    run = crawler.get_extension(CrawlRun)
+    reads = []
+    original = RfiConfig.from_settings.__func__
+    monkeypatch.setattr(
+        RfiConfig,
+        "from_settings",
+        classmethod(lambda cls, settings: reads.append(1) or original(cls, settings)),
+    )
+    # As the engine builds them, after the extensions.
+    downloader = DownloaderMiddlewareManager.from_crawler(crawler).middlewares
+    spider_mws = SpiderMiddlewareManager.from_crawler(crawler).middlewares
+    backoff = next(m for m in downloader if isinstance(m, BlockBackoffMiddleware))
+    assert backoff.config is run.config and backoff.config.backoff_base == 7
+    assert any(isinstance(m, WarcCaptureMiddleware) for m in downloader)
+    assert next(m for m in downloader if isinstance(m, OriginGuardMiddleware)).origin == (
+        origin(run.config.base_url)
+    )
+    assert any(isinstance(m, WarcLinkMiddleware) for m in spider_mws)
+    assert reads == []  # no component the engine built read the settings again
