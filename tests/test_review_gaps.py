@@ -5,6 +5,8 @@ from __future__ import annotations
 import configparser
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from rfi_crawler.guards import OriginGuardMiddleware, origin
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcLinkMiddleware
-from tests.crawling import built_crawler
+from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, built_crawler, crawl_env
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
 from tests.test_archive_import import archive_text
 
 
@@ -184,3 +188,37 @@ def test_the_components_the_engine_builds_share_the_runs_config(tmp_path, monkey
     )
     assert any(isinstance(m, WarcLinkMiddleware) for m in spider_mws)
     assert reads == []  # no component the engine built read the settings again
+
+
+# Issue 11 §5, "-o into a folder that doesn't exist: create it, or say so in one line".
+# Scrapy 2.19 creates a missing feed folder itself, so the e2e test of the missing folder
+# passed without the preflight; the refusal (a file in the way) had no crawl-level test.
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "{blocked}/x.jsonl"], "-o {blocked}/x.jsonl: cannot create its folder"),
+        (["-s", "RFI_DATA_DIR={blocked}/data"], "RFI_DATA_DIR='{blocked}/data' is not accepted"),
+    ],
+)
+def test_an_uncreatable_folder_stops_scrapy_crawl_in_one_line(tmp_path, extra, message):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
+        for name, value in {**TEST_SETTINGS, "RFI_BASE_URL": server.base_url}.items():
+            command += ["-s", f"{name}={value}"]
+        done = subprocess.run(
+            [*command, *(part.format(blocked=blocked) for part in extra)],
+            cwd=PROJECT_ROOT,
+            env=crawl_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert sum(server.requested().values()) == 0
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("scrapy crawl rfi_cn:")]
+    assert len(errors) == 1 and message.format(blocked=blocked) in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "Errno" not in done.stderr
