@@ -222,3 +222,12 @@ def test_an_uncreatable_folder_stops_scrapy_crawl_in_one_line(tmp_path, extra, m
     errors = [line for line in done.stderr.splitlines() if line.startswith("scrapy crawl rfi_cn:")]
     assert len(errors) == 1 and message.format(blocked=blocked) in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "Errno" not in done.stderr
+
+
+# Issue 11 §7: "demo-data/ ignored by git" had no test.
+def test_the_demo_folder_is_ignored_by_git():
+    if not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in ("demo-data/dataset/rfi-demo-stats.png", "demo-data/data/state.sqlite3"):
+        done = subprocess.run(["git", "check-ignore", "-q", path], cwd=PROJECT_ROOT, check=False)
+        assert done.returncode == 0, path
