@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
 from rfi_crawler.archive import ArchiveError, read_archive
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.dataset.cli import main as dataset_main
 from rfi_crawler.guards import OriginGuardMiddleware, origin
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
@@ -231,3 +233,45 @@ def test_the_demo_folder_is_ignored_by_git():
     for path in ("demo-data/dataset/rfi-demo-stats.png", "demo-data/data/state.sqlite3"):
         done = subprocess.run(["git", "check-ignore", "-q", path], cwd=PROJECT_ROOT, check=False)
         assert done.returncode == 0, path
+
+
+# Issue 11 §3/§5: rfi-dataset outputs that cannot be written were a raw `[Errno …]` naming
+# the hidden temporary file (`-o` under a file, `--plot` into /proc, `import-archive -o` a
+# folder, `export-archive -o` a file); an undated dataset's plot printed a matplotlib warning.
+def dataset_file(tmp_path: Path) -> Path:
+    source = tmp_path / "run.jsonl"
+    source.write_text(json.dumps({"url": "https://www.rfi.fr/cn/a/20251130-x"}) + "\n")
+    return source
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["build", "{source}", "-o", "{blocked}/sub/out.jsonl"], "{blocked}/sub/out.jsonl: cannot"),
+        (["build", "{source}", "-o", "{folder}"], "{folder}: is a folder"),
+        (["stats", "{source}", "--plot", "{blocked}/x.png"], "{blocked}/x.png: cannot write"),
+        (["import-archive", "{source}", "-o", "{folder}"], "{folder}: is a folder"),
+        (["export-archive", "{source}", "-o", "{blocked}"], "{blocked}: is a file"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line_naming_it(tmp_path, capsys, command, message):
+    names = {
+        "source": dataset_file(tmp_path),
+        "blocked": tmp_path / "a-file",
+        "folder": tmp_path / "a-folder",
+    }
+    names["blocked"].write_text("")
+    names["folder"].mkdir()
+    assert dataset_main([part.format(**names) for part in command]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"rfi-dataset: {message.format(**names)}"), err
+    assert "Errno" not in err[-1] and ".tmp" not in err[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "run.jsonl"]
+
+
+def test_the_plot_of_an_undated_dataset_warns_of_nothing(tmp_path, capsys):
+    # Warnings are errors in this suite: matplotlib's "No artists with labels" fails it.
+    assert (
+        dataset_main(["stats", str(dataset_file(tmp_path)), "--plot", str(tmp_path / "p.png")]) == 0
+    )
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
