@@ -275,3 +275,22 @@ def test_the_plot_of_an_undated_dataset_warns_of_nothing(tmp_path, capsys):
         dataset_main(["stats", str(dataset_file(tmp_path)), "--plot", str(tmp_path / "p.png")]) == 0
     )
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# Issue 11 §3, "one line": the refusal came after Scrapy's twelve-line start-up banner.
+def test_a_refused_crawl_prints_its_one_line_and_nothing_else(tmp_path):
+    settings = ["-s", f"RFI_DATA_DIR={tmp_path}", "-s", "RFI_BASE_URL=http://127.0.0.1:9"]
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", "-a", "sinse=2025-11-01", *settings],
+        cwd=PROJECT_ROOT,
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "scrapy crawl rfi_cn: unknown spider argument sinse: did you mean since?"
+    ]
+    assert done.stdout == ""

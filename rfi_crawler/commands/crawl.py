@@ -35,16 +35,22 @@ EXIT_STATUS = {
 
 
 class Command(ScrapyCrawl):
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Settings, arguments and output folders checked as soon as the command line is
+        read: before Scrapy's start-up banner, so a refusal is the only line printed."""
+        super().process_options(args, opts)
         if len(args) != 1:
-            raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
-        assert self.crawler_process
+            return  # run() says so
         try:
             check_crawl(self.settings, opts.spargs)
         except ConfigError as exc:
             print(f"scrapy crawl {args[0]}: {exc}", file=sys.stderr)
-            self.exitcode = USAGE_ERROR
-            return
+            sys.exit(USAGE_ERROR)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
+        assert self.crawler_process
         # Kept here: the process forgets its crawlers once they are done.
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
