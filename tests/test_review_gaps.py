@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import configparser
+import http.server
 import json
 import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.core.spidermw import SpiderMiddlewareManager
+from scrapy.http import Request, Response
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
 from rfi_crawler.archive import ArchiveError, read_archive
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.dataset.cli import main as dataset_main
-from rfi_crawler.guards import OriginGuardMiddleware, origin
+from rfi_crawler.guards import OriginGuardMiddleware, Rejected, origin
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcLinkMiddleware
@@ -294,3 +298,72 @@ def test_a_refused_crawl_prints_its_one_line_and_nothing_else(tmp_path):
         "scrapy crawl rfi_cn: unknown spider argument sinse: did you mean since?"
     ]
     assert done.stdout == ""
+
+
+# Issue 10 item 9 for robots.txt: the origin guard let robots.txt's redirects through, so a
+# hostile site made the crawl fetch any URL (another port here; a cloud metadata address
+# elsewhere) and, with RFI_WARC_DIR, archive the answer. Refused, robots.txt counts as
+# unreachable: complete disallow, and the run ends `unreachable` naming the redirect.
+class _Elsewhere(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"User-agent: *\nAllow: /\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_port}/robots.txt"
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/robots.txt":
+                self.send_response(302)
+                self.send_header("Location", target)
+            else:
+                self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    for server in (elsewhere, site):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "scrapy", "crawl", "rfi_cn"),
+                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
+                *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
+            ],
+            cwd=PROJECT_ROOT,
+            env=crawl_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        for server in (elsewhere, site):
+            server.shutdown()
+            server.server_close()
+    assert _Elsewhere.hits == []
+    assert done.returncode == 6, done.stderr[-2000:]
+    assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
+    guard = OriginGuardMiddleware(RfiConfig(base_url="http://127.0.0.1:8000"))
+    robots = Request("http://127.0.0.1:8000/robots.txt", meta={"dont_obey_robotstxt": True})
+    moved = Response(robots.url, status=301, headers={"Location": "/robots-2.txt"})
+    assert guard.process_response(robots, moved) is moved
+    away = Response(robots.url, status=301, headers={"Location": "http://127.0.0.1:8001/r"})
+    with pytest.raises(Rejected, match="another origin"):
+        guard.process_response(robots, away)
