@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request, Spider
 
@@ -65,6 +65,7 @@ class Via(StrEnum):
 
 class RfiCnSpider(Spider):
     name = "rfi_cn"
+    backfill: ClassVar[bool] = False  # archive=1 implied (the rfi_cn_backfill spider)
 
     config: RfiConfig
     arguments: SpiderArguments
@@ -94,7 +95,9 @@ class RfiCnSpider(Spider):
             for path, order in RUN_EXTENSIONS.items():
                 crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
         spider.config = RfiConfig.from_settings(crawler.settings)
-        spider.arguments = SpiderArguments.from_kwargs(kwargs, spider.config.base_url)
+        spider.arguments = SpiderArguments.from_kwargs(
+            kwargs, spider.config.base_url, backfill=cls.backfill
+        )
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
