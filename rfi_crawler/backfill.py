@@ -18,12 +18,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+class Source(StrEnum):
+    """Where a backfill finds the window's articles (a request's ``meta["rfi_source"]``)."""
+
+    ARCHIVE = "archive"  # year pages → day pages → items
+    SITEMAPS = "sitemaps"  # /sitemaps/cn/index.xml → monthly contents_YYYYMM.xml
 
 
 # Failures that another run would meet again: final for the day. Any other ``failed/…``

@@ -23,11 +23,13 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner
+from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.outcomes import OutcomeLedgerExtension
 from rfi_crawler.store_errors import STORE_ERRORS
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
 
     from rfi_crawler.extract.archive_pages import MonthlySitemap
@@ -37,13 +39,6 @@ logger = logging.getLogger(__name__)
 
 BLOCKED = "blocked"
 BLOCK_REASONS = frozenset({"http_403", "http_429"})
-
-
-class Source(StrEnum):
-    """Where a backfill finds the window's articles (a request's ``meta["rfi_source"]``)."""
-
-    ARCHIVE = "archive"  # year pages → day pages → items
-    SITEMAPS = "sitemaps"  # /sitemaps/cn/index.xml → monthly contents_YYYYMM.xml
 
 
 class Status(StrEnum):
@@ -156,6 +151,7 @@ class BackfillExtension:
         self.closing = False
         self._flusher = LoopingCall(self.days.flush)
         connect = crawler.signals.connect
+        connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.store_opened, signal=rfi_signals.store_opened)
         connect(self.url_outcome, signal=rfi_signals.url_outcome)
         connect(self.source_blocked, signal=rfi_signals.source_blocked)
@@ -163,6 +159,9 @@ class BackfillExtension:
         connect(self.spider_closed, signal=signals.spider_closed)
 
     # -- run lifecycle -------------------------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> None:
+        spider.archive = self  # type: ignore[attr-defined]  # the spider asks what is next
 
     def store_opened(self, store: StateStore) -> None:
         from rfi_crawler.run import CrawlRun
@@ -284,12 +283,15 @@ class BackfillExtension:
             logger.warning("year page %d unavailable (%s): day page URLs are built", year, reason)
             self.planner.calendar(year, None)
 
-    def day_listed(self, day: date, items: list[str], earlier: list[str]) -> None:
-        """A day page listed these items; ``earlier`` already had an outcome in this run."""
+    def day_listed(self, day: date, items: list[str]) -> None:
+        """A day page listed these items (before they are requested: an outcome may come
+        at once). Those the ledger settled earlier in this run get no outcome again."""
         self._count("days/read")
         self.planner.listed(day, items)
-        for url in earlier:
-            self.planner.settled(url, EARLIER)
+        ledger = self.crawler.get_extension(OutcomeLedgerExtension)
+        for url in items:
+            if ledger is not None and ledger.ledger.has_outcome(url):
+                self.planner.settled(url, EARLIER)
         self._after_settling()
 
     def day_failed(self, day: date, reason: str) -> None:

@@ -12,7 +12,7 @@ from scrapy import Request, Spider
 from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.arguments import SpiderArguments
-from rfi_crawler.backfill_run import BackfillExtension, Source
+from rfi_crawler.backfill import Source
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
@@ -22,7 +22,6 @@ from rfi_crawler.extract.page import template_generation
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
-from rfi_crawler.outcomes import OutcomeLedgerExtension
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
+    from rfi_crawler.backfill_run import BackfillExtension
     from rfi_crawler.extract.archive_pages import MonthlySitemap
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class RfiCnSpider(Spider):
     frontier: RelatedFrontier
     refresh_policy: RefreshPolicy  # rfi_crawler.refresh.RefreshExtension, once opened
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
-    archive: BackfillExtension | None = None  # with archive=1, once started
+    archive: BackfillExtension | None = None  # with archive=1: set by it at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
 
     @classmethod
@@ -136,9 +136,8 @@ class RfiCnSpider(Spider):
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
         if self.arguments.archive:
-            self.archive = self.crawler.get_extension(BackfillExtension)
             if self.archive is None:
-                logger.error("archive=1 needs %s in EXTENSIONS", BackfillExtension.__name__)
+                logger.error("archive=1 needs rfi_crawler.backfill_run.BackfillExtension")
                 return
             for request in self.archive_requests():
                 yield request
@@ -362,10 +361,7 @@ class RfiCnSpider(Spider):
         items = archive_pages.day_items(response.selector, response.url, self.config.base_url)
         wanted = [item.url for item in items if self._in_window(item.url)]
         self._count("skipped/outside_window", len(items) - len(wanted))
-        ledger = self.crawler.get_extension(OutcomeLedgerExtension)
-        earlier = [u for u in wanted if ledger is not None and ledger.ledger.has_outcome(u)]
-        # Listed before they are requested: an outcome may come at once (known articles).
-        self.archive.day_listed(day, wanted, earlier)
+        self.archive.day_listed(day, wanted)
         yield from self._article_requests(wanted, 0, Via.ARCHIVE, self._canonical(response))
         yield from self.archive_requests()
 
