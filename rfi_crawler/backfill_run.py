@@ -307,9 +307,13 @@ class BackfillExtension:
 
     def index_failed(self, reason: str) -> None:
         self._failed(Source.SITEMAPS, reason)
-        status = self.status[Source.SITEMAPS]
-        if status is not Status.BLOCKED:
-            self.status[Source.SITEMAPS] = Status.MISSING if reason == "http_404" else Status.FAILED
+        self.status[Source.SITEMAPS] = (
+            Status.BLOCKED
+            if reason in BLOCK_REASONS or self.status[Source.SITEMAPS] is Status.BLOCKED
+            else Status.MISSING
+            if reason == "http_404"
+            else Status.FAILED
+        )
         logger.warning(
             "no monthly sitemaps (%s): the backfill goes on with the archive pages alone", reason
         )
