@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
 
 from rfi_crawler.config import ConfigError
 from rfi_crawler.preflight import check_crawl
@@ -42,7 +43,8 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             return  # run() says so
         try:
-            spider_class = self.crawler_process.spider_loader.load(args[0])
+            # The process is not built yet (its banner would come first): a loader of our own.
+            spider_class = get_spider_loader(self.settings).load(args[0])
         except KeyError:
             spider_class = None  # Scrapy says so below
         try:
