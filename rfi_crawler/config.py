@@ -16,6 +16,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.project import project_data_dir
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 START_POINTS = ("homepage", "sections", "rss", "sitemap")
@@ -136,6 +137,18 @@ class RfiConfig:
         }
 
 
+def crawl_config(crawler: Crawler) -> RfiConfig:
+    """The crawl's one ``RfiConfig``, read by the run extension (``CrawlRun``) when the
+    extensions are built: for the components built after them (downloader and spider
+    middlewares, pipelines), in their ``from_crawler``. Without the run extension (a test's
+    own ``EXTENSIONS``) the settings are read here."""
+    # Imported here: the spider reads this module and must not load the run or the store.
+    from rfi_crawler.run import CrawlRun
+
+    run = crawler.get_extension(CrawlRun)
+    return run.config if run is not None else RfiConfig.from_settings(crawler.settings)
+
+
 def _redacted(uri: str) -> str:
     # Imported here: the spider reads the config, and must not load the state package.
     from rfi_crawler.state import redact_uri
@@ -231,7 +244,8 @@ def _seconds(name: str, raw: object) -> float:
     return _number(0, MAX_SECONDS, low_open=True, what="a number of seconds")(name, raw)
 
 
-def _flag(name: str, raw: object) -> bool:
+def parse_flag(name: str, raw: object) -> bool:
+    """A yes/no setting or argument: 1/0, true/false, yes/no, on/off."""
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -262,7 +276,7 @@ def _compression(name: str, raw: object) -> str | None:
 SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_BASE_URL": ("base_url", _origin),
     "RFI_MAX_LISTING_PAGES": ("max_listing_pages", _integer(1, 10_000)),
-    "RFI_FOLLOW_TAGS": ("follow_tags", _flag),
+    "RFI_FOLLOW_TAGS": ("follow_tags", parse_flag),
     "RFI_CONTACT": ("contact", _contact),
     "RFI_START_POINTS": ("start_points", _start_points),
     "RFI_DATA_DIR": ("data_dir", _path),
@@ -270,7 +284,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_OUTPUT_DIR": ("output_dir", _path),
     "RFI_OUTPUT_COMPRESSION": ("output_compression", _compression),
     "RFI_REFRESH_DAYS": ("refresh_days", _integer(0, 36_500)),
-    "RFI_REFRESH": ("refresh", _flag),
+    "RFI_REFRESH": ("refresh", parse_flag),
     "RFI_FSYNC_EVERY": ("sync_every", _integer(1, 1_000_000)),
     "RFI_FSYNC_SECONDS": ("sync_seconds", _seconds),
     "RFI_BLOCK_THRESHOLD": ("block_threshold", _integer(1, 1_000_000)),

@@ -11,7 +11,10 @@ from rfi_crawler.commands.crawl import EXIT_STATUS, USAGE_ERROR
 from tests.crawling import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-DOCS = {path: path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "docs").glob("*.md")}
+DOCS = {
+    path: path.read_text(encoding="utf-8")
+    for path in [*(PROJECT_ROOT / "docs").glob("*.md"), PROJECT_ROOT / "SECURITY.md"]
+}
 
 
 def test_no_heading_or_block_is_repeated():
