@@ -1,0 +1,321 @@
+"""End to end: two real Scrapyd nodes sharing one PostgreSQL state store, crawls scheduled
+by ``rfi-schedule`` over both, one node killed mid-crawl, a backfill split over both, and one
+dataset built from both nodes' output folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+import pytest
+
+from rfi_crawler.export.run_file import iter_records
+from rfi_crawler.state import open_store
+from rfi_crawler.state.liveness import process_alive
+from tests.crawling import PROJECT_ROOT, TEST_SETTINGS
+from tests.postgres import USER as PG_USER
+from tests.postgres import postgres  # noqa: F401 (fixture)
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite, canonical
+from tests.test_scrapyd import BASIC_AUTH, PASSWORD, SCRAPYD_CONF, USER, free_port
+
+BIN = Path(sys.executable).parent
+TODAY = datetime.now(UTC).date()
+DEADLINE = 300.0  # seconds: generous, for 2 shared cores under load
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = DEADLINE) -> object:
+    """Poll ``check`` until it returns something true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Node:
+    """One Scrapyd in its own directory and session; its jobs' data in its own
+    XDG_DATA_HOME, as a node's service user would have it."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.name = self.url.removeprefix("http://")
+        (root / "scrapyd.conf").write_text(
+            SCRAPYD_CONF.format(port=self.url.rsplit(":", 1)[1], root=root)
+        )
+        self.env = {**env, "SCRAPYD_URL": self.url, "XDG_DATA_HOME": str(root / "xdg")}
+        self.log = open(root / "scrapyd.out", "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [str(PROJECT_ROOT / "deploy" / "scrapyd-start")],
+            cwd=root,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its crawls share its process group
+        )
+
+    def get(self, endpoint: str, **query: str) -> dict:
+        request = Request(
+            f"{self.url}/{endpoint}?{urlencode(query)}", headers={"Authorization": BASIC_AUTH}
+        )
+        with urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, (self.root / "scrapyd.out").read_text()
+        try:
+            return self.get("daemonstatus.json")["status"] == "ok"
+        except OSError:
+            return False
+
+    def finished(self, job: str) -> bool:
+        jobs = self.get("listjobs.json", project="rfi_crawler")
+        return any(entry["id"] == job for entry in jobs["finished"])
+
+    def output(self) -> Path:
+        found = list((self.root / "xdg").glob("rfi-crawler/origins/*/output"))
+        assert len(found) <= 1, found
+        return found[0] if found else self.root / "no-output-yet"
+
+    def records(self, job: str) -> list[dict]:
+        """The records of ``job``'s run file (none when it exported nothing)."""
+        manifests = list(self.output().glob(f"rfi_cn-*-{job}.manifest.json"))
+        files = list(self.output().glob(f"rfi_cn-*-{job}.jsonl"))
+        assert len(files) <= 1 and (files or manifests), self.job_log(job)[-3000:]
+        return [record for _, record in iter_records(files[0])] if files else []
+
+    def job_log(self, job: str) -> str:
+        logs = list((self.root / "logs" / "rfi_crawler").glob(f"*/{job}.log"))
+        return logs[0].read_text() if logs else f"no log of {job}"
+
+    def kill(self) -> None:
+        """kill -9 of Scrapyd and the crawls it started: the whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=60)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        except PermissionError:
+            pass
+        finally:
+            self.log.close()
+
+
+@pytest.fixture(scope="module")
+def egg():
+    """The project's egg, built once for every node."""
+    existed = (PROJECT_ROOT / "build").exists()
+    folder = Path(tempfile.mkdtemp(prefix="rfi-egg-"))
+    built = subprocess.run(
+        [str(BIN / "scrapyd-deploy"), f"--build-egg={folder / 'rfi.egg'}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    yield folder / "rfi.egg"
+    shutil.rmtree(folder, ignore_errors=True)
+    if not existed:
+        shutil.rmtree(PROJECT_ROOT / "build", ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(egg, postgres):  # noqa: F811
+    """Two Scrapyd nodes with the egg deployed, and a fresh database they share (its URI
+    without the password: that comes from PGPASSWORD, as docs/cluster.md says)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPYD_", "PG"))}
+    env = {**base, "SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
+    env["PGPASSWORD"] = postgres.password
+    full_uri = postgres.new_database()  # for the test's own look into the store
+    database = full_uri.rsplit("/", 1)[1]
+    uri = f"postgresql://{PG_USER}@127.0.0.1:{postgres.port}/{database}"
+    roots = [Path(tempfile.mkdtemp(prefix=f"rfi-node-{n}-")) for n in "ab"]
+    nodes = [Node(root, env) for root in roots]
+    try:
+        for node in nodes:
+            wait_for(f"Scrapyd {node.name} to answer", node.ready)
+            deployed = subprocess.run(
+                [str(BIN / "scrapyd-deploy"), "--egg", str(egg)],
+                cwd=PROJECT_ROOT,
+                env=node.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+        yield nodes, uri, env, full_uri
+    finally:
+        for node in nodes:
+            node.stop()
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+    for node in nodes:  # nothing of the test outlives it
+        assert node.process.poll() is not None
+
+
+def rfi_schedule(env: dict[str, str], nodes: list[Node], *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "rfi_crawler.schedule", *args]
+    command += [arg for node in nodes for arg in ("--node", node.url)]
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def settings(base_url: str, uri: str, **extra: str) -> list[str]:
+    values = {**TEST_SETTINGS, "RFI_BASE_URL": base_url, "RFI_STATE_URI": uri, **extra}
+    return [arg for name, value in values.items() for arg in ("-s", f"{name}={value}")]
+
+
+def scheduled_on(done: subprocess.CompletedProcess, nodes: list[Node]) -> tuple[str, Node]:
+    assert done.returncode == 0, done.stderr
+    job = done.stdout.strip()
+    where = re.search(rf"job {re.escape(job)} scheduled on node (\S+)", done.stderr)
+    assert where, done.stderr
+    return job, next(node for node in nodes if node.name == where.group(1))
+
+
+def all_run_records(nodes: list[Node], pattern: str = "rfi_cn-*.jsonl") -> list[dict]:
+    return [
+        record
+        for node in nodes
+        for path in sorted(node.output().glob(pattern))
+        for _, record in iter_records(path)
+    ]
+
+
+def test_hourly_crawls_alternate_and_survive_a_node_killed_mid_crawl(cluster, tmp_path):
+    (a, b), uri, env, full_uri = cluster
+    site = ReplicaSite(articles=60, seed=23, today=TODAY)
+    with ReplicaServer(site) as replica:
+        args = settings(replica.base_url, uri, RFI_FSYNC_EVERY="1")
+
+        # Both idle and new: the first listed node; then the one that ran it least recently.
+        job1, node1 = scheduled_on(rfi_schedule(env, [a, b], *args), [a, b])
+        assert node1 is a
+        wait_for(f"job {job1}", lambda: a.finished(job1))
+        expected = {canonical(p) for p in site.expected_depths()}
+        assert {r["url"] for r in a.records(job1)} == expected
+
+        added = site.add_articles(5)
+        job2, node2 = scheduled_on(rfi_schedule(env, [a, b], *args), [a, b])
+        assert node2 is b  # alternates
+        wait_for(f"job {job2}", lambda: b.finished(job2))
+        # One store for both nodes: node b exports only what node a has not.
+        assert sorted(r["url"] for r in b.records(job2)) == sorted(x.url for x in added)
+
+        # The third crawl (on a again) hangs on one article; a dies once it exported some.
+        added += site.add_articles(30)
+        expected |= {canonical(p) for p in site.expected_depths()}
+        gate = next(x for x in reversed(added) if x.url in expected)
+        site.delays[gate.path] = 600.0
+        store = open_store(full_uri, 30)
+        before = store.count()
+        job3, node3 = scheduled_on(rfi_schedule(env, [a, b], *args), [a, b])
+        assert node3 is a
+        wait_for("node a to export 10 records", lambda: store.count() >= before + 10)
+        # The guard holds across nodes: b is idle, but a crawl runs on a.
+        busy = rfi_schedule(env, [a, b], *args)
+        assert busy.returncode == 3, busy.stderr
+        assert f"already pending or running ({job3} on {a.name}" in busy.stderr
+        dead_run = next(run for run in store.unfinished_runs() if run.job == job3)
+        a.kill()
+        wait_for("a's crawl to die", lambda: not process_alive(dead_run.pid, dead_run.pid_start))
+        del site.delays[gate.path]
+
+        # The next crawl skips the dead node, runs on b, recovers a's run, exports the rest.
+        fourth = rfi_schedule(env, [a, b], *args)
+        job4, node4 = scheduled_on(fourth, [a, b])
+        assert node4 is b
+        assert f"node {a.name} skipped: cannot reach Scrapyd" in fourth.stderr
+        assert "1 of 2 nodes skipped" in fourth.stderr
+        wait_for(f"job {job4}", lambda: b.finished(job4))
+        log4 = b.job_log(job4)
+        assert "ended (finished)" in log4, log4[-3000:]
+        assert gate.url in {r["url"] for r in b.records(job4)}
+        assert store.unfinished_runs() == []  # a's run recovered and closed
+        store.close()
+
+    records = all_run_records([a, b])
+    counts = Counter(r["url"] for r in records)
+    assert set(counts) == expected and {x.url for x in added} <= expected
+    assert max(counts.values()) == 1, [url for url, n in counts.items() if n > 1]
+
+    dataset = tmp_path / "dataset.jsonl"
+    built = subprocess.run(
+        [str(BIN / "rfi-dataset"), "build", str(a.output()), str(b.output()), "-o", str(dataset)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    lines = dataset.read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["url"] for line in lines) == sorted(counts)
+    for node in (a, b):  # the store's password reached no log
+        for log in (node.root / "logs").rglob("*.log"):
+            assert env["PGPASSWORD"] not in log.read_text()
+
+
+def test_a_backfill_is_split_over_both_nodes_and_exports_each_window_once(cluster):
+    """Split into 4 one-day windows of ``rfi_cn`` (``since``/``until``): the backfill spider
+    ``rfi_cn_backfill`` had not reached main when this test was written."""
+    (a, b), uri, env, _full_uri = cluster
+    site = ReplicaSite(articles=60, seed=29, today=TODAY)
+    since, until = TODAY - timedelta(days=6), TODAY - timedelta(days=3)
+    with ReplicaServer(site) as replica:
+        args = [*settings(replica.base_url, uri), "--spider", "rfi_cn"]
+        args += ["--since", since.isoformat(), "--until", until.isoformat(), "--split", "day"]
+        done = rfi_schedule(env, [a, b], "backfill", *args)
+        assert done.returncode == 0, done.stderr
+        assert "4 windows of rfi_cn: 4 scheduled" in done.stdout
+        jobs = {
+            match.group(2): next(n for n in (a, b) if n.name == match.group(3))
+            for match in re.finditer(r"(\S+)  scheduled: job (\S+) on node (\S+)", done.stdout)
+        }
+        assert len(jobs) == 4 and Counter(jobs.values()) == {a: 2, b: 2}, done.stdout
+        again = rfi_schedule(env, [a, b], "backfill", *args)
+        assert again.returncode == 0 and "4 windows of rfi_cn: " in again.stdout
+        assert "scheduled" not in again.stdout.split("windows of")[1]  # none twice
+        for job, node in jobs.items():
+            wait_for(f"window job {job}", lambda job=job, node=node: node.finished(job))
+        last = rfi_schedule(env, [a, b], "backfill", *args)
+        assert last.returncode == 0 and "4 windows of rfi_cn: 4 done" in last.stdout
+
+    expected = {
+        canonical(x.path)
+        for x in site.articles
+        if x.path in site.expected_depths() and since <= x.published.date() <= until
+    }
+    assert expected
+    by_job = {job: node.records(job) for job, node in jobs.items()}
+    counts = Counter(r["url"] for records in by_job.values() for r in records)
+    assert set(counts) == expected and max(counts.values()) == 1
+    for job, records in by_job.items():  # each job kept to its own day
+        day = datetime.strptime(job.split("-")[1], "%Y%m%d").date()
+        assert all(datetime.fromisoformat(r["published_at"]).date() == day for r in records)
