@@ -179,6 +179,13 @@ def _parser() -> argparse.ArgumentParser:
         help="schedule again the windows whose job failed (on another node if one is healthy)",
     )
     backfill.add_argument(
+        "--per-node",
+        type=_count,
+        default=1,
+        help="backfill jobs pending or running per node at most (1; Scrapyd's max_proc = 2 "
+        "leaves the other slot to the hourly crawl); the other windows wait for the next call",
+    )
+    backfill.add_argument(
         "--dry-run", action="store_true", help="show each window's state; schedule nothing"
     )
     backfill.add_argument(
@@ -481,6 +488,7 @@ def run_backfill(options: argparse.Namespace) -> int:
                 dry_run=options.dry_run,
                 window_ttl=options.window_ttl,
                 alive=run_alive,
+                per_node=options.per_node,
             )
         finally:
             store.release_lease(lease, holder)

@@ -276,7 +276,7 @@ def test_a_backfill_spreads_windows_and_never_runs_one_twice(nodes, state_uri, c
     a, b = nodes
     store_args = ["-s", f"RFI_STATE_URI={state_uri}"]
     args = ["backfill", *node_args(nodes), *store_args, "--since", "2019-01-01"]
-    args += ["--until", "2019-04-30", "--split", "month"]
+    args += ["--until", "2019-04-30", "--split", "month", "--per-node", "2"]
     assert schedule.main(args) == schedule.SCHEDULED
     assert "4 windows of rfi_cn_backfill: 4 scheduled" in capsys.readouterr().out
     assert len(a.scheduled) == len(b.scheduled) == 2
@@ -324,6 +324,33 @@ def test_a_backfill_spreads_windows_and_never_runs_one_twice(nodes, state_uri, c
     assert len(a.scheduled) + len(b.scheduled) == 6 and retried
     assert schedule.main(args) == schedule.SCHEDULED
     assert "1 done, 3 running" in capsys.readouterr().out
+
+
+def test_windows_wait_while_every_node_has_its_share_of_backfill_jobs(nodes, tmp_path, capsys):
+    """One backfill job per node by default: the other Scrapyd slot is the hourly crawl's."""
+    a, b = nodes
+    args = ["backfill", *node_args(nodes), "-s", f"RFI_DATA_DIR={tmp_path}"]
+    args += ["--since", "2019-01-01", "--until", "2019-03-31"]
+    a.jobs["running"].append({"id": "hourly", "spider": "rfi_cn"})  # not a backfill job
+    assert schedule.main(args) == schedule.SCHEDULED
+    out, err = capsys.readouterr()
+    assert "3 windows of rfi_cn_backfill: 2 scheduled, 1 waiting" in out
+    assert "1 windows wait for a node with fewer than 1 backfill jobs" in err
+    assert len(a.scheduled) == len(b.scheduled) == 1
+    assert schedule.main(args) == schedule.SCHEDULED  # nothing finished: still waiting
+    assert "2 running, 1 waiting" in capsys.readouterr().out
+    b.finish(b.scheduled[0]["jobid"][0])
+    assert schedule.main(args) == schedule.WINDOWS_FAILED  # finished without a run: failed
+    # b is free again: the waiting window goes there.
+    assert "1 failed, 1 running, 1 scheduled" in capsys.readouterr().out
+    assert len(b.scheduled) == 2
+    assert schedule.main([*args, "--retry-failed"]) == schedule.SCHEDULED
+    assert "2 running, 1 waiting" in capsys.readouterr().out  # the retry waits its turn
+    a.finish(a.scheduled[0]["jobid"][0])  # January ends without a run too
+    assert schedule.main([*args, "--retry-failed"]) == schedule.SCHEDULED
+    out = capsys.readouterr().out  # windows in order: January first, on the only free node
+    assert "2019-01-31  scheduled again" in out and "1 running, 1 scheduled, 1 waiting" in out
+    assert len(a.scheduled) == 2 and a.scheduled[1]["since"] == ["2019-01-01"]
 
 
 def test_a_backfill_window_on_a_silent_node_is_left_alone(nodes, tmp_path, capsys):

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rfi_crawler.scheduling.scrapyd import NodeState, ScrapydError
-from rfi_crawler.scheduling.windows import Lease, State, Verdict, Window, judge
+from rfi_crawler.scheduling.windows import (
+    Lease,
+    State,
+    Verdict,
+    Window,
+    is_backfill_job,
+    judge,
+)
 
 if TYPE_CHECKING:
     from rfi_crawler.state import RunRecord, StateStore
@@ -47,6 +54,7 @@ class Backfill:
         dry_run: bool,
         window_ttl: float,
         alive: Callable[[RunRecord], bool],
+        per_node: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> int:
         healthy = [state for state in states if state.healthy]
@@ -60,8 +68,15 @@ class Backfill:
             for job in state.finished(self.spider)
         }
         leases = self.leases(clock())
-        # Jobs this backfill gives each node, on top of what it already runs.
-        planned = Counter({state.name: state.load for state in healthy})
+        # Backfill jobs pending or running on each node, and those this call adds.
+        planned = Counter(
+            {
+                state.name: sum(
+                    is_backfill_job(str(job.get("id"))) for job in state.active(self.spider)
+                )
+                for state in healthy
+            }
+        )
         tally: Counter[str] = Counter()
         for window in windows:
             lease = leases.get(lease_name(self.project, window))
@@ -71,7 +86,12 @@ class Backfill:
                 tally[verdict.state] += 1
                 self.say(window, verdict.state, verdict.why)
                 continue
-            job = self.schedule(window, verdict, lease, healthy, planned, window_ttl, clock)
+            free = [state for state in healthy if planned[state.name] < per_node]
+            if not free:
+                tally["waiting"] += 1
+                self.say(window, "waiting", f"every node has {per_node} backfill jobs")
+                continue
+            job = self.schedule(window, verdict, lease, free, planned, window_ttl, clock)
             if job is None:
                 tally["unscheduled"] += 1
                 self.say(window, "not scheduled", f"no node accepted it ({verdict.why})")
@@ -81,6 +101,12 @@ class Backfill:
                 self.say(window, "scheduled" + again, f"job {job[0]} on node {job[1]}")
         summary = ", ".join(f"{count} {state}" for state, count in sorted(tally.items()))
         print(f"{len(windows)} windows of {self.spider}: {summary}")
+        if tally["waiting"]:
+            print(
+                f"rfi-schedule: {tally['waiting']} windows wait for a node with fewer than "
+                f"{per_node} backfill jobs: run rfi-schedule backfill again later (its timer does)",
+                file=sys.stderr,
+            )
         if tally["unscheduled"]:
             return UNREACHABLE
         if tally[State.FAILED]:
@@ -121,6 +147,7 @@ class Backfill:
                 self.store.release_lease(name, new.holder)
                 lease = None
                 healthy.remove(state)  # refused once: not asked again in this backfill
+                planned[state.name] = 1 << 30
                 continue
             planned[state.name] += 1
             return new.job, state.name
