@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from rfi_crawler.scheduling import windows
 from rfi_crawler.scheduling.windows import Lease, State, Window, judge, split
 from rfi_crawler.state import RunRecord, open_store
 from rfi_crawler.state.liveness import Owner
+from tests.crawling import PROJECT_ROOT
 from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 
 USER, PASSWORD = "rfi", "s3cret"
@@ -225,9 +227,7 @@ def test_a_node_that_refuses_the_job_hands_it_to_the_next(nodes, tmp_path, capsy
     a, b = nodes
     a.refuse = True
     assert schedule.main([*node_args(nodes), "-s", f"RFI_DATA_DIR={tmp_path}"]) == 0
-    assert f"node {name(a)} skipped: Scrapyd at {a.url} refused schedule.json" in (
-        capsys.readouterr().err
-    )
+    assert f"node {name(a)} skipped: Scrapyd refused schedule.json" in (capsys.readouterr().err)
     assert len(b.scheduled) == 1
     b.refuse = True
     b.finish("auto0")
@@ -479,3 +479,21 @@ def test_no_node_listed_means_scrapyd_url(nodes, tmp_path, monkeypatch):
     assert schedule.main(["-s", f"RFI_DATA_DIR={tmp_path}"]) == schedule.SCHEDULED
     assert len(nodes[1].scheduled) == 1
     assert os.environ["SCRAPYD_URL"] == nodes[1].url
+
+
+def test_the_example_nodes_file_parses():
+    from rfi_crawler.scheduling.nodes import from_file
+
+    found = from_file(PROJECT_ROOT / "deploy" / "nodes.toml")
+    assert [(n.name, n.password_env) for n in found] == [
+        ("lab", "SCRAPYD_PASSWORD"),
+        ("vm", "SCRAPYD_PASSWORD_VM"),
+    ]
+
+
+def test_a_node_has_a_slot_for_the_hourly_crawl_beside_its_backfill_jobs():
+    conf = (PROJECT_ROOT / "deploy" / "scrapyd.conf").read_text()
+    max_proc = int(re.search(r"^max_proc\s*=\s*(\d+)", conf, re.MULTILINE).group(1))
+    per_node = schedule._parser().parse_args(["backfill", "--since", "2019-01-01",
+                                              "--until", "2019-01-02"]).per_node  # fmt: skip
+    assert per_node + 1 == max_proc == 2

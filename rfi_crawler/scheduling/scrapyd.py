@@ -48,7 +48,7 @@ class Scrapyd:
             raise ScrapydError(f"Scrapyd at {self.url} answered {endpoint} with non-JSON") from exc
         if not isinstance(answer, dict) or answer.get("status") != "ok":
             message = answer.get("message", answer) if isinstance(answer, dict) else answer
-            raise ScrapydError(f"Scrapyd at {self.url} refused {endpoint}: {message}")
+            raise ScrapydError(f"Scrapyd refused {endpoint}: {message}")
         return answer
 
     def schedule(
