@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,7 +27,6 @@ from rfi_crawler.export.run_file import iter_records
 from rfi_crawler.state import open_store
 from rfi_crawler.state.liveness import process_alive
 from tests.crawling import PROJECT_ROOT, TEST_SETTINGS
-from tests.postgres import USER as PG_USER
 from tests.postgres import postgres  # noqa: F401 (fixture)
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite, canonical
@@ -144,16 +144,42 @@ def egg():
         shutil.rmtree(PROJECT_ROOT / "build", ignore_errors=True)
 
 
+def least_privilege_role(owner_uri: str) -> tuple[str, str]:
+    """The tables created by their owner, and a role that may only read and write their rows,
+    granted as docs/cluster.md says; (role, password)."""
+    import psycopg
+
+    open_store(owner_uri, 30).close()
+    role, password = f"rfi_{secrets.token_hex(4)}", secrets.token_hex(16)
+    database = owner_uri.rsplit("/", 1)[1]
+    with psycopg.connect(owner_uri, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        owner.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        owner.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        owner.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        owner.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON articles, claims, runs, leases TO {role}"
+        )
+        owner.execute(f"GRANT SELECT ON rfi_state_version TO {role}")
+    host = owner_uri.split("@", 1)[1]
+    with psycopg.connect(f"postgresql://{role}:{password}@{host}", autocommit=True) as crawler:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            crawler.execute("CREATE TABLE intruder (x int)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            crawler.execute("DROP TABLE articles")
+    return role, password
+
+
 @pytest.fixture
 def cluster(egg, postgres):  # noqa: F811
-    """Two Scrapyd nodes with the egg deployed, and a fresh database they share (its URI
-    without the password: that comes from PGPASSWORD, as docs/cluster.md says)."""
+    """Two Scrapyd nodes with the egg deployed, and a fresh database they share through a
+    least-privilege role (its URI without the password: that comes from PGPASSWORD, as
+    docs/cluster.md says)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPYD_", "PG"))}
     env = {**base, "SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
-    env["PGPASSWORD"] = postgres.password
-    full_uri = postgres.new_database()  # for the test's own look into the store
-    database = full_uri.rsplit("/", 1)[1]
-    uri = f"postgresql://{PG_USER}@127.0.0.1:{postgres.port}/{database}"
+    full_uri = postgres.new_database()  # the owner's, for the test's own look into the store
+    role, env["PGPASSWORD"] = least_privilege_role(full_uri)
+    uri = f"postgresql://{role}@127.0.0.1:{postgres.port}/{full_uri.rsplit('/', 1)[1]}"
     roots = [Path(tempfile.mkdtemp(prefix=f"rfi-node-{n}-")) for n in "ab"]
     nodes = [Node(root, env) for root in roots]
     try:
