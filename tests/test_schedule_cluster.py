@@ -407,7 +407,10 @@ def test_a_nodes_file_names_nodes_and_their_password_variables(
     args = ["--nodes", str(tmp_path / "nodes.toml"), "-s", f"RFI_DATA_DIR={tmp_path}"]
     assert schedule.main(args) == schedule.UNREACHABLE
     err = capsys.readouterr().err
-    assert "node lab skipped: cannot reach" in err and "node vm skipped: Scrapyd refused daemonstatus.json" in err
+    assert (
+        "node lab skipped: cannot reach" in err
+        and "node vm skipped: Scrapyd refused daemonstatus.json" in err
+    )
     assert "wrong" not in err and PASSWORD not in err
     monkeypatch.setenv("VM_PASSWORD", PASSWORD)
     assert schedule.main(args) == schedule.SCHEDULED and len(b.scheduled) == 1
