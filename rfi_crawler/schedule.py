@@ -424,7 +424,7 @@ def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: Stat
     if not any(state.healthy for state in states):
         print("rfi-schedule: no Scrapyd node answers: nothing scheduled", file=sys.stderr)
         return UNREACHABLE
-    busy = hourly_busy(states, all_runs(store), options.spider)
+    busy = hourly_busy(states, store.unfinished_runs(), options.spider)
     if busy:
         print(
             f"rfi-schedule: not scheduled: a {options.spider} job of {options.project} is "
