@@ -7,6 +7,8 @@ import base64
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -500,3 +502,25 @@ def test_a_node_has_a_slot_for_the_hourly_crawl_beside_its_backfill_jobs():
     per_node = schedule._parser().parse_args(["backfill", "--since", "2019-01-01",
                                               "--until", "2019-01-02"]).per_node  # fmt: skip
     assert per_node + 1 == max_proc == 2
+
+
+def test_backfill_schedulers_at_once_never_schedule_a_window_twice(nodes, state_uri):  # noqa: F811
+    args = ["backfill", *node_args(nodes), "-s", f"RFI_STATE_URI={state_uri}", "--per-node", "9"]
+    args += ["--since", "2019-01-01", "--until", "2019-12-31"]
+    environ = {**os.environ, "SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rfi_crawler.schedule", *args],
+            cwd=PROJECT_ROOT,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(run.wait(timeout=300), *run.communicate()) for run in runs]
+    assert all(code == 0 for code, _out, _err in results), results
+    windows = sorted(f["since"][0] for node in nodes for f in node.scheduled)
+    assert windows == [f"2019-{month:02d}-01" for month in range(1, 13)]  # each once
+    assert sorted(len(node.scheduled) for node in nodes) == [6, 6]
