@@ -35,6 +35,9 @@ class FakeNode:
         self.jobs: dict[str, list[dict]] = {"pending": [], "running": [], "finished": []}
         self.scheduled: list[dict[str, list[str]]] = []
         self.refuse = False
+        self.hold = threading.Event()  # cleared: listjobs.json waits until it is set
+        self.hold.set()
+        self.arrived = threading.Event()
         self.lock = threading.Lock()
         fake = self
 
@@ -55,6 +58,8 @@ class FakeNode:
                         busy = {k: len(fake.jobs[k]) for k in ("pending", "running")}
                     body = {"status": "ok", **busy, "finished": 0}
                 elif endpoint == "listjobs.json":
+                    fake.arrived.set()
+                    fake.hold.wait(300)
                     with fake.lock:
                         body = {"status": "ok", **json.loads(json.dumps(fake.jobs))}
                 elif endpoint == "schedule.json" and not fake.refuse:
@@ -82,6 +87,7 @@ class FakeNode:
 
     def down(self) -> None:
         """Stop answering: connections are refused from now on."""
+        self.hold.set()
         if self.up:
             self.server.shutdown()
             self.server.server_close()
@@ -505,22 +511,34 @@ def test_a_node_has_a_slot_for_the_hourly_crawl_beside_its_backfill_jobs():
 
 
 def test_backfill_schedulers_at_once_never_schedule_a_window_twice(nodes, state_uri):  # noqa: F811
+    """While one backfill scheduler asks the nodes, a second waits for its lease (bounded)
+    and gives up with 3; the first schedules each window once."""
+    a = nodes[0]
     args = ["backfill", *node_args(nodes), "-s", f"RFI_STATE_URI={state_uri}", "--per-node", "9"]
     args += ["--since", "2019-01-01", "--until", "2019-12-31"]
     environ = {**os.environ, "SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "rfi_crawler.schedule", *args],
+    command = [sys.executable, "-m", "rfi_crawler.schedule", *args]
+    a.hold.clear()
+    first = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert a.arrived.wait(120), "the first scheduler never asked node a"
+        second = subprocess.run(
+            [*command, "--wait", "1s"],
             cwd=PROJECT_ROOT,
             env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
+            timeout=120,
+            check=False,
         )
-        for _ in range(3)
-    ]
-    results = [(run.wait(timeout=300), *run.communicate()) for run in runs]
-    assert all(code == 0 for code, _out, _err in results), results
+        assert second.returncode == schedule.OVERLAP, second.stderr
+        assert "held the lease schedule:rfi_crawler/backfill" in second.stderr
+    finally:
+        a.hold.set()
+        _out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
     windows = sorted(f["since"][0] for node in nodes for f in node.scheduled)
     assert windows == [f"2019-{month:02d}-01" for month in range(1, 13)]  # each once
     assert sorted(len(node.scheduled) for node in nodes) == [6, 6]
