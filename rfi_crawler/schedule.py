@@ -132,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument(
         "--url", action="append", dest="node", metavar="URL", help="the same as --node"
     )
-    nodes.add_argument("--nodes", type=Path, metavar="FILE", help="a TOML file of nodes")
+    nodes.add_argument(
+        "--nodes", type=Path, metavar="FILE", help="a TOML file of nodes (docs/cluster.md)"
+    )
     nodes.add_argument(
         "--timeout", type=_duration(300), default=30.0, help="for each call to Scrapyd (30s)"
     )
@@ -169,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common, nodes, waits],
         help="one job per window of --since..--until, spread over the healthy nodes",
     )
-    backfill.add_argument("--spider", default=BACKFILL_SPIDER)
+    backfill.add_argument(
+        "--spider",
+        default=BACKFILL_SPIDER,
+        help=f"the spider of each window's job ({BACKFILL_SPIDER}); it gets since and until",
+    )
     backfill.add_argument("--since", type=_day, required=True, help="first day, 2019-01-01")
     backfill.add_argument("--until", type=_day, required=True, help="last day, 2020-12-31")
     backfill.add_argument("--split", choices=SPLITS, default="month", help="one window per (month)")
