@@ -16,9 +16,9 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 import pytest
@@ -34,6 +34,7 @@ from tests.test_scrapyd import BASIC_AUTH, PASSWORD, SCRAPYD_CONF, USER, free_po
 
 BIN = Path(sys.executable).parent
 TODAY = datetime.now(UTC).date()
+PAST_TODAY = date(2025, 12, 1)  # the replica's past is built up to its today
 DEADLINE = 300.0  # seconds: generous, for 2 shared cores under load
 
 
@@ -310,14 +311,13 @@ def test_hourly_crawls_alternate_and_survive_a_node_killed_mid_crawl(cluster, tm
 
 
 def test_a_backfill_is_split_over_both_nodes_and_exports_each_window_once(cluster):
-    """Split into 4 one-day windows of ``rfi_cn`` (``since``/``until``): the backfill spider
-    ``rfi_cn_backfill`` had not reached main when this test was written."""
+    """Four one-year windows of ``rfi_cn_backfill`` (the archive) over the replica's past."""
     (a, b), uri, env, _full_uri = cluster
-    site = ReplicaSite(articles=60, seed=29, today=TODAY)
-    since, until = TODAY - timedelta(days=6), TODAY - timedelta(days=3)
+    site = ReplicaSite(articles=60, seed=29, today=PAST_TODAY, years=(2019, 2024), past_per_year=12)
+    since, until = date(2020, 1, 1), date(2023, 12, 31)
     with ReplicaServer(site) as replica:
-        args = [*settings(replica.base_url, uri), "--spider", "rfi_cn"]
-        args += ["--since", since.isoformat(), "--until", until.isoformat(), "--split", "day"]
+        args = [*settings(replica.base_url, uri)]
+        args += ["--since", since.isoformat(), "--until", until.isoformat(), "--split", "year"]
         # As its timer would: call again until every window is done; one window per node
         # at a time (--per-node 1), so each call schedules what a finished job freed.
         jobs: dict[str, Node] = {}
@@ -326,7 +326,7 @@ def test_a_backfill_is_split_over_both_nodes_and_exports_each_window_once(cluste
             done = rfi_schedule(env, [a, b], "backfill", *args)
             calls += 1
             assert done.returncode == 0, done.stderr
-            if "4 windows of rfi_cn: 4 done" in done.stdout:
+            if "4 windows of rfi_cn_backfill: 4 done" in done.stdout:
                 break
             new = {
                 match.group(1): next(n for n in (a, b) if n.name == match.group(2))
@@ -341,15 +341,12 @@ def test_a_backfill_is_split_over_both_nodes_and_exports_each_window_once(cluste
                 wait_for(f"window job {job}", lambda job=job, node=node: node.finished(job))
         assert len(jobs) == 4 and Counter(jobs.values()) == {a: 2, b: 2}, jobs
 
-    expected = {
-        canonical(x.path)
-        for x in site.articles
-        if x.path in site.expected_depths() and since <= x.published.date() <= until
-    }
+    expected = site.expected_in_window(since, until)
     assert expected
     by_job = {job: node.records(job) for job, node in jobs.items()}
-    counts = Counter(r["url"] for records in by_job.values() for r in records)
+    counts = Counter(unquote(urlsplit(r["url"]).path) for rs in by_job.values() for r in rs)
     assert set(counts) == expected and max(counts.values()) == 1
-    for job, records in by_job.items():  # each job kept to its own day
-        day = datetime.strptime(job.split("-")[1], "%Y%m%d").date()
-        assert all(datetime.fromisoformat(r["published_at"]).date() == day for r in records)
+    for job, records in by_job.items():  # each job kept to its own year
+        year = int(job.split("-")[1][:4])
+        window = site.expected_in_window(date(year, 1, 1), date(year, 12, 31))
+        assert {unquote(urlsplit(r["url"]).path) for r in records} == window, job
