@@ -350,3 +350,50 @@ def test_a_backfill_is_split_over_both_nodes_and_exports_each_window_once(cluste
         year = int(job.split("-")[1][:4])
         window = site.expected_in_window(date(year, 1, 1), date(year, 12, 31))
         assert {unquote(urlsplit(r["url"]).path) for r in records} == window, job
+
+
+def test_a_backfill_window_whose_node_died_is_retried_on_the_other_node(cluster):
+    (a, b), uri, env, full_uri = cluster
+    site = ReplicaSite(articles=60, seed=31, today=PAST_TODAY, years=(2019, 2024), past_per_year=24)
+    first, second = (date(2020, 1, 1), date(2020, 12, 31)), (date(2021, 1, 1), date(2021, 12, 31))
+    # The 2020 window (the first, so node a's) hangs on its last article until a is killed.
+    gate = max(site.expected_in_window(*first), key=lambda path: site.by_path[path].published)
+    site.delays[gate] = 600.0
+    with ReplicaServer(site) as replica:
+        args = [*settings(replica.base_url, uri, RFI_FSYNC_EVERY="1"), "--split", "year"]
+        args += ["--since", first[0].isoformat(), "--until", second[1].isoformat()]
+        done = rfi_schedule(env, [a, b], "backfill", *args)
+        assert done.returncode == 0 and "2 scheduled" in done.stdout, done.stdout + done.stderr
+        jobs = dict(re.findall(r"(\S+)\.\.\S+  scheduled: job (\S+) on node", done.stdout))
+        job_a, job_b = jobs[first[0].isoformat()], jobs[second[0].isoformat()]
+        assert f"{job_a} on node {a.name}" in done.stdout
+        wait_for(f"window job {job_b}", lambda: b.finished(job_b))
+
+        def exported_on_a() -> int:
+            files = list(a.output().glob(f"rfi_cn-*-{job_a}.jsonl"))
+            return files and len(files[0].read_bytes().splitlines())
+
+        wait_for("node a to export 3 records of 2020", lambda: exported_on_a() >= 3)
+        store = open_store(full_uri, 30)
+        dead_run = next(run for run in store.unfinished_runs() if run.job == job_a)
+        store.close()
+        a.kill()
+        wait_for("a's crawl to die", lambda: not process_alive(dead_run.pid, dead_run.pid_start))
+        # Without --retry-failed, the dead window is reported, not scheduled: exit 6.
+        dead = rfi_schedule(env, [a, b], "backfill", *args)
+        assert dead.returncode == 6, dead.stdout + dead.stderr
+        assert f"failed: job {job_a}: its run died" in dead.stdout
+        del site.delays[gate]
+        retry = rfi_schedule(env, [a, b], "backfill", *args, "--retry-failed")
+        assert retry.returncode == 0, retry.stdout + retry.stderr
+        again = re.search(r"scheduled again: job (\S+) on node (\S+)", retry.stdout)
+        assert again and again.group(2) == b.name, retry.stdout
+        wait_for(f"window job {again.group(1)}", lambda: b.finished(again.group(1)))
+        last = rfi_schedule(env, [a, b], "backfill", *args)
+        assert "2 windows of rfi_cn_backfill: 2 done" in last.stdout, last.stdout + last.stderr
+
+    records = all_run_records([a, b])
+    counts = Counter(unquote(urlsplit(r["url"]).path) for r in records)
+    expected = site.expected_in_window(first[0], second[1])
+    assert set(counts) == expected and max(counts.values()) == 1
+    assert gate in {unquote(urlsplit(r["url"]).path) for r in b.records(again.group(1))}
