@@ -360,6 +360,14 @@ def hourly_busy(states: list[NodeState], runs: list[RunRecord], spider: str) -> 
         if not is_backfill_job(str(job.get("id")))
     ]
     listed = {entry.split(" on ")[0] for entry in busy}
+    # Jobs the nodes list under another spider (a backfill scheduled by hand) are not ours.
+    listed |= {
+        str(job.get("id"))
+        for state in states
+        for jobs in state.jobs.values()
+        for job in jobs
+        if isinstance(job, dict) and job.get("spider") != spider
+    }
     busy += [
         f"{run.job}, run {run.run_id} on {run.host or 'this host'}"
         for run in runs

@@ -261,6 +261,10 @@ def test_a_live_run_in_the_shared_store_blocks_the_hourly_crawl(nodes, tmp_path,
     backfill = RunRecord("r-bf", W.new_job_id(), now, "o", str(tmp_path / "l3"), None, None,
                          me.host, me.pid, me.pid_start, now)  # fmt: skip
     store.begin_run(backfill)
+    by_hand = RunRecord("r-hand", "f00d", now, "o", str(tmp_path / "l4"), None, None,
+                        me.host, me.pid, me.pid_start, now)  # fmt: skip
+    store.begin_run(by_hand)  # a backfill job scheduled by hand, listed under its spider
+    nodes[1].jobs["running"].append({"id": "f00d", "spider": "rfi_cn_backfill"})
     store.close()
     assert schedule.main([*node_args(nodes), *data]) == schedule.SCHEDULED
 
