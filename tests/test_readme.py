@@ -44,6 +44,7 @@ def test_the_exit_status_table_matches_the_code():
     rows = exit_rows()
     codes = {0, 1, USAGE_ERROR, *EXIT_STATUS.values()}
     codes |= {schedule.SCHEDULED, schedule.USAGE, schedule.OVERLAP, schedule.UNREACHABLE}
+    codes |= {schedule.WINDOWS_FAILED}
     interrupted = 130  # rfi-dataset on Ctrl-C
     assert sorted(rows) == sorted(codes | {schedule.FAILED, schedule.STALE, interrupted})
     for reason, code in EXIT_STATUS.items():
@@ -56,6 +57,7 @@ def test_the_exit_status_table_matches_the_code():
         schedule.OVERLAP: "not scheduled",
         schedule.UNREACHABLE: "Scrapyd unreachable",
         schedule.STALE: "no successful run within `--max-age`",
+        schedule.WINDOWS_FAILED: "windows failed and were not scheduled again",
     }
     for code, words in scheduler.items():
         assert words in rows[code][2], (code, rows[code][2])
