@@ -1,55 +1,157 @@
-"""The refresh policy as a crawl extension, fed the run's state store."""
+"""The re-check policy as a crawl extension: plans the run's re-checks from the state store
+and records what a check of a known article found (an answer that says it is removed)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
+from rfi_crawler.run import CrawlRun
+from rfi_crawler.state import Removal
 from rfi_crawler.store_errors import STORE_ERRORS
 
 if TYPE_CHECKING:
-    from scrapy import Spider
+    from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
-    from rfi_crawler.state import KnownArticle, StateStore
+    from rfi_crawler.state import CheckState, KnownArticle, StateStore
+
+logger = logging.getLogger(__name__)
+
+# Outcomes of an article request that say the article is gone (404 and 410 are not
+# retried). A redirect is judged by the page it ends on: not an article.
+GONE = {"failed/http_404": "http_404", "failed/http_410": "http_410"}
 
 
 class RefreshExtension(RefreshPolicy):
     """The policy as a crawl component: the store arrives with ``store_opened``, the
-    ``refresh`` spider argument (if given) overrides ``RFI_REFRESH``; a store error stops
-    the run (``store_failed``) and downloads the batch rather than skip it. The spider
-    gets it as its ``refresh_policy`` at ``spider_opened``."""
+    ``refresh`` spider argument (if given) overrides ``RFI_REFRESH``; the run's re-checks
+    are planned at ``spider_opened``, and the spider gets the policy as its
+    ``refresh_policy``. A known article answering 404/410, or redirected to a page that is
+    no article, is recorded in the store; the second such check, in another run, records
+    it removed and sends ``article_event`` (the exporter writes the event line). A store
+    error stops the run (``store_failed``) and downloads the batch rather than skip it."""
 
     def __init__(self, crawler: Crawler) -> None:
         config = RfiConfig.from_settings(crawler.settings)
-        super().__init__(None, config.refresh_days, config.refresh, datetime.now(UTC).date())
+        self.fixed_now = config.recheck_now  # RFI_RECHECK_NOW: a fake clock for tests
+        super().__init__(
+            None, config.schedule, config.recheck_max_per_run, config.refresh, self.clock()
+        )
+        if config.refresh_days is not None:
+            logger.warning(
+                "RFI_REFRESH_DAYS is deprecated: it is read as RFI_RECHECK_SCHEDULE=%s%s",
+                format_schedule(config.schedule),
+                " (RFI_RECHECK_SCHEDULE is set and wins)"
+                if config.recheck_schedule != DEFAULT_SCHEDULE
+                else "",
+            )
         self.crawler = crawler
+        self.run_id: str | None = None
+        self.redirected: dict[str, str] = {}  # article URL → where its redirect ended
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.store_opened, signal=rfi_signals.store_opened)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.url_settled, signal=rfi_signals.url_settled)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RefreshExtension:
         return cls(crawler)
 
+    def clock(self) -> datetime:
+        """Now, as the schedule and the store's check times see it."""
+        return self.fixed_now or datetime.now(UTC)
+
+    def now_text(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="seconds")
+
     def store_opened(self, store: StateStore) -> None:
         self.store = store
 
     def spider_opened(self, spider: Spider) -> None:
-        """Take the spider's ``refresh`` argument, and become the spider's policy."""
+        """Take the spider's ``refresh`` argument, plan the re-checks, and become the
+        spider's policy."""
         refresh = getattr(getattr(spider, "arguments", None), "refresh", None)
         if refresh is not None:
             self.refresh = refresh
         spider.refresh_policy = self
+        run = self.crawler.get_extension(CrawlRun)
+        self.run_id = None if run is None else run.run_id
+        self.now = self.clock()
+        try:
+            planned = self.plan()
+        except STORE_ERRORS as exc:
+            self._failed(exc)
+            return
+        stats = self.crawler.stats
+        stats.set_value("rfi/recheck/due", self.due_count)
+        stats.set_value("rfi/recheck/planned", len(planned))
+        stats.set_value("rfi/recheck/over_budget", self.due_count - len(planned))
+        if planned:
+            logger.info(
+                "re-checking %d known articles (%d due, budget %d)",
+                len(planned),
+                self.due_count,
+                self.budget,
+            )
 
     def skip(self, found: list[str]) -> dict[str, KnownArticle]:
         try:
             return super().skip(found)
         except STORE_ERRORS as exc:
-            self.crawler.signals.send_catch_log(rfi_signals.store_failed, error=exc)
-            self.store = None  # no further queries on a failed store
+            self._failed(exc)
             return {}
+
+    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+        url = request.cb_kwargs.get("url")
+        if url is not None and request.meta.get("redirect_urls"):
+            self.redirected[url] = response.url
+
+    def url_settled(self, url: str, outcome: str) -> None:
+        evidence = GONE.get(outcome)
+        if outcome == "failed/no_article" and url in self.redirected:
+            evidence = "redirect"
+        if evidence is None or self.store is None or self.run_id is None:
+            return
+        try:
+            found = self.store.check_failed(url, evidence, self.run_id, self.now_text())
+        except STORE_ERRORS as exc:
+            self._failed(exc)
+            return
+        if found is None:
+            return  # never exported: nothing to remove
+        verdict, state = found
+        self.crawler.stats.inc_value(f"rfi/recheck/{verdict}")
+        if verdict is Removal.REMOVED:
+            logger.warning("article removed (%s, second check): %s", evidence, url)
+            self.crawler.signals.send_catch_log(
+                rfi_signals.article_event, event=self._removed(state, evidence, url)
+            )
+
+    def _removed(self, state: CheckState, evidence: str, url: str) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event": "removed",
+            "url": state.url,
+            "id": state.id,
+            "published_at": state.published_at,
+            "detected_at": self.now_text(),
+            "evidence": evidence,
+            "first_failed_at": state.last_checked,
+            "last_version": state.version,
+            "run_id": self.run_id,
+        }
+        if evidence == "redirect":
+            event["redirected_to"] = self.redirected[url]
+        return event
+
+    def _failed(self, exc: Exception) -> None:
+        self.crawler.signals.send_catch_log(rfi_signals.store_failed, error=exc)
+        self.store = None  # no further queries on a failed store

@@ -17,3 +17,5 @@ store_opened = object()
 start_failed = object()
 # The state store failed mid-run (arg: error): the run stops with ``state_error``.
 store_failed = object()
+# An article was recorded removed or restored (arg: event, the run file's event line).
+article_event = object()
