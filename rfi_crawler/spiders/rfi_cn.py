@@ -128,7 +128,9 @@ class RfiCnSpider(Spider):
             yield self._listing_request(RSS_PATH, self.parse_rss)
         if "sitemap" in starts:
             yield self._listing_request(NEWS_SITEMAP_PATH, self.parse_sitemap)
-        for request in self._article_requests(self.refresh_policy.rechecks, 0, Via.RECHECK, None):
+        # Re-checks come as leaves (the depth limit): they widen no related-link reach.
+        rechecks, leaf = self.refresh_policy.rechecks, self.arguments.related_depth
+        for request in self._article_requests(rechecks, leaf, Via.RECHECK, None):
             yield request
 
     # -- listings -------------------------------------------------------------------------
