@@ -17,7 +17,8 @@ class RefreshPolicy:
     whose removal awaits a second check first, then due ones youngest first, at most
     ``budget`` — and the spider requests them whether or not a listing shows them. Any
     other known article a listing shows is not downloaded again (its stored related links
-    still lead on). Listing pages, feeds and sitemaps are always read, so new articles are
+    still lead on), unless it was recorded removed: then it is fetched to see whether it
+    is back. Listing pages, feeds and sitemaps are always read, so new articles are
     still found. ``refresh`` downloads everything found again (and still exports only what
     changed). One store query per batch of URLs (a listing page)."""
 
@@ -59,7 +60,12 @@ class RefreshPolicy:
             return {}
         known = self.store.known_many(list(dict.fromkeys(found)))
         wanted = set(self.rechecks)
-        return {url: article for url, article in known.items() if url not in wanted}
+        # A removed article met again is fetched: a page linking it may mean it is back.
+        return {
+            url: article
+            for url, article in known.items()
+            if url not in wanted and not article.removed
+        }
 
 
 def _checked(state: CheckState) -> CheckedArticle | None:

@@ -149,7 +149,8 @@ class ExportPipeline(_CrawlerPipeline):
                 "failed/state_error", f"not written: {item.id}: {exc}", log_level="DEBUG"
             ) from None
         if claim.restored:
-            self.write_event(restored_event(record, claim.version, now, self.run.run_id))
+            event = restored_event(record, claim.version, now, self.run.run_id)
+            self.write_event({**event, "origin": self.run.config.origin})
         if claim.status is ClaimStatus.UNCHANGED:
             self.stats.inc_value("rfi/incremental/unchanged")
             raise Dropped(

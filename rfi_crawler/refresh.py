@@ -43,6 +43,7 @@ class RefreshExtension(RefreshPolicy):
     def __init__(self, crawler: Crawler) -> None:
         config = RfiConfig.from_settings(crawler.settings)
         self.fixed_now = config.recheck_now  # RFI_RECHECK_NOW: a fake clock for tests
+        self.origin = config.origin
         super().__init__(
             None, config.schedule, config.recheck_max_per_run, config.refresh, self.clock()
         )
@@ -147,6 +148,7 @@ class RefreshExtension(RefreshPolicy):
             "first_failed_at": state.last_checked,
             "last_version": state.version,
             "run_id": self.run_id,
+            "origin": self.origin,
         }
         if evidence == "redirect":
             event["redirected_to"] = self.redirected[url]

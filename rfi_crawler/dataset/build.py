@@ -57,7 +57,10 @@ CSV_COLUMNS = tuple(_csv_columns())
 
 
 def origin_of(record: dict[str, Any]) -> str:
-    """``crawl.origin`` when the record has it, else scheme://host[:port] of its url."""
+    """``crawl.origin`` when the record has it (an event line: its ``origin``), else
+    scheme://host[:port] of its url."""
+    if "event" in record and isinstance(record.get("origin"), str):
+        return record["origin"]
     crawl = record.get("crawl") or {}
     if isinstance(crawl.get("origin"), str):
         return crawl["origin"]

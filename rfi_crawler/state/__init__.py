@@ -142,6 +142,7 @@ class KnownArticle:
     published_at: str | None
     version: int
     related: tuple[str, ...] = ()  # canonical URLs of its related aside when exported
+    removed: bool = False  # recorded removed (a listing showing it again may mean it is back)
 
 
 @dataclass(frozen=True)

@@ -150,12 +150,13 @@ class PostgresStateStore:
         found: dict[str, KnownArticle] = {}
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT url, id, published_at, version, related FROM articles"
-                " WHERE url = ANY(%s) ORDER BY version",
+                "SELECT url, id, published_at, version, related, removed_at IS NOT NULL"
+                " FROM articles WHERE url = ANY(%s) ORDER BY version",
                 (list(dict.fromkeys(urls)),),
             ).fetchall()
-        for url, article_id, published_at, version, related in rows:  # highest version wins
-            found[url] = KnownArticle(article_id, published_at, version, tuple(json.loads(related)))
+        for url, article_id, published_at, version, related, removed in rows:  # highest wins
+            related_urls = tuple(json.loads(related))
+            found[url] = KnownArticle(article_id, published_at, version, related_urls, removed)
         return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:

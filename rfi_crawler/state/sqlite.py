@@ -116,8 +116,8 @@ class SqliteStateStore:
         for start in range(0, len(unique), _KNOWN_CHUNK):
             chunk = unique[start : start + _KNOWN_CHUNK]
             rows = self.db.execute(
-                "SELECT url, id, published_at, version, related FROM articles"
-                f" WHERE url IN ({', '.join('?' * len(chunk))}) ORDER BY version",
+                "SELECT url, id, published_at, version, related, removed_at IS NOT NULL"
+                f" FROM articles WHERE url IN ({', '.join('?' * len(chunk))}) ORDER BY version",
                 chunk,
             )
             for url, *article in rows:  # ascending: the highest version wins
@@ -304,8 +304,12 @@ class _Transaction:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
 
 
-def _known(article_id: str, published_at: str | None, version: int, related: str) -> KnownArticle:
-    return KnownArticle(article_id, published_at, version, tuple(json.loads(related)))
+def _known(
+    article_id: str, published_at: str | None, version: int, related: str, removed: Any
+) -> KnownArticle:
+    return KnownArticle(
+        article_id, published_at, version, tuple(json.loads(related)), bool(removed)
+    )
 
 
 # -- SQL and decisions shared with the PostgreSQL store (placeholders written ``%s``) ----
