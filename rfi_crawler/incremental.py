@@ -37,7 +37,7 @@ class RefreshPolicy:
 
     def plan(self) -> list[str]:
         """This run's re-checks (canonical URLs), in the order they should be fetched."""
-        if self.store is None or not self.budget:
+        if self.store is None:
             return []
         horizon = self.schedule[-1] if self.schedule else timedelta(0)
         # Articles past twice the last age are not read (the rows stay few as the store
