@@ -114,6 +114,7 @@ class ExportPipeline(_CrawlerPipeline):
         self.writer: RunFileWriter | None = None
         self.pending: list[tuple[str, int]] = []
         self.failed: str | None = None  # the outcome of records after a failure
+        self.closed = False  # the run file is closed: nothing more is written
         # The re-check policy's clock (RFI_RECHECK_NOW) also times the store's checks.
         self.policy = crawler.get_extension(RefreshExtension)
         crawler.signals.connect(self.write_event, signal=rfi_signals.article_event)
@@ -189,7 +190,7 @@ class ExportPipeline(_CrawlerPipeline):
     def write_event(self, event: dict) -> None:
         """An event line (``removed``/``restored``) in the run file, synced with the next
         batch; counted under ``rfi/events/<kind>``."""
-        if self.failed:
+        if self.failed or self.closed:
             logger.warning("event not written (the run stopped exporting): %s", event)
             return
         try:
@@ -231,6 +232,7 @@ class ExportPipeline(_CrawlerPipeline):
             await self.store.call("commit", batch, self.run.run_id, self._now())
 
     async def close_spider(self) -> None:
+        self.closed = True
         try:
             if self.writer is not None:
                 if not self.failed:

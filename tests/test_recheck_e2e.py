@@ -8,6 +8,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from rfi_crawler.dataset.cli import main as dataset_main
@@ -161,3 +162,14 @@ def test_rfi_dataset_edits_lists_exactly_the_edits_the_removal_and_the_restorati
     assert corrected["chars"]["body"] == {"added": len(CORRECTION) + 2, "removed": 0}
     for event in edits.values():
         assert event["detected_at"] == (month.isoformat())
+
+
+def test_the_atom_feed_of_the_crawled_events_is_valid(history, tmp_path):
+    _, articles, _, data, _ = history
+    out = tmp_path / "edits.atom"
+    assert dataset_main(["edits", str(data / "output"), "--format", "atom", "-o", str(out)]) == 0
+    parsed = feedparser.parse(out.read_bytes())
+    assert parsed.version == "atom10" and not parsed.bozo
+    titles = sorted(entry.title.split(":", 1)[0] for entry in parsed.entries)
+    assert titles == ["edited"] * 4 + ["removed", "restored"]
+    assert {entry.link for entry in parsed.entries} >= {articles["removed"].url}

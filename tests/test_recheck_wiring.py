@@ -3,6 +3,7 @@ article records (404/410, a redirect to a page that is no article), and the even
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -130,3 +131,20 @@ def test_a_removed_article_met_again_is_fetched(store):
     found.spider_opened(crawler.spider)
     assert found.rechecks == []  # not due by the schedule…
     assert found.skip([URL]) == {}  # …but a listing showing it again gets it fetched
+
+
+def test_planned_rechecks_are_requested_though_no_listing_shows_them(store):
+    crawler, found, _ = extension(store, "r2", "2026-11-20T10:00:00+00:00")  # 2 h: 1 h slot
+    found.spider_opened(crawler.spider)
+    assert found.rechecks == [URL]
+
+    async def requests():
+        return [request async for request in crawler.spider.start()]
+
+    started = asyncio.run(requests())
+    (recheck,) = [r for r in started if r.cb_kwargs.get("url") == URL]
+    assert recheck.callback == crawler.spider.parse_article
+    assert recheck.url == URL  # on the configured origin (here the real one)
+    # A leaf: its related links would lie past the depth limit.
+    best = crawler.spider.frontier.best(URL)
+    assert (best.via, best.depth) == ("recheck", crawler.spider.arguments.related_depth)
