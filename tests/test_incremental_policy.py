@@ -136,3 +136,29 @@ def test_a_store_error_while_reading_stops_the_run_and_downloads_the_batch(store
     assert policy.skip([URL]) == {}  # downloaded rather than skipped on a guess
     assert policy.skip([URL]) == {}  # and the broken store is not asked again
     assert len(failures) == 1
+
+
+@pytest.mark.parametrize(
+    ("first_seen_age", "checks"),
+    [
+        (20 * timedelta(minutes=1), 6),  # every slot: 1 h, 6 h, 1 d, 3 d, 7 d, 30 d
+        (2 * D, 3),  # seen at 2 days: 3 d, 7 d and 30 d are left
+        (8 * D, 1),  # only 30 d
+        (31 * D, 0),  # first seen past its last slot (backfilled): never re-checked
+    ],
+)
+def test_hourly_runs_over_forty_days_check_each_slot_once(tmp_path, first_seen_age, checks):
+    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    found = {"id": "a", "url": URL, "content_hash": "0" * 64, "published_at": PUBLISHED.isoformat()}
+    seen = PUBLISHED + first_seen_age
+    store.claim(found, "r0", seen.isoformat())
+    store.commit([("a", 1)], "r0", seen.isoformat())
+    fetched = 0
+    for hour in range(1, 40 * 24):
+        now = seen + hour * H
+        planned = RefreshPolicy(store, SCHEDULE, 100, False, now).plan()
+        for url in planned:
+            fetched += 1
+            assert store.claim({**found, "url": url}, f"r{hour}", now.isoformat()).version == 1
+    assert fetched == checks
+    store.close()
