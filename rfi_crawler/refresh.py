@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from rfi_crawler import signals as rfi_signals
+from rfi_crawler import urls
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
@@ -43,7 +44,7 @@ class RefreshExtension(RefreshPolicy):
     def __init__(self, crawler: Crawler) -> None:
         config = RfiConfig.from_settings(crawler.settings)
         self.fixed_now = config.recheck_now  # RFI_RECHECK_NOW: a fake clock for tests
-        self.origin = config.origin
+        self.origin, self.base_url = config.origin, config.base_url
         super().__init__(
             None, config.schedule, config.recheck_max_per_run, config.refresh, self.clock()
         )
@@ -62,6 +63,7 @@ class RefreshExtension(RefreshPolicy):
         crawler.signals.connect(self.store_opened, signal=rfi_signals.store_opened)
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         crawler.signals.connect(self.url_settled, signal=rfi_signals.url_settled)
+        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RefreshExtension:
@@ -111,7 +113,9 @@ class RefreshExtension(RefreshPolicy):
             self._failed(exc)
             return {}
 
-    def response_received(self, response: Response, request: Request, spider: Spider) -> None:
+    def response_received(
+        self, response: Response, request: Request, spider: Spider | None = None
+    ) -> None:
         url = request.cb_kwargs.get("url")
         if url is not None and request.meta.get("redirect_urls"):
             self.redirected[url] = response.url
@@ -120,7 +124,24 @@ class RefreshExtension(RefreshPolicy):
         evidence = GONE.get(outcome)
         if outcome == "failed/no_article" and url in self.redirected:
             evidence = "redirect"
-        if evidence is None or self.store is None or self.run_id is None:
+        if evidence is not None:
+            self._check_failed(url, evidence)
+
+    def request_dropped(self, request: Request, spider: Spider | None = None) -> None:
+        """A redirected article request the dupefilter refused: its target was requested
+        already (a section page, the homepage). Unless the target is a content page (a loop,
+        or a move to another article), the redirect led away from the article."""
+        url = request.cb_kwargs.get("url")
+        if url is None or not request.meta.get("redirect_urls"):
+            return
+        path = urls.site_path(request.url, self.base_url)
+        if path is not None and urls.is_content_path(path):
+            return
+        self.redirected[url] = request.url
+        self._check_failed(url, "redirect")
+
+    def _check_failed(self, url: str, evidence: str) -> None:
+        if self.store is None or self.run_id is None:
             return
         try:
             found = self.store.check_failed(url, evidence, self.run_id, self.now_text())

@@ -104,6 +104,25 @@ def test_a_redirect_to_a_page_that_is_no_article_is_removal_evidence(store):
     assert (event["evidence"], event["redirected_to"]) == ("redirect", "http://127.0.0.1:1/cn/")
 
 
+@pytest.mark.parametrize(
+    ("target", "removal"),
+    [
+        ("http://127.0.0.1:1/cn/", True),  # the homepage, already requested: dropped
+        ("http://127.0.0.1:1/cn/%E4%B8%AD%E5%9B%BD/", True),  # a section page
+        ("http://127.0.0.1:1/cn/%E4%B8%AD%E5%9B%BD/20261121-moved", False),  # an article
+        (URL.replace("https://www.rfi.fr", "http://127.0.0.1:1"), False),  # a loop
+    ],
+)
+def test_a_redirect_the_dupefilter_drops_is_judged_by_its_target(store, target, removal):
+    settings = {"RFI_BASE_URL": "http://127.0.0.1:1"}
+    for run, now in (("r2", NOW), ("r3", "2026-11-22T09:00:00+00:00")):
+        crawler, found, events = extension(store, run, now, **settings)
+        request = Request(target, cb_kwargs={"url": URL}, meta={"redirect_urls": [URL]})
+        found.request_dropped(request, crawler.spider)
+    assert [e["redirected_to"] for e in events] == ([target] if removal else [])
+    assert (store.recheck_candidates("2026-01-01")[0].removed_at is not None) is removal
+
+
 def test_an_article_never_exported_is_not_recorded(store):
     crawler, found, events = extension(store, "r2")
     found.url_settled(URL + "-other", "failed/http_404")
