@@ -116,8 +116,9 @@ class RefreshExtension(RefreshPolicy):
     def response_received(
         self, response: Response, request: Request, spider: Spider | None = None
     ) -> None:
+        """Note where an article request's redirect ended, when that is no content page."""
         url = request.cb_kwargs.get("url")
-        if url is not None and request.meta.get("redirect_urls"):
+        if url is not None and request.meta.get("redirect_urls") and self._away(response.url):
             self.redirected[url] = response.url
 
     def url_settled(self, url: str, outcome: str) -> None:
@@ -134,11 +135,16 @@ class RefreshExtension(RefreshPolicy):
         url = request.cb_kwargs.get("url")
         if url is None or not request.meta.get("redirect_urls"):
             return
-        path = urls.site_path(request.url, self.base_url)
-        if path is not None and urls.is_content_path(path):
+        if not self._away(request.url):
             return
         self.redirected[url] = request.url
         self._check_failed(url, "redirect")
+
+    def _away(self, target: str) -> bool:
+        """A redirect target that is no content page of the site (a loop, or a move to
+        another article, is no sign of removal)."""
+        path = urls.site_path(target, self.base_url)
+        return path is None or not urls.is_content_path(path)
 
     def _check_failed(self, url: str, evidence: str) -> None:
         if self.store is None or self.run_id is None:
