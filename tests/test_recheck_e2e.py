@@ -35,7 +35,9 @@ def new_lines(data: Path, before: set[Path]) -> list[dict]:
 
 
 def crawl(server, tmp_path: Path, data: Path, name: str, now: datetime) -> list[dict]:
+    """The run's new run-file lines; its manifest goes to ``tmp_path/<name>.manifest``."""
     before = set(run_files(data))
+    manifests = set((data / "output").glob("*.manifest.json"))
     result = run_crawl(
         server.base_url,
         tmp_path / name,
@@ -44,6 +46,8 @@ def crawl(server, tmp_path: Path, data: Path, name: str, now: datetime) -> list[
     )
     assert result.returncode == 0, result.log[-3000:]
     assert "Traceback" not in result.log, result.log[-3000:]
+    (manifest,) = set((data / "output").glob("*.manifest.json")) - manifests
+    (tmp_path / f"{name}.manifest").write_bytes(manifest.read_bytes())
     return new_lines(data, before)
 
 
@@ -90,6 +94,28 @@ def history(tmp_path_factory):
         "removed": removed,
     }
     return runs, articles, old_body, data, month
+
+
+def outcomes(data: Path, name: str) -> dict:
+    return json.loads((data.parent / f"{name}.manifest").read_text("utf-8"))["outcomes"]
+
+
+def test_the_manifests_count_the_rechecks_and_the_events(history):
+    _, _, _, data, _ = history
+    first = outcomes(data, "first")
+    assert (first["recheck/due"], first["recheck/planned"]) == (0, 0)
+    month = outcomes(data, "month")
+    assert month["recheck/planned"] == month["recheck/due"] > 5
+    assert month["recheck/pending"] == 1 and "events/removed" not in month
+    confirm = outcomes(data, "confirm")
+    assert (confirm["recheck/planned"], confirm["recheck/removed"], confirm["events/removed"]) == (
+        1,
+        1,
+        1,
+    )
+    assert outcomes(data, "back")["events/restored"] == 1
+    quiet = outcomes(data, "quiet")
+    assert "events/restored" not in quiet and quiet["recheck/planned"] == 0
 
 
 def test_every_edit_is_one_new_version_with_its_changed_fields(history):
