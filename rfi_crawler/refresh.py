@@ -1,5 +1,4 @@
-"""The re-check policy as a crawl extension: plans the run's re-checks from the state store
-and records what a check of a known article found (an answer that says it is removed)."""
+"""The re-check policy as a crawl extension: plans re-checks, records removal evidence."""
 
 from __future__ import annotations
 
