@@ -35,7 +35,7 @@ from rfi_crawler.state import (
     redact_uri,
     removal_verdict,
 )
-from rfi_crawler.state.layout import RECHECK_MIGRATION, execute_script, tables_sql
+from rfi_crawler.state.layout import ARCHIVE_DAYS, RECHECK_MIGRATION, execute_script, tables_sql
 from rfi_crawler.state.sqlite import (
     CHECK_FAILED,
     CHECK_FIELDS,
@@ -61,8 +61,9 @@ SCHEMA = "CREATE TABLE rfi_state_version (version INTEGER NOT NULL);" + tables_s
 
 # MIGRATIONS[n] takes a store from version n to n + 1. PostgreSQL stores began at version 2.
 MIGRATIONS: dict[int, str] = {
-    # 2 → 3: re-check columns, field hashes and the versions table (state/layout.py).
-    2: RECHECK_MIGRATION,
+    # 2 → 3: re-check columns, field hashes and the versions table; the archive days a
+    # backfill finished (state/layout.py).
+    2: RECHECK_MIGRATION + ";" + ARCHIVE_DAYS,
 }
 
 
@@ -290,6 +291,21 @@ class PostgresStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
+
+    def archive_days_done(self, first: str, last: str) -> set[str]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT day FROM archive_days WHERE day >= %s AND day <= %s", (first, last)
+            ).fetchall()
+        return {day for (day,) in rows}
+
+    def mark_archive_days_done(self, days: list[str], run_id: str, now: str) -> None:
+        with self._transaction() as db, db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO archive_days (day, run_id, done_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (day) DO NOTHING",
+                [(day, run_id, now) for day in days],
+            )
 
     def count(self) -> int:
         return self.count_rows("articles")

@@ -29,7 +29,7 @@ from rfi_crawler.state import (
     check_version,
     removal_verdict,
 )
-from rfi_crawler.state.layout import RECHECK_MIGRATION, execute_script, tables_sql
+from rfi_crawler.state.layout import ARCHIVE_DAYS, RECHECK_MIGRATION, execute_script, tables_sql
 from rfi_crawler.versions import change_cause, changed_fields, field_hashes
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ MIGRATIONS: dict[int, str] = {
         expires_at REAL NOT NULL
     )
     """,
-    # 2 → 3: re-check columns, field hashes and the versions table (state/layout.py).
-    2: RECHECK_MIGRATION,
+    # 2 → 3: re-check columns, field hashes and the versions table; the archive days a
+    # backfill finished (state/layout.py).
+    2: RECHECK_MIGRATION + ";" + ARCHIVE_DAYS,
 }
 
 _KNOWN_CHUNK = 500  # below SQLite's limit on bound parameters
@@ -253,6 +254,20 @@ class SqliteStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction():
             self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def archive_days_done(self, first: str, last: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT day FROM archive_days WHERE day >= ? AND day <= ?", (first, last)
+        )
+        return {day for (day,) in rows}
+
+    def mark_archive_days_done(self, days: list[str], run_id: str, now: str) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO archive_days (day, run_id, done_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (day) DO NOTHING",
+                [(day, run_id, now) for day in days],
+            )
 
     def count(self) -> int:
         return self.count_rows("articles")
