@@ -149,7 +149,7 @@ def test_a_pause_ends_when_the_crawl_shuts_down(backoff):
 def test_nearer_articles_are_requested_first():
     crawler = built_crawler()
     spider = crawler.spider
-    spider.refresh_policy = RefreshPolicy(None, 3, False, datetime.now(UTC).date())
+    spider.refresh_policy = RefreshPolicy(None, (), 0, False, datetime.now(UTC))
     found = [
         Discovery("https://www.rfi.fr/cn/a/20261120-near", 0, "homepage", None),
         Discovery("https://www.rfi.fr/cn/a/20261120-far", 2, "related", None),

@@ -111,6 +111,7 @@ def run_build(args: argparse.Namespace) -> int:
         f"rfi-dataset: {plural(report.written, 'record')} ({args.format}) from"
         f" {plural(read.records, 'record')} read in {plural(len(files), 'file')}"
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
+        + (f"; {plural(report.removed, 'record')} marked removed_at" if report.removed else "")
     )
     if args.output:
         card = card_path(args.output)
