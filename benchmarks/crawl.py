@@ -9,9 +9,10 @@
 The replica (pages of ~500 KB built from the real article template) runs in this process
 on 127.0.0.1; each crawl is a child ``scrapy crawl`` process with the same settings (no
 delays, no AutoThrottle). rfi_cn runs first; the null spider then requests exactly the
-URLs rfi_cn fetched (the replica's request log) through the same engine and
-middlewares (no item pipelines: it yields no item), and does nothing with the responses. CPU time and peak RSS of each crawl come
-from the kernel (``os.wait4``), so they count the crawler only, never the replica.
+URLs rfi_cn fetched (the replica's request log) through the same engine and middlewares
+(no item pipelines: it yields no item), and does nothing with the responses. CPU time and
+peak RSS of each crawl come from the kernel (``os.wait4``), so they count the crawler only,
+never the replica.
 
 Throughput is pages over the engine's time (Scrapy's ``elapsed_time_seconds``, open to
 close; process start-up is left out); CPU per page counts the whole process, start-up
@@ -39,7 +40,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import NotConfigured
@@ -59,7 +60,7 @@ class NullSpider(Spider):
     name = "null"
     # The project's pipelines need the run's extensions, which rfi_cn adds for itself; they
     # would receive no item from this spider anyway.
-    custom_settings = {"ITEM_PIPELINES": {}}
+    custom_settings: ClassVar[dict[str, Any]] = {"ITEM_PIPELINES": {}}
 
     async def start(self) -> AsyncIterator[Request]:
         path = Path(self.settings["NULL_URLS_FILE"])

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
-from parsel import Selector
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 from warcio.archiveiterator import ArchiveIterator
@@ -42,6 +41,7 @@ from rfi_crawler import urls
 from rfi_crawler.dataset.reader import InputError
 from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 from rfi_crawler.extract.article import extract_article
+from rfi_crawler.extract.parse import page_selector
 from rfi_crawler.schema import validation_errors
 
 if TYPE_CHECKING:
@@ -196,9 +196,8 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         "depth": 0,
         "warc": {"file": archived.file, "record_id": archived.record_id},
     }
-    # Parsed from the bytes: no decoded copy of the page, and no Response↔Selector cycle
-    # left for the garbage collector (response.selector would make both).
-    selector = Selector(body=response.body, encoding=response.encoding, base_url=response.url)
+    # The crawl's own parse entry (no decoded copy of the page, no Response↔Selector cycle).
+    selector = page_selector(response)
     item = extract_article(selector, response.url, origin, crawl)
     if item is None:
         return "failed/no_article", None
