@@ -196,6 +196,8 @@ class ExportPipeline(_CrawlerPipeline):
 
     async def _sync(self) -> None:
         assert self.writer is not None
+        # Claims first: no line may be durable before its claim (state/sqlite.py).
+        await self.store.call("flush")
         self.writer.sync()
         batch, self.pending = self.pending, []
         if batch:
