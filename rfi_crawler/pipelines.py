@@ -63,7 +63,9 @@ class ValidationPipeline(_CrawlerPipeline):
     the validation messages, counted per field and logged with its URL."""
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        record = ItemAdapter(item).asdict()
+        # A shallow copy: values are plain JSON values already (asdict's deep walk cost
+        # ~0.4 ms a record); only ``version`` is taken out of the copy.
+        record = dict(ItemAdapter(item).items())
         if record.get("version") is None:
             record.pop("version", None)  # assigned later, by the export
         errors = validation_errors(record)
@@ -132,7 +134,7 @@ class ExportPipeline(_CrawlerPipeline):
                 f"not written: {item.id}: the run stopped exporting",
                 log_level="DEBUG",
             )
-        record = ItemAdapter(item).asdict()
+        record = dict(ItemAdapter(item).items())  # shallow: read and written, never changed
         try:
             claim = await self.store.call("claim", record, self.run.run_id, utc_now())
         except STORE_ERRORS as exc:

@@ -1,5 +1,6 @@
-"""The parse entry (rfi_crawler/extract/parse.py): pages parsed without their stylesheets
-give exactly the fields ``response.selector`` gives, on every page we have."""
+"""The parse entry (rfi_crawler/extract/parse.py): pages parsed from their bytes give
+exactly the fields ``response.selector`` gives, on every page we have, and leave no
+Response↔Selector cycle."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from scrapy.http import HtmlResponse, Request
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import template_generation
-from rfi_crawler.extract.parse import page_selector, parse_page, strip_styles
+from rfi_crawler.extract.parse import page_selector
 from tests.replica.site import ReplicaSite
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages"
@@ -69,8 +70,7 @@ def test_real_pages_give_identical_fields():
     for url, body in real_pages():
         assert_same_extraction(response(url, body))
     article = page_selector(response(ARTICLE_URL, REAL_ARTICLE.read_bytes()))
-    assert not article.root.xpath("//style")  # the cut happened: two elements, ~220 KB
-    assert extract_article(article, ARTICLE_URL, BASE).title  # and the page is still read
+    assert extract_article(article, ARTICLE_URL, BASE).title  # the page is read
 
 
 def test_every_replica_page_of_every_template_generation_gives_identical_fields():
@@ -110,33 +110,6 @@ def test_other_encodings_give_identical_fields():
     assert_same_extraction(response(url, gb, "text/html; charset=gb18030"))
     utf16 = text.encode("utf-16")
     assert_same_extraction(response(url, utf16, "text/html; charset=utf-16"))
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (b"<head><style>a{}</style></head>", b"<head></head>"),
-        (b"<style type='x'>a{}</style ><p>x", b"<p>x"),
-        (b"a<style>1</style>b<style>2</style>c", b"abc"),
-        (b"<script>'<style>'</script><style>x</style>", b"<script>'<style>'</script>"),
-        (b"<!--<style>--><p>x</p><style>y</style>", b"<!--<style>--><p>x</p>"),
-        (b"<styles>x</styles>", b"<styles>x</styles>"),  # another tag name
-        (b"<STYLE>x</STYLE>", b"<STYLE>x</STYLE>"),  # left: costs time, not fields
-        (b"<p>x<style>y", b"<p>x<style>y"),  # unclosed: left to the parser
-        (b"<script>never closed <style>x</style>", b"<script>never closed <style>x</style>"),
-        (b"<style>a</style", b"<style>a</style"),  # close tag cut short
-        (b"no markup", b"no markup"),
-    ],
-)
-def test_strip_styles(body, expected):
-    assert strip_styles(body) == expected
-
-
-def test_utf16_pages_are_parsed_whole():
-    body = "<html><style>x</style><p>文</p></html>".encode("utf-16")
-    selector = parse_page(body, "utf-16", BASE)
-    assert selector.xpath("//style/text()").get() == "x"
-    assert selector.xpath("//p/text()").get() == "文"
 
 
 def test_the_response_is_freed_without_the_garbage_collector():
