@@ -10,6 +10,7 @@ from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import signals as rfi_signals
+from rfi_crawler.compact import HashSet
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
 from rfi_crawler.run import CrawlRun, utc_now
@@ -84,11 +85,11 @@ class ValidationPipeline(_CrawlerPipeline):
 class DuplicateArticlePipeline(_CrawlerPipeline):
     """One record per article id in a run (scope: this run only; across runs the state
     store decides). Requests are already one per canonical URL; this catches one article
-    served under two URLs."""
+    served under two URLs. Ids are kept as 64-bit hashes (rfi_crawler/compact.py)."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.seen: set[str] = set()
+        self.seen = HashSet()
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         key = item.id or item.url or ""
