@@ -24,12 +24,13 @@ steadier figure. With
 the same replica (same URLs expected). ``--small-pages`` serves pages stripped of their
 ``<style>``, ``<svg>`` and non-data ``<script>`` elements (about 90 KB instead of 500 KB),
 to measure what grows with the crawl rather than what the pages in flight hold; several
-``--articles`` then give one row each and the growth per article between the first two.
+``--articles`` then give one table each and the growth per article between each two.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -291,8 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             tables.append((size, runs))
     for size, runs in tables:
         print_table(size, runs, args, extra)
-    if len(tables) >= 2:
-        (small, first), (large, second) = tables[:2]
+    for (small, first), (large, second) in itertools.pairwise(tables):
         print(f"\ngrowth of peak RSS per article from {small:,} to {large:,} articles:")
         for spider in first:
             grown = median(second[spider], "peak_rss_mb") - median(first[spider], "peak_rss_mb")
