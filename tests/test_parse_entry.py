@@ -10,11 +10,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from scrapy.http import HtmlResponse, Request
 
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
-from rfi_crawler.extract.page import template_generation
+from rfi_crawler.extract.page import _PUB_DATES, template_generation
 from rfi_crawler.extract.parse import page_selector
 from tests.replica.site import ReplicaSite
 
@@ -125,3 +126,12 @@ def test_the_response_is_freed_without_the_garbage_collector():
     finally:
         gc.enable()
     assert selector.root is not None
+
+
+def test_the_faster_pub_dates_query_finds_what_the_old_one_found():
+    """template_generation asks whether a time sits under .m-pub-dates__date (page.py)."""
+    old = etree.XPath('//*[contains(@class, "m-pub-dates__date")]//time')
+    for url, body in [*real_pages(), *replica_pages()]:
+        root = page_selector(response(url, body)).root
+        assert bool(_PUB_DATES(root)) == bool(old(root)), url
+        assert set(_PUB_DATES(root)) == set(old(root))
