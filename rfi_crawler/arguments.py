@@ -18,7 +18,7 @@ URL_DATE_MARGIN = timedelta(days=1)
 MAX_DEPTH = 100
 # The documented arguments, and those Scrapyd passes to every job itself. Any other name,
 # ``_``-prefixed ones included, is refused: Scrapy would set it as a spider attribute.
-ARGUMENTS = ("urls", "related_depth", "since", "until", "refresh")
+ARGUMENTS = ("urls", "related_depth", "since", "until", "refresh", "archive")
 SCRAPYD_ARGUMENTS = ("_job", "_version")
 
 
@@ -53,13 +53,25 @@ class SpiderArguments:
     related_depth: int = 2
     window: DateWindow = DateWindow()
     refresh: bool | None = None  # None: RFI_REFRESH decides
+    archive: bool = False  # backfill the window through the site's archive (issue 12)
 
     @classmethod
-    def from_kwargs(cls, kwargs: Mapping[str, Any], base_url: str | None) -> SpiderArguments:
+    def from_kwargs(
+        cls, kwargs: Mapping[str, Any], base_url: str | None, *, backfill: bool = False
+    ) -> SpiderArguments:
         """The spider's ``-a`` arguments, names checked first (a typo such as ``sinse``
-        would otherwise crawl unfiltered)."""
+        would otherwise crawl unfiltered). ``backfill``: the ``rfi_cn_backfill`` spider,
+        for which ``archive=1`` is implied."""
         check_names("spider argument", kwargs, ARGUMENTS + SCRAPYD_ARGUMENTS)
-        return cls.parse(**{k: kwargs[k] for k in ARGUMENTS if k in kwargs}, base_url=base_url)
+        given = {k: kwargs[k] for k in ARGUMENTS if k in kwargs}
+        if backfill:
+            if _flag("archive", given.get("archive", "1")) is False:
+                raise ConfigError(
+                    "archive=0 is not accepted by rfi_cn_backfill (it always backfills): "
+                    "leave archive out, or crawl with rfi_cn"
+                )
+            given["archive"] = "1"
+        return cls.parse(**given, base_url=base_url)
 
     @classmethod
     def parse(
@@ -69,6 +81,7 @@ class SpiderArguments:
         since: str | None = None,
         until: str | None = None,
         refresh: str | None = None,
+        archive: str | None = None,
         base_url: str | None = None,
     ) -> SpiderArguments:
         window = DateWindow(_day("since", since), _day("until", until))
@@ -76,11 +89,23 @@ class SpiderArguments:
             raise ConfigError(
                 f"since={since!r} is after until={until!r}: expected since on or before until"
             )
+        backfill = bool(_flag("archive", archive))
+        if backfill and window.since is None:
+            raise ConfigError(
+                "archive=1 needs since=YYYY-MM-DD: the first day to backfill (until "
+                "defaults to today in Paris)"
+            )
+        if backfill and urls is not None:
+            raise ConfigError(
+                "archive=1 and urls= are not accepted together: a backfill finds its "
+                "articles through the archive; give one or the other"
+            )
         return cls(
             urls=_content_urls(urls, base_url),
             related_depth=_depth(related_depth),
             window=window,
             refresh=_flag("refresh", refresh),
+            archive=backfill,
         )
 
 

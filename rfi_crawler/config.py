@@ -84,6 +84,7 @@ class RfiConfig:
     state_timeout: float = 60.0
     warc_dir: Path | None = None  # WARC capture is off unless a folder is given
     warc_max_mb: int = 1000
+    archive_days_in_flight: int = 4
 
     def __post_init__(self) -> None:
         # Derived defaults live here so that RfiConfig(data_dir=…) alone is consistent.
@@ -284,6 +285,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_STATE_TIMEOUT": ("state_timeout", _seconds),
     "RFI_WARC_DIR": ("warc_dir", _path),
     "RFI_WARC_MAX_MB": ("warc_max_mb", _integer(1, 100_000)),
+    "RFI_ARCHIVE_DAYS_IN_FLIGHT": ("archive_days_in_flight", _integer(1, 1000)),
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import deferred_from_coro
 
+from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.guards import Rejected
 
@@ -51,12 +52,19 @@ class BlockBackoffMiddleware:
     ``Retry-After`` asks), then is retried up to ``RFI_BACKOFF_RETRIES`` times: never a
     tight loop. ``RFI_BLOCK_THRESHOLD`` such answers in a row end the crawl with finish
     reason ``blocked``. Any 2xx/3xx answer resets the count and eases the delay. A pause
-    ends early when the crawl shuts down: its request is then ``cancelled``, not retried."""
+    ends early when the crawl shuts down: its request is then ``cancelled``, not retried.
+
+    Requests of an optional source (``meta["rfi_source"]``: the backfill's archive pages
+    or monthly sitemaps) are counted apart: their blocks in a row announce that source
+    blocked (``source_blocked``; its later answers are neither paused for nor retried)
+    rather than end the crawl, which the backfill ends once no source is left."""
 
     def __init__(self, crawler: Crawler, config: RfiConfig) -> None:
         self.crawler = crawler
         self.config = config
-        self.consecutive = 0
+        self.consecutive = 0  # the site's own pages (no rfi_source)
+        self.by_source: dict[str, int] = {}
+        self.blocked_sources: set[str] = set()
         self.level = 0
         self.resume_at = 0.0
         self.stopping = False
@@ -87,17 +95,29 @@ class BlockBackoffMiddleware:
             )
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        source = request.meta.get("rfi_source")
         if response.status not in BLOCK_STATUSES:
             if response.status < 400:
-                self.consecutive = 0
+                if source:
+                    self.by_source[source] = 0
+                else:
+                    self.consecutive = 0
                 self.level = max(0, self.level - 1)
             return response
-        self.consecutive += 1
         stats = self.crawler.stats
         stats.inc_value(f"rfi/backoff/http_{response.status}")
-        if self.consecutive >= self.config.block_threshold:
-            self._stop_blocked(response)
-            return response
+        if source:
+            if source in self.blocked_sources:
+                return response  # given up on: no pause, no retry
+            self.by_source[source] = self.by_source.get(source, 0) + 1
+            if self.by_source[source] >= self.config.block_threshold:
+                self._source_blocked(source, response)
+                return response
+        else:
+            self.consecutive += 1
+            if self.consecutive >= self.config.block_threshold:
+                self._stop_blocked(response)
+                return response
         delay = retry_after(response)
         if delay is None:
             delay = self.config.backoff_base * 2**self.level
@@ -114,6 +134,16 @@ class BlockBackoffMiddleware:
         retry.meta["rfi_backoff_tries"] = tries + 1
         retry.meta.pop("rfi_backoff_counted", None)
         return retry
+
+    def _source_blocked(self, source: str, response: Response) -> None:
+        self.blocked_sources.add(source)
+        logger.error(
+            "source %s blocked: %d consecutive HTTP 403/429 answers (last: %s)",
+            source,
+            self.by_source[source],
+            response.url,
+        )
+        self.crawler.signals.send_catch_log(rfi_signals.source_blocked, source=source)
 
     def _stop_blocked(self, response: Response) -> None:
         if self.stopping:

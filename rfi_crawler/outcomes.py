@@ -51,6 +51,9 @@ class OutcomeLedger:
         if url not in self._settled:
             self._open.add(url)
 
+    def has_outcome(self, url: str) -> bool:
+        return url in self._settled
+
     def settle(self, url: str, outcome: str) -> bool:
         """Record the URL's outcome; False (and a warning) if it had one already."""
         if url in self._settled:
@@ -84,7 +87,7 @@ class OutcomeLedgerExtension:
         self.ledger = OutcomeLedger()
         connect = crawler.signals.connect
         connect(self.ledger.meet, signal=rfi_signals.url_met)
-        connect(self.ledger.settle, signal=rfi_signals.url_settled)
+        connect(self.settle, signal=rfi_signals.url_settled)
         connect(self.item_scraped, signal=signals.item_scraped)
         connect(self.item_dropped, signal=signals.item_dropped)
         connect(self.request_dropped, signal=signals.request_dropped)
@@ -93,6 +96,11 @@ class OutcomeLedgerExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OutcomeLedgerExtension:
         return cls(crawler)
+
+    def settle(self, url: str, outcome: str) -> None:
+        """Record the outcome; the first one of a URL is told on (``url_outcome``)."""
+        if self.ledger.settle(url, outcome):
+            self.crawler.signals.send_catch_log(rfi_signals.url_outcome, url=url, outcome=outcome)
 
     def item_scraped(self, item: Any, response: Any) -> None:
         self._settle_item(response, "exported")
@@ -103,7 +111,7 @@ class OutcomeLedgerExtension:
     def _settle_item(self, response: Any, outcome: str) -> None:
         url = content_url(getattr(response, "request", None))
         if url is not None:
-            self.ledger.settle(url, outcome)
+            self.settle(url, outcome)
 
     def request_dropped(self, request: Request) -> None:
         """The dupefilter refused a request, with no errback: a redirect back to a URL
@@ -114,7 +122,7 @@ class OutcomeLedgerExtension:
         reason = "redirect_loop" if request.meta.get("redirect_times") else "duplicate_request"
         self.crawler.stats.inc_value(f"rfi/failed/{reason}")
         logger.warning("article not fetched (%s): %s", reason, request.url)
-        self.ledger.settle(url, f"failed/{reason}")
+        self.settle(url, f"failed/{reason}")
 
     def spider_closed(self, reason: str) -> None:
         met = self.ledger.met

@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 
-def check_crawl(settings: BaseSettings, spider_arguments: Mapping[str, Any]) -> RfiConfig:
-    """Everything a crawl can be refused for at start, as one ConfigError line each."""
+def check_crawl(
+    settings: BaseSettings, spider_arguments: Mapping[str, Any], *, backfill: bool = False
+) -> RfiConfig:
+    """Everything a crawl can be refused for at start, as one ConfigError line each
+    (``backfill``: the spider implies ``archive=1``)."""
     config = RfiConfig.from_settings(settings)
-    SpiderArguments.from_kwargs(spider_arguments, config.base_url)
+    SpiderArguments.from_kwargs(spider_arguments, config.base_url, backfill=backfill)
     check_folders(config)
     check_origin(config)
     prepare_feed_folders(settings)

@@ -6,6 +6,10 @@ from __future__ import annotations
 url_met = object()
 # A content URL's outcome (args: url, outcome), e.g. "failed/not_html", "skipped/known".
 url_settled = object()
+# The ledger recorded a URL's final outcome (args: url, outcome), once per URL, whoever
+# settled it (the spider, a middleware, a pipeline's drop, the export): the archive's
+# days wait for these.
+url_outcome = object()
 # An article page was parsed (args: url, record: dict | None, current: bool). ``current``
 # is False for pages of an older template, which drift does not judge.
 page_extracted = object()
@@ -17,3 +21,7 @@ store_opened = object()
 start_failed = object()
 # The state store failed mid-run (arg: error): the run stops with ``state_error``.
 store_failed = object()
+# An optional source of pages (a request's ``meta["rfi_source"]``, e.g. the archive's day
+# pages) answered RFI_BLOCK_THRESHOLD blocks in a row (arg: source); the run goes on
+# without it unless every source is blocked.
+source_blocked = object()

@@ -14,13 +14,15 @@ class MemoryDays:
     def __init__(self, done: set[date] | None = None) -> None:
         self.done: set[date] = set(done or ())
         self.marked: list[date] = []
+        self.confirm: dict[date, frozenset[str]] = {}
 
     def is_done(self, day: date) -> bool:
         return day in self.done
 
-    def mark_done(self, day: date) -> None:
+    def mark_done(self, day: date, confirm: frozenset[str] = frozenset()) -> None:
         self.done.add(day)
         self.marked.append(day)
+        self.confirm[day] = confirm
 
 
 class Clock:
@@ -176,7 +178,7 @@ def test_memory_is_bounded_by_the_days_in_flight_not_the_window():
                 items = [f"{planned.day}-{i}" for i in range(30)]
                 p.listed(planned.day, items)
                 for item in items:
-                    p.settled(item)
+                    p.settled(item, "skipped/known")  # nothing for the test's store to hold
             assert p.in_flight <= 4
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -285,3 +287,67 @@ def test_a_stopped_backfill_resumes_without_reading_a_done_day_again(replica):
     second, after = replica_backfill(replica, since, until, store)
     assert first | second == replica.expected_in_window(since, until)
     assert not done_then & set(after)
+
+
+# -- outcomes: which leave a day to be read again, which the store must confirm ----------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "done", "confirm"),
+    [
+        ("exported", True, {"a"}),
+        ("skipped/claimed_by_other_run", True, {"a"}),
+        ("earlier", True, {"a"}),
+        ("unchanged", True, set()),
+        ("skipped/known", True, set()),
+        ("skipped/outside_window", True, set()),
+        ("skipped/robots", True, set()),
+        ("failed/http_404", True, set()),
+        ("failed/no_article", True, set()),
+        ("failed/http_5xx", False, None),
+        ("failed/timeout", False, None),
+        ("failed/http_403", False, None),
+        ("failed/connection", False, None),
+        ("failed/state_error", False, None),
+        ("cancelled", False, None),
+    ],
+)
+def test_an_outcome_that_may_change_leaves_the_day_to_the_next_run(outcome, done, confirm):
+    day = date(2020, 3, 5)
+    p = planner(day, day)
+    p.calendar(2020, {day: link(day)})
+    p.next_days()
+    p.listed(day, ["a", "b"])
+    p.settled("b", "skipped/known")
+    p.settled("a", outcome)
+    assert p.finished  # either way the day leaves flight: the run does not hang on it
+    assert p.done.marked == ([day] if done else [])
+    if done:
+        assert p.done.confirm[day] == confirm
+    else:
+        assert p.stats["days/incomplete"] == 1
+
+
+def test_a_year_without_archive_is_skipped_and_not_recorded():
+    days = [date(2007, 12, 30), date(2007, 12, 31), date(2008, 1, 1)]
+    p = planner(days[0], days[-1])
+    assert p.calendar_to_fetch() == 2007
+    assert p.calendar_to_fetch() is None  # asked once
+    p.calendar(2007, {}, absent=True)
+    assert p.next_days() == []
+    assert p.calendar_to_fetch() == 2008
+    p.calendar(2008, {days[2]: link(days[2])})
+    assert p.next_days() == [PlannedDay(days[2], link(days[2]))]
+    assert p.stats["days/no_archive"] == 2 and p.done.marked == []
+
+
+def test_a_halted_planner_plans_nothing_more_but_settles_its_days():
+    days = [date(2020, 1, d) for d in range(1, 6)]
+    p = planner(days[0], days[-1], max_in_flight=2)
+    p.calendar(2020, None)
+    assert len(p.next_days()) == 2
+    p.halt()
+    assert p.next_days() == [] and p.needs_calendar() is None and not p.finished
+    p.listed(days[0], [])
+    p.day_failed(days[1])
+    assert p.finished and p.done.marked == [days[0]]

@@ -151,6 +151,7 @@ def _components(tmp_path, settings):
     crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path), **settings})
     export = ExportPipeline.from_crawler(crawler)
     return SimpleNamespace(
+        settings={"RFI_DATA_DIR": str(tmp_path), **settings},
         crawler=crawler,
         spider=crawler.spider,
         run=crawler.get_extension(CrawlRun),
@@ -161,6 +162,14 @@ def _components(tmp_path, settings):
         export=export,
         writer=lambda: export._open_writer(),
     )
+
+
+def _backfill(c):
+    """The backfill extension of a crawler built with the same settings and archive=1."""
+    from rfi_crawler.backfill_run import BackfillExtension
+
+    crawler = built_crawler(c.settings, archive="1", since="2019-01-01")
+    return BackfillExtension.from_crawler(crawler)  # the spider exists first in a real crawl
 
 
 def _warc(c):
@@ -261,6 +270,7 @@ WIRING = {
         7 * 1024 * 1024,
         lambda c: None if _warc(c) is None else _warc(c).max_bytes,
     ),
+    "RFI_ARCHIVE_DAYS_IN_FLIGHT": ("4", 4, "9", 9, lambda c: _backfill(c).planner.max_in_flight),
 }
 
 

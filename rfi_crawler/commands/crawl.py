@@ -40,7 +40,12 @@ class Command(ScrapyCrawl):
             raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
         assert self.crawler_process
         try:
-            check_crawl(self.settings, opts.spargs)
+            spider_class = self.crawler_process.spider_loader.load(args[0])
+        except KeyError:
+            spider_class = None  # Scrapy says so below
+        try:
+            backfill = bool(getattr(spider_class, "backfill", False))
+            check_crawl(self.settings, opts.spargs, backfill=backfill)
         except ConfigError as exc:
             print(f"scrapy crawl {args[0]}: {exc}", file=sys.stderr)
             self.exitcode = USAGE_ERROR

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request, Spider
 
 from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.backfill import Source
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
-from rfi_crawler.extract.feeds import MalformedFeedError, rss_links, sitemap_links
+from rfi_crawler.extract.feeds import MalformedFeedError, iter_sitemap, rss_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import template_generation
 from rfi_crawler.extract.parse import page_selector
@@ -24,11 +26,15 @@ from rfi_crawler.incremental import RefreshPolicy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
+    from datetime import date
 
     from scrapy.crawler import Crawler
     from scrapy.http import TextResponse
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
+
+    from rfi_crawler.backfill_run import BackfillExtension
+    from rfi_crawler.extract.archive_pages import MonthlySitemap
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,7 @@ HOMEPAGE_PATH = "/cn/"
 RSS_PATH = "/cn/rss"
 NEWS_SITEMAP_PATH = "/sitemaps/cn/news.xml"
 SITEMAP_PREFIX = "/sitemaps/cn/"
+SITEMAP_INDEX_PATH = "/sitemaps/cn/index.xml"  # [guess, from /fr/ and /es/] monthly sitemaps
 # The run's components, added to EXTENSIONS whatever else it holds (None disables one).
 # Built in this order, so at spider_closed the ledger and the coverage have written their
 # stats before the run writes its manifest from them.
@@ -43,6 +50,9 @@ RUN_EXTENSIONS = {
     "rfi_crawler.outcomes.OutcomeLedgerExtension": 100,
     "rfi_crawler.drift.DriftExtension": 110,
     "rfi_crawler.reachability.ReachabilityExtension": 120,
+    # archive=1 only (NotConfigured otherwise); before the run, whose manifest reads its stats
+    "rfi_crawler.backfill_run.BackfillExtension": 130,
+    "rfi_crawler.backfill_progress.BackfillProgress": 140,
     "rfi_crawler.run.CrawlRun": 500,
     "rfi_crawler.refresh.RefreshExtension": 510,
 }
@@ -50,6 +60,8 @@ RUN_EXTENSIONS = {
 OLDER_TEMPLATES = ("2022-2023", "2020-2021")
 # Listing pages go first, so articles are met from start points before related chains.
 LISTING_PRIORITY = 10
+# Sitemap URLs go to the state store's refresh check in batches of this many.
+SITEMAP_BATCH = 500
 
 
 class Via(StrEnum):
@@ -62,16 +74,19 @@ class Via(StrEnum):
     RELATED = "related"
     TAG = "tag"
     URL = "url"
+    ARCHIVE = "archive"  # an archive day page
 
 
 class RfiCnSpider(Spider):
     name = "rfi_cn"
+    backfill: ClassVar[bool] = False  # archive=1 implied (the rfi_cn_backfill spider)
 
     config: RfiConfig
     arguments: SpiderArguments
     frontier: RelatedFrontier
     refresh_policy: RefreshPolicy  # rfi_crawler.refresh.RefreshExtension, once opened
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
+    archive: BackfillExtension | None = None  # with archive=1: set by it at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
 
     @classmethod
@@ -95,7 +110,9 @@ class RfiCnSpider(Spider):
             for path, order in RUN_EXTENSIONS.items():
                 crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
         spider.config = RfiConfig.from_settings(crawler.settings)
-        spider.arguments = SpiderArguments.from_kwargs(kwargs, spider.config.base_url)
+        spider.arguments = SpiderArguments.from_kwargs(
+            kwargs, spider.config.base_url, backfill=cls.backfill
+        )
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
@@ -119,6 +136,13 @@ class RfiCnSpider(Spider):
         state = getattr(self, "state", None)
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
+        if self.arguments.archive:
+            if self.archive is None:
+                logger.error("archive=1 needs rfi_crawler.backfill_run.BackfillExtension")
+                return
+            for request in self.archive_requests():
+                yield request
+            return
         if self.arguments.urls:
             for request in self._article_requests(self.arguments.urls, 0, Via.URL, None):
                 yield request
@@ -172,16 +196,25 @@ class RfiCnSpider(Spider):
 
     def parse_sitemap(self, response: TextResponse) -> Iterator[Request]:
         self._answered(response)
+        page = self._canonical(response)
+        batch: list[str] = []
         try:
-            links = sitemap_links(response.body, response.url, self.config.base_url)
+            # One entry at a time: a 100,000-URL sitemap is never held as lists, and URLs
+            # outside the window are dropped before the frontier or the ledger sees them.
+            for entry in iter_sitemap(response.body, response.url, self.config.base_url):
+                if entry.kind == "sitemap":
+                    if urls.path_of(entry.url).startswith(SITEMAP_PREFIX):
+                        yield self._listing_request(urls.path_of(entry.url), self.parse_sitemap)
+                    continue
+                batch.append(entry.url)
+                if len(batch) >= SITEMAP_BATCH:
+                    yield from self._article_requests(batch, 0, Via.SITEMAP, page)
+                    batch = []
         except MalformedFeedError as exc:
             self._count("failed/malformed_sitemap")
             logger.error("sitemap %s skipped: %s", response.url, exc)
             return
-        for child in links.sitemaps:
-            if urls.path_of(child).startswith(SITEMAP_PREFIX):
-                yield self._listing_request(urls.path_of(child), self.parse_sitemap)
-        yield from self._article_requests(links.articles, 0, Via.SITEMAP, self._canonical(response))
+        yield from self._article_requests(batch, 0, Via.SITEMAP, page)
 
     def _listed_articles(
         self, response: TextResponse, page: str, via: Via, hops: int = 0
@@ -247,6 +280,10 @@ class RfiCnSpider(Spider):
     ) -> Iterator[Request]:
         for url in found:
             self._count(f"discovered/{via}")
+            if not self._in_window(url):
+                # Before the frontier and the ledger: a URL outside the window costs nothing.
+                self._count("skipped/outside_window")
+                continue
             if self.frontier.best(url) is not None:
                 self._count("dedup/known_url")  # one request per canonical URL per run
             yield from self._requests(self.frontier.offer(url, depth, str(via), referer))
@@ -254,12 +291,11 @@ class RfiCnSpider(Spider):
     def _requests(self, discoveries: Iterable[Discovery]) -> Iterator[Request]:
         wanted = []
         for found in discoveries:
-            self.crawler.signals.send_catch_log(rfi_signals.url_met, url=found.url)
-            if self.arguments.window.may_contain(urls.date_in_path(urls.path_of(found.url))):
-                wanted.append(found)
-            else:
+            if not self._in_window(found.url):
                 self._count("skipped/outside_window")
-                self._settle(found.url, "skipped/outside_window")
+                continue
+            self.crawler.signals.send_catch_log(rfi_signals.url_met, url=found.url)
+            wanted.append(found)
         # One store query for the batch (a listing page's links), not one per URL.
         known = self.refresh_policy.skip([f.url for f in wanted if f.via != Via.URL])
         for found in wanted:
@@ -278,6 +314,142 @@ class RfiCnSpider(Spider):
                 errback=self.on_error,
                 priority=-found.depth,  # nearer articles first
             )
+
+    def _in_window(self, url: str) -> bool:
+        """Whether the URL's date (if it has one) may be inside the window."""
+        return self.arguments.window.may_contain(urls.date_in_path(urls.path_of(url)))
+
+    # -- the archive (archive=1): year pages → day pages → items; monthly sitemaps ---------
+
+    def archive_requests(self, idle: bool = False) -> Iterator[Request]:
+        """What the backfill needs requested now (``BackfillExtension`` decides)."""
+        archive = self.archive
+        if archive is None or not archive.ready:
+            return
+        if archive.take_index():
+            yield self._archive_request(
+                SITEMAP_INDEX_PATH, self.parse_sitemap_index, Source.SITEMAPS
+            )
+        planner = archive.planner
+        while True:
+            year = planner.calendar_to_fetch()
+            if year is not None:
+                page = archive.year_page(year)
+                if page is not None:
+                    yield self._archive_request(
+                        urls.path_of(page), self.parse_year, Source.ARCHIVE, year=year
+                    )
+                continue
+            days = planner.next_days()
+            if not days:
+                break
+            for planned in days:
+                url = planned.url or archive_pages.fallback_day_url(planned.day)
+                if planned.url is None:
+                    logger.info("no link to the day page of %s: requesting %s", planned.day, url)
+                yield self._archive_request(
+                    urls.path_of(url), self.parse_day, Source.ARCHIVE, day=planned.day
+                )
+        month = archive.next_month(idle=idle)
+        if month is not None:
+            yield self._archive_request(
+                urls.path_of(month.url), self.parse_monthly, Source.SITEMAPS, month=month
+            )
+
+    def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
+        assert self.archive is not None
+        self._archive_answered(response, Source.ARCHIVE)
+        links = archive_pages.day_links(response.selector, response.url, self.config.base_url)
+        self.archive.year_read(year, {link.day: link.url for link in links})
+        yield from self.archive_requests()
+
+    def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
+        assert self.archive is not None
+        self._archive_answered(response, Source.ARCHIVE)
+        items = archive_pages.day_items(response.selector, response.url, self.config.base_url)
+        wanted = [item.url for item in items if self._in_window(item.url)]
+        self._count("skipped/outside_window", len(items) - len(wanted))
+        self.archive.day_listed(day, wanted)
+        yield from self._article_requests(wanted, 0, Via.ARCHIVE, self._canonical(response))
+        yield from self.archive_requests()
+
+    def parse_sitemap_index(self, response: TextResponse) -> Iterator[Request]:
+        assert self.archive is not None
+        self._archive_answered(response, Source.SITEMAPS)
+        children: list[str] = []
+        try:
+            for entry in iter_sitemap(response.body, response.url, self.config.base_url):
+                if entry.kind == "sitemap":
+                    children.append(entry.url)
+        except MalformedFeedError as exc:
+            self._count("failed/malformed_sitemap")
+            logger.error("sitemap index %s skipped: %s", response.url, exc)
+            self.archive.index_failed("malformed")
+            return
+        self.archive.index_read(archive_pages.monthly_sitemaps(children))
+        yield from self.archive_requests()
+
+    def parse_monthly(self, response: TextResponse, month: MonthlySitemap) -> Iterator[Request]:
+        assert self.archive is not None
+        self._archive_answered(response, Source.SITEMAPS)
+        page = self._canonical(response)
+        batch: list[str] = []
+        try:
+            # The monthly sitemaps are an authority on what is an article, like day pages.
+            for entry in iter_sitemap(
+                response.body, response.url, self.config.base_url, urls.archive_item_url
+            ):
+                if entry.kind != "article":
+                    continue
+                batch.append(entry.url)
+                if len(batch) >= SITEMAP_BATCH:
+                    yield from self._article_requests(batch, 0, Via.SITEMAP, page)
+                    batch = []
+            yield from self._article_requests(batch, 0, Via.SITEMAP, page)
+        except MalformedFeedError as exc:
+            self._count("failed/malformed_sitemap")
+            logger.error("monthly sitemap %s skipped: %s", response.url, exc)
+            self.archive.month_failed("malformed")
+        else:
+            self.archive.month_read()
+        yield from self.archive_requests()
+
+    def on_archive_error(self, failure: Failure) -> Iterator[Request]:
+        """A year page, day page or sitemap of the archive failed for good."""
+        archive, request = self.archive, failure.request
+        reason = failure_reason(failure)
+        self._count(f"failed/{reason}")
+        logger.warning("archive page unavailable (%s): %s", reason, request.url)
+        if archive is None:
+            return
+        kwargs = request.cb_kwargs
+        if "day" in kwargs:
+            archive.day_failed(kwargs["day"], reason)
+        elif "year" in kwargs:
+            archive.year_failed(kwargs["year"], reason)
+        elif "month" in kwargs:
+            archive.month_failed(reason)
+        else:
+            archive.index_failed(reason)
+        yield from self.archive_requests()
+
+    def _archive_request(self, path: str, callback: Any, source: Source, **kwargs: Any) -> Request:
+        return Request(
+            self.config.base_url + urls.quote_path(path),
+            callback,
+            cb_kwargs=kwargs,
+            errback=self.on_archive_error,
+            priority=LISTING_PRIORITY,
+            meta={"rfi_source": str(source)},
+        )
+
+    def _archive_answered(self, response: TextResponse, source: Source) -> None:
+        assert self.archive is not None
+        self._answered(response)
+        self.archive.answered(source)
+        if source is Source.ARCHIVE:
+            aside = archive_pages.year_links(response.selector, response.url, self.config.base_url)
+            self.archive.aside(aside)
 
     # -- plumbing -------------------------------------------------------------------------
 

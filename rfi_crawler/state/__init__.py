@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 # The layout of the store's tables, the same in every backend. 1 = the first wave's SQLite
 # layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat, and
-# a leases table holds short-lived locks between processes (the scheduler's guard).
-STORE_VERSION = 2
+# a leases table holds short-lived locks between processes (the scheduler's guard);
+# 3 = the archive days a backfill finished (``archive_days``).
+STORE_VERSION = 3
 
 # Column order of each table, shared by every backend (``rfi-state copy`` relies on it).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -59,6 +60,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "heartbeat_at",
     ),
     "leases": ("name", "holder", "kind", "acquired_at", "expires_at"),
+    "archive_days": ("day", "run_id", "done_at"),
 }
 
 
@@ -142,6 +144,14 @@ class StateStore(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up, if ``holder`` still holds it."""
+
+    def archive_days_done(self, first: str, last: str) -> set[str]:
+        """The archive days (ISO dates) from ``first`` to ``last``, inclusive, that a
+        backfill finished."""
+
+    def mark_archive_days_done(self, days: list[str], run_id: str, now: str) -> None:
+        """These archive days (ISO dates) are finished, in one transaction (a day marked
+        already keeps its first run)."""
 
     def count(self) -> int:
         """Articles exported so far."""

@@ -9,6 +9,16 @@ class _Executes(Protocol):
     def execute(self, statement: Any, /) -> Any: ...
 
 
+# Version 3: the archive days a backfill finished (every item its day page listed reached
+# a final outcome, the day is over in Paris). Also the 2 → 3 migration of both backends.
+ARCHIVE_DAYS = """
+CREATE TABLE IF NOT EXISTS archive_days (
+    day TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    done_at TEXT NOT NULL
+)
+"""
+
 # The current layout (STORE_VERSION); backends differ only in their floating-point type.
 _TABLES = """
 CREATE TABLE articles (
@@ -57,13 +67,14 @@ CREATE TABLE leases (
     kind TEXT NOT NULL,
     acquired_at {real} NOT NULL,
     expires_at {real} NOT NULL
-)
+);
+{archive_days}
 """
 
 
 def tables_sql(real: str) -> str:
     """The current layout's DDL; ``real`` is the backend's 8-byte float type."""
-    return _TABLES.format(real=real)
+    return _TABLES.format(real=real, archive_days=ARCHIVE_DAYS)
 
 
 def execute_script(db: _Executes, script: str) -> None:

@@ -31,7 +31,7 @@ from rfi_crawler.state import (
     check_version,
     redact_uri,
 )
-from rfi_crawler.state.layout import execute_script, tables_sql
+from rfi_crawler.state.layout import ARCHIVE_DAYS, execute_script, tables_sql
 from rfi_crawler.state.sqlite import RUN_FIELDS, claim_row, newer
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,10 @@ SCHEMA = "CREATE TABLE rfi_state_version (version INTEGER NOT NULL);" + tables_s
 )
 
 # MIGRATIONS[n] takes a store from version n to n + 1. PostgreSQL stores began at version 2.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 2 → 3: the archive days a backfill finished.
+    2: ARCHIVE_DAYS,
+}
 
 
 class PostgresStateStore:
@@ -262,6 +265,21 @@ class PostgresStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
+
+    def archive_days_done(self, first: str, last: str) -> set[str]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT day FROM archive_days WHERE day >= %s AND day <= %s", (first, last)
+            ).fetchall()
+        return {day for (day,) in rows}
+
+    def mark_archive_days_done(self, days: list[str], run_id: str, now: str) -> None:
+        with self._transaction() as db, db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO archive_days (day, run_id, done_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (day) DO NOTHING",
+                [(day, run_id, now) for day in days],
+            )
 
     def count(self) -> int:
         return self.count_rows("articles")

@@ -26,7 +26,7 @@ from rfi_crawler.state import (
     StateStoreError,
     check_version,
 )
-from rfi_crawler.state.layout import execute_script, tables_sql
+from rfi_crawler.state.layout import ARCHIVE_DAYS, execute_script, tables_sql
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ MIGRATIONS: dict[int, str] = {
         expires_at REAL NOT NULL
     )
     """,
+    # 2 → 3: the archive days a backfill finished.
+    2: ARCHIVE_DAYS,
 }
 
 _KNOWN_CHUNK = 500  # below SQLite's limit on bound parameters
@@ -265,6 +267,20 @@ class SqliteStateStore:
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction():
             self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def archive_days_done(self, first: str, last: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT day FROM archive_days WHERE day >= ? AND day <= ?", (first, last)
+        )
+        return {day for (day,) in rows}
+
+    def mark_archive_days_done(self, days: list[str], run_id: str, now: str) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO archive_days (day, run_id, done_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (day) DO NOTHING",
+                [(day, run_id, now) for day in days],
+            )
 
     def count(self) -> int:
         return self.count_rows("articles")
