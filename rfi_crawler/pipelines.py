@@ -10,6 +10,7 @@ from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import signals as rfi_signals
+from rfi_crawler.compact import HashSet
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
 from rfi_crawler.refresh import RefreshExtension
@@ -64,7 +65,9 @@ class ValidationPipeline(_CrawlerPipeline):
     the validation messages, counted per field and logged with its URL."""
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        record = ItemAdapter(item).asdict()
+        # A shallow copy: values are plain JSON values already (asdict's deep walk cost
+        # ~0.4 ms a record); only ``version`` is taken out of the copy.
+        record = dict(ItemAdapter(item).items())
         if record.get("version") is None:
             record.pop("version", None)  # assigned later, by the export
         errors = validation_errors(record)
@@ -83,11 +86,11 @@ class ValidationPipeline(_CrawlerPipeline):
 class DuplicateArticlePipeline(_CrawlerPipeline):
     """One record per article id in a run (scope: this run only; across runs the state
     store decides). Requests are already one per canonical URL; this catches one article
-    served under two URLs."""
+    served under two URLs. Ids are kept as 64-bit hashes (rfi_crawler/compact.py)."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.seen: set[str] = set()
+        self.seen = HashSet()
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         key = item.id or item.url or ""
@@ -140,7 +143,7 @@ class ExportPipeline(_CrawlerPipeline):
                 f"not written: {item.id}: the run stopped exporting",
                 log_level="DEBUG",
             )
-        record = ItemAdapter(item).asdict()
+        record = dict(ItemAdapter(item).items())  # shallow: read and written, never changed
         now = self._now()
         try:
             claim = await self.store.call("claim", record, self.run.run_id, now)
@@ -226,6 +229,8 @@ class ExportPipeline(_CrawlerPipeline):
 
     async def _sync(self) -> None:
         assert self.writer is not None
+        # Claims first: no line may be durable before its claim (state/sqlite.py).
+        await self.store.call("flush")
         self.writer.sync()
         batch, self.pending = self.pending, []
         if batch:

@@ -175,6 +175,10 @@ class StateStore(Protocol):
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         """Reserve the record's next version for this run (or say why not), atomically."""
 
+    def flush(self) -> None:
+        """Every claim made so far survives a power cut (called before the run file's
+        fsync: no line may be durable before its claim)."""
+
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         """These (id, version) claims are durably written: they are exported. Returns how many."""
 

@@ -178,6 +178,9 @@ class PostgresStateStore:
                 db.execute(CLAIM_INSERT, decided.claim_row)
         return decided.claim
 
+    def flush(self) -> None:
+        """Nothing to do: every transaction here is durable at COMMIT."""
+
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         committed = 0
         with self._transaction(*(article_id for article_id, _ in keys)) as db:
