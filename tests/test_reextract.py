@@ -47,12 +47,19 @@ def is_article(uri: str) -> bool:
     return urls.is_content_path(urls.unquote_path(urlsplit(uri).path) or "")
 
 
+def is_article_response(record) -> bool:
+    """What re-extract reads: a 200 response of a content URL (the replica's faults answer
+    some article URLs 403, 404 or 500, and a busy crawl can archive those first)."""
+    return (
+        record.rec_type == "response"
+        and record.http_headers.get_statuscode() == "200"
+        and is_article(record.rec_headers["WARC-Target-URI"])
+    )
+
+
 def holds_article(warc) -> bool:
     with open(warc, "rb") as handle:
-        return any(
-            record.rec_type == "response" and is_article(record.rec_headers["WARC-Target-URI"])
-            for record in ArchiveIterator(handle)
-        )
+        return any(is_article_response(record) for record in ArchiveIterator(handle))
 
 
 def read_jsonl(path):
@@ -127,9 +134,7 @@ def test_a_warc_cut_short_keeps_the_records_before_the_cut(captured, tmp_path, c
     with open(first, "rb") as handle:
         records = ArchiveIterator(handle)
         articles = [
-            records.get_record_offset()
-            for record in records
-            if record.rec_type == "response" and is_article(record.rec_headers["WARC-Target-URI"])
+            records.get_record_offset() for record in records if is_article_response(record)
         ]
     cut = tmp_path / first.name  # same name: the records point to the same file
     # Inside the last article's record, as a crash or a bad copy leaves it.

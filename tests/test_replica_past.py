@@ -219,7 +219,7 @@ def test_day_pages_are_served_over_http(site):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--articles", "5"], "--articles must be at least 40"),
+        (["--articles", "5"], "--articles: expected a whole number, at least 40"),
         (["--years", "2025-2006"], "must not run backwards"),
         (["--years", "twenty"], "not a year range"),
         (["--years", "2006-2025", "--past-per-year", "1"], "--past-per-year must be at least"),
