@@ -128,7 +128,7 @@ class BackfillExtension:
     def from_crawler(cls, crawler: Crawler) -> BackfillExtension:
         arguments = getattr(crawler.spider, "arguments", None)
         if not getattr(arguments, "archive", False):
-            raise NotConfigured("not a backfill (archive=1 not given)")
+            raise NotConfigured  # not a backfill: silently off (no log line per hourly run)
         return cls(crawler, RfiConfig.from_settings(crawler.settings))
 
     def __init__(self, crawler: Crawler, config: RfiConfig) -> None:
