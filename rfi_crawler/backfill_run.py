@@ -143,6 +143,7 @@ class BackfillExtension:
         )
         self.since, self.until = window.since, until
         self.status = {source: Status.UNUSED for source in Source}
+        self.failures_in_row = dict.fromkeys(Source, 0)  # no answer at all (not 404, not blocks)
         self.archive_years: dict[int, str] = {}  # year → its page, from the archive-years aside
         self.months: deque[MonthlySitemap] | None = None  # None: the index is not read yet
         self.index_taken = False
@@ -264,6 +265,7 @@ class BackfillExtension:
     # -- what the site answered (told by the spider) --------------------------------------
 
     def answered(self, source: Source) -> None:
+        self.failures_in_row[source] = 0
         if self.status[source] is not Status.BLOCKED:
             self.status[source] = Status.USED
 
@@ -330,7 +332,27 @@ class BackfillExtension:
     def _failed(self, source: Source, reason: str) -> None:
         self._count(f"{source}/failed/{reason}")
         if reason in BLOCK_REASONS:
-            self._count(f"{source}/blocked_answers")
+            self._count(f"{source}/blocked_answers")  # the backoff middleware judges these
+            return
+        if reason in ("http_404", "http_410"):
+            return  # an answer: the page is not there
+        self.failures_in_row[source] += 1
+        if (
+            source is Source.ARCHIVE
+            and self.failures_in_row[source] >= self.config.block_threshold
+            and self.status[source] is not Status.FAILED
+        ):
+            # Timeouts, refused connections, 5xx in a row: stop building day URLs that
+            # will not answer either; the next run tries these days again.
+            self.status[source] = Status.FAILED
+            self.planner.halt()
+            logger.error(
+                "the archive pages failed %d times in a row (last: %s): no more day pages "
+                "are requested in this run",
+                self.failures_in_row[source],
+                reason,
+            )
+            self._judge_sources()
 
     # -- outcomes, blocks, idleness -------------------------------------------------------
 

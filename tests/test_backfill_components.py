@@ -13,6 +13,7 @@ from scrapy import Request
 from scrapy.http import Response
 
 from rfi_crawler import signals as rfi_signals
+from rfi_crawler.backfill import Source
 from rfi_crawler.backfill_progress import BackfillProgress, progress
 from rfi_crawler.backfill_run import BackfillExtension, Status, StoreDays
 from rfi_crawler.middlewares import BlockBackoffMiddleware
@@ -225,3 +226,21 @@ def test_progress_ticks_log_one_line_and_the_end_reaches_the_stats(caplog):
     assert crawler.stats.get_value("rfi/archive/progress/days_done") == 4
     assert crawler.stats.get_value("rfi/archive/progress/days_total") == 10
     assert crawler.stats.get_value("rfi/archive/progress/eta_seconds") is not None
+
+
+def test_archive_pages_failing_in_a_row_halt_the_days_not_the_run():
+    crawler = built_crawler(
+        {"RFI_BLOCK_THRESHOLD": "3"}, archive="1", since="2020-01-01", until="2020-12-31"
+    )
+    extension = BackfillExtension.from_crawler(crawler)
+    for _ in range(5):
+        extension.day_failed(date(2020, 1, 1), "http_404")  # answers: the page is not there
+    extension.day_failed(date(2020, 1, 2), "timeout")
+    extension.answered(Source.ARCHIVE)  # an answer resets the count
+    for _ in range(2):
+        extension.day_failed(date(2020, 1, 3), "connection")
+    assert not extension.planner.halted
+    extension.day_failed(date(2020, 1, 4), "http_5xx")
+    assert extension.planner.halted and extension.status[Source.ARCHIVE] is Status.FAILED
+    assert not extension.closing  # the sitemaps may still carry the run
+    assert crawler.stats.get_value("rfi/archive/archive/failed/http_404") == 5
