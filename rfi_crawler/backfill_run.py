@@ -25,7 +25,9 @@ from twisted.internet.task import LoopingCall
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.extract.archive_pages import year_url
 from rfi_crawler.outcomes import OutcomeLedgerExtension
+from rfi_crawler.run import CrawlRun
 from rfi_crawler.store_errors import STORE_ERRORS
 
 if TYPE_CHECKING:
@@ -165,8 +167,6 @@ class BackfillExtension:
         spider.archive = self  # type: ignore[attr-defined]  # the spider asks what is next
 
     def store_opened(self, store: StateStore) -> None:
-        from rfi_crawler.run import CrawlRun
-
         run = self.crawler.get_extension(CrawlRun)
         self.days.open(store, run.run_id if run is not None else "")
         self.ready = True
@@ -236,8 +236,6 @@ class BackfillExtension:
         if self.archive_years and min(self.archive_years) < year < max(self.archive_years):
             self.planner.calendar(year, {}, absent=True)
             return None
-        from rfi_crawler.extract.archive_pages import year_url
-
         return year_url(year)
 
     def next_month(self, idle: bool = False) -> MonthlySitemap | None:
