@@ -176,8 +176,9 @@ def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd):
         check=False,
     )
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
-    assert '"status": "ok"' in deployed.stdout and '"spiders": 1' in deployed.stdout
-    assert scrapyd.get("listspiders.json", project="rfi_crawler")["spiders"] == ["rfi_cn"]
+    assert '"status": "ok"' in deployed.stdout and '"spiders": 2' in deployed.stdout
+    spiders = scrapyd.get("listspiders.json", project="rfi_crawler")["spiders"]
+    assert sorted(spiders) == ["rfi_cn", "rfi_cn_backfill"]
 
     site = ReplicaSite(articles=60, seed=21, today=datetime.now(UTC).date())
     site.article_delay = 0.05  # long enough for the overlap check to meet a live job
