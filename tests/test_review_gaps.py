@@ -16,6 +16,7 @@ from typing import ClassVar
 import pytest
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.core.spidermw import SpiderMiddlewareManager
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from rfi_crawler import signals as rfi_signals
@@ -362,3 +363,14 @@ def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
     away = Response(robots.url, status=301, headers={"Location": "http://127.0.0.1:8001/r"})
     with pytest.raises(Rejected, match="another origin"):
         guard.process_response(robots, away)
+
+
+# Issue 11 §7 (what a user notices): with RFI_WARC_DIR unset, every crawl began with two
+# "Disabled … RFI_WARC_DIR is not set" WARNING lines; Scrapy logs a NotConfigured's message
+# as a WARNING, so an optional component that is simply off raises it bare.
+def test_warc_capture_switched_off_warns_of_nothing(tmp_path):
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path)})
+    for component in (WarcCaptureMiddleware, WarcLinkMiddleware):
+        with pytest.raises(NotConfigured) as off:
+            component.from_crawler(crawler)
+        assert off.value.args == ()
