@@ -16,6 +16,7 @@ from typing import ClassVar
 import pytest
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.core.spidermw import SpiderMiddlewareManager
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from rfi_crawler import signals as rfi_signals
@@ -31,6 +32,19 @@ from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, built_crawler, crawl_env
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 from tests.test_archive_import import archive_text
+
+
+def scrapy_crawl(*args: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl rfi_cn ARGS…`` in the project, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", *args],
+        cwd=PROJECT_ROOT,
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 # Issue 10 item 12, for links found in pages: the `urls` argument resolved its dot segments,
@@ -211,17 +225,10 @@ def test_an_uncreatable_folder_stops_scrapy_crawl_in_one_line(tmp_path, extra, m
     blocked.write_text("")
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:
-        command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
-        for name, value in {**TEST_SETTINGS, "RFI_BASE_URL": server.base_url}.items():
-            command += ["-s", f"{name}={value}"]
-        done = subprocess.run(
-            [*command, *(part.format(blocked=blocked) for part in extra)],
-            cwd=PROJECT_ROOT,
-            env=crawl_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        settings = {**TEST_SETTINGS, "RFI_BASE_URL": server.base_url}
+        done = scrapy_crawl(
+            *(arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")),
+            *(part.format(blocked=blocked) for part in extra),
         )
         assert sum(server.requested().values()) == 0
     assert done.returncode == 2, done.stderr[-2000:]
@@ -283,15 +290,13 @@ def test_the_plot_of_an_undated_dataset_warns_of_nothing(tmp_path, capsys):
 
 # Issue 11 §3, "one line": the refusal came after Scrapy's twelve-line start-up banner.
 def test_a_refused_crawl_prints_its_one_line_and_nothing_else(tmp_path):
-    settings = ["-s", f"RFI_DATA_DIR={tmp_path}", "-s", "RFI_BASE_URL=http://127.0.0.1:9"]
-    done = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", "-a", "sinse=2025-11-01", *settings],
-        cwd=PROJECT_ROOT,
-        env=crawl_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = scrapy_crawl(
+        "-a",
+        "sinse=2025-11-01",
+        "-s",
+        f"RFI_DATA_DIR={tmp_path}",
+        "-s",
+        "RFI_BASE_URL=http://127.0.0.1:9",
     )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -337,18 +342,9 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
     for server in (elsewhere, site):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        done = subprocess.run(
-            [
-                *(sys.executable, "-m", "scrapy", "crawl", "rfi_cn"),
-                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
-                *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
-            ],
-            cwd=PROJECT_ROOT,
-            env=crawl_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        done = scrapy_crawl(
+            *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
+            *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
         )
     finally:
         for server in (elsewhere, site):
@@ -367,3 +363,14 @@ def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
     away = Response(robots.url, status=301, headers={"Location": "http://127.0.0.1:8001/r"})
     with pytest.raises(Rejected, match="another origin"):
         guard.process_response(robots, away)
+
+
+# Issue 11 §7 (what a user notices): with RFI_WARC_DIR unset, every crawl began with two
+# "Disabled … RFI_WARC_DIR is not set" WARNING lines; Scrapy logs a NotConfigured's message
+# as a WARNING, so an optional component that is simply off raises it bare.
+def test_warc_capture_switched_off_warns_of_nothing(tmp_path):
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path)})
+    for component in (WarcCaptureMiddleware, WarcLinkMiddleware):
+        with pytest.raises(NotConfigured) as off:
+            component.from_crawler(crawler)
+        assert off.value.args == ()
