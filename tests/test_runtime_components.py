@@ -284,6 +284,13 @@ def test_a_crawl_that_reached_nothing_ends_unreachable_with_one_line():
     reach.spider_idle()  # one answer is enough
 
 
+def test_urls_that_do_not_exist_are_not_blamed_on_blocking():
+    reach = built_crawler().get_extension(ReachabilityExtension)
+    reach.start_failed("https://www.rfi.fr/cn/中国/20251130-typo", "http_404")
+    line = reach.describe()
+    assert "do not exist" in line and "blocks" not in line
+
+
 def test_every_failed_finish_reason_has_its_own_non_zero_exit_status():
     failures = {k: v for k, v in EXIT_STATUS.items() if k not in ("finished", "shutdown")}
     assert set(failures) >= {
