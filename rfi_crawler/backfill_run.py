@@ -25,7 +25,9 @@ from twisted.internet.task import LoopingCall
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
 from rfi_crawler.config import RfiConfig
+from rfi_crawler.extract.archive_pages import year_url
 from rfi_crawler.outcomes import OutcomeLedgerExtension
+from rfi_crawler.run import CrawlRun
 from rfi_crawler.store_errors import STORE_ERRORS
 
 if TYPE_CHECKING:
@@ -128,7 +130,7 @@ class BackfillExtension:
     def from_crawler(cls, crawler: Crawler) -> BackfillExtension:
         arguments = getattr(crawler.spider, "arguments", None)
         if not getattr(arguments, "archive", False):
-            raise NotConfigured("not a backfill (archive=1 not given)")
+            raise NotConfigured  # not a backfill: silently off (no log line per hourly run)
         return cls(crawler, RfiConfig.from_settings(crawler.settings))
 
     def __init__(self, crawler: Crawler, config: RfiConfig) -> None:
@@ -143,6 +145,7 @@ class BackfillExtension:
         )
         self.since, self.until = window.since, until
         self.status = {source: Status.UNUSED for source in Source}
+        self.failures_in_row = dict.fromkeys(Source, 0)  # no answer at all (not 404, not blocks)
         self.archive_years: dict[int, str] = {}  # year → its page, from the archive-years aside
         self.months: deque[MonthlySitemap] | None = None  # None: the index is not read yet
         self.index_taken = False
@@ -164,8 +167,6 @@ class BackfillExtension:
         spider.archive = self  # type: ignore[attr-defined]  # the spider asks what is next
 
     def store_opened(self, store: StateStore) -> None:
-        from rfi_crawler.run import CrawlRun
-
         run = self.crawler.get_extension(CrawlRun)
         self.days.open(store, run.run_id if run is not None else "")
         self.ready = True
@@ -235,8 +236,6 @@ class BackfillExtension:
         if self.archive_years and min(self.archive_years) < year < max(self.archive_years):
             self.planner.calendar(year, {}, absent=True)
             return None
-        from rfi_crawler.extract.archive_pages import year_url
-
         return year_url(year)
 
     def next_month(self, idle: bool = False) -> MonthlySitemap | None:
@@ -264,6 +263,7 @@ class BackfillExtension:
     # -- what the site answered (told by the spider) --------------------------------------
 
     def answered(self, source: Source) -> None:
+        self.failures_in_row[source] = 0
         if self.status[source] is not Status.BLOCKED:
             self.status[source] = Status.USED
 
@@ -330,7 +330,27 @@ class BackfillExtension:
     def _failed(self, source: Source, reason: str) -> None:
         self._count(f"{source}/failed/{reason}")
         if reason in BLOCK_REASONS:
-            self._count(f"{source}/blocked_answers")
+            self._count(f"{source}/blocked_answers")  # the backoff middleware judges these
+            return
+        if reason in ("http_404", "http_410"):
+            return  # an answer: the page is not there
+        self.failures_in_row[source] += 1
+        if (
+            source is Source.ARCHIVE
+            and self.failures_in_row[source] >= self.config.block_threshold
+            and self.status[source] is not Status.FAILED
+        ):
+            # Timeouts, refused connections, 5xx in a row: stop building day URLs that
+            # will not answer either; the next run tries these days again.
+            self.status[source] = Status.FAILED
+            self.planner.halt()
+            logger.error(
+                "the archive pages failed %d times in a row (last: %s): no more day pages "
+                "are requested in this run",
+                self.failures_in_row[source],
+                reason,
+            )
+            self._judge_sources()
 
     # -- outcomes, blocks, idleness -------------------------------------------------------
 

@@ -270,6 +270,7 @@ def test_archive_and_sitemaps_both_blocked_end_blocked_keeping_progress(site, se
         server.base_url, tmp_path / "two", data_dir=data, args=backfill_args(part[0], WINDOW[1])
     )
     assert blocked.returncode == 3, blocked.log[-3000:]
+    assert "Traceback" not in blocked.log, blocked.log[-3000:]
     assert blocked.stats["finish_reason"] == "blocked"
     assert blocked.stats["rfi/archive/source/archive"] == "blocked"
     assert blocked.stats["rfi/archive/source/sitemaps"] == "blocked"

@@ -59,9 +59,13 @@ def is_article_response(record) -> bool:
     )
 
 
-def holds_article(warc) -> bool:
+def article_responses(warc) -> int:
     with open(warc, "rb") as handle:
-        return any(is_article_response(record) for record in ArchiveIterator(handle))
+        return sum(is_article_response(record) for record in ArchiveIterator(handle))
+
+
+def holds_article(warc) -> bool:
+    return article_responses(warc) > 0
 
 
 def read_jsonl(path):
@@ -80,8 +84,8 @@ def test_round_trip_gives_the_crawls_records(captured, tmp_path, jobs, capsys):
     for original in records:
         record = by_id[original["id"]]
         for name, value in original.items():
-            if name == "version":
-                continue  # assigned by the state store; see --against
+            if name in ("version", "detected_at", "changed_fields", "change_cause"):
+                continue  # assigned at export by the state store; see --against
             if name != "crawl":
                 assert record[name] == value, (original["url"], name)
         crawl, before = record["crawl"], original["crawl"]
@@ -132,7 +136,9 @@ def test_against_the_run_files_writes_only_what_changed(captured, tmp_path, caps
 
 def test_a_warc_cut_short_keeps_the_records_before_the_cut(captured, tmp_path, capsys):
     _, warcs, _ = captured
-    first = next(w for w in warcs if holds_article(w))  # see test_jobs_give_the_same_output
+    # Two articles at least, so that one survives the cut (a busy crawl can fill a file
+    # with listings and a single article).
+    first = next(w for w in warcs if article_responses(w) >= 2)
     with open(first, "rb") as handle:
         records = ArchiveIterator(handle)
         articles = [

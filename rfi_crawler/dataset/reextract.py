@@ -50,7 +50,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PROVENANCE = ("crawl", "version", "extractor_version")
+PROVENANCE = (
+    "crawl",
+    "version",
+    "extractor_version",
+    "detected_at",
+    "changed_fields",
+    "change_cause",
+)
 # Decoded by warcio (as HttpCompressionMiddleware decodes them in a crawl).
 DECODED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
 # One file for several workers: parts per worker (small parts even out their speeds).
@@ -393,6 +400,8 @@ def reextract(
                 continue
             record = json.loads(line)
             record["version"] = version + 1
+            if version:  # the same archived page read again: our change, not RFI's
+                record["change_cause"] = "extractor"
             line = dumps(record)
             report.outcomes["changed" if version else "new"] += 1
         else:

@@ -17,7 +17,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 #: Bump whenever a field is added, removed or changes meaning; manifests name it.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 SCHEMA_RESOURCE = "record.schema.json"
 
 
@@ -54,4 +54,18 @@ def full_validation_errors(record: dict[str, Any]) -> list[str]:
     errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
     return [
         f"{'/'.join(str(p) for p in e.absolute_path) or '<record>'}: {e.message}" for e in errors
+    ]
+
+
+@cache
+def _event_validator() -> Draft202012Validator:
+    schema = record_schema()
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/event"})
+
+
+def event_errors(event: dict[str, Any]) -> list[str]:
+    """``validation_errors`` for an event line of a run file (``$defs/event``)."""
+    errors = sorted(_event_validator().iter_errors(event), key=lambda e: list(e.absolute_path))
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<event>'}: {e.message}" for e in errors
     ]

@@ -74,6 +74,7 @@ class Via(StrEnum):
     RELATED = "related"
     TAG = "tag"
     URL = "url"
+    RECHECK = "recheck"  # a known article the re-check schedule fetches again
     ARCHIVE = "archive"  # an archive day page
 
 
@@ -118,9 +119,7 @@ class RfiCnSpider(Spider):
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
         # Replaced at spider_opened by the refresh extension, which reads the state store;
         # without it (EXTENSIONS: None), every known article is downloaded again.
-        spider.refresh_policy = RefreshPolicy(
-            None, spider.config.refresh_days, True, datetime.now(UTC).date()
-        )
+        spider.refresh_policy = RefreshPolicy(None, (), 0, True, datetime.now(UTC))
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
@@ -154,6 +153,10 @@ class RfiCnSpider(Spider):
             yield self._listing_request(RSS_PATH, self.parse_rss)
         if "sitemap" in starts:
             yield self._listing_request(NEWS_SITEMAP_PATH, self.parse_sitemap)
+        # Re-checks come as leaves (the depth limit): they widen no related-link reach.
+        rechecks, leaf = self.refresh_policy.rechecks, self.arguments.related_depth
+        for request in self._article_requests(rechecks, leaf, Via.RECHECK, None):
+            yield request
 
     # -- listings -------------------------------------------------------------------------
 
