@@ -177,18 +177,20 @@ def test_two_schedulers_one_lease(scrapyd, tmp_path):
 
 
 def test_the_guard_no_longer_lives_in_tmp(scrapyd, tmp_path):
-    """Another local user's symlink at the old /tmp lock path truncated a file of ours."""
+    """Another local user's symlink at the old /tmp lock path truncated a file of ours. The
+    child gets a temporary folder of its own, so the symlink is always planted."""
     victim = tmp_path / "victim"
     victim.write_text("keep me")
-    old_lock = Path(tempfile.gettempdir()) / "rfi-schedule-rfi_crawler.lock"
-    planted = not old_lock.exists() and not old_lock.is_symlink()
-    if planted:
-        old_lock.symlink_to(victim)
-    try:
-        done = rfi_schedule("-s", f"RFI_DATA_DIR={tmp_path / 'data'}", "--url", scrapyd.url)
-    finally:
-        if planted:
-            old_lock.unlink()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    (temp / "rfi-schedule-rfi_crawler.lock").symlink_to(victim)
+    done = rfi_schedule(
+        "-s",
+        f"RFI_DATA_DIR={tmp_path / 'data'}",
+        "--url",
+        scrapyd.url,
+        environ={**env(), "TMPDIR": str(temp)},
+    )
     assert done.returncode == schedule.SCHEDULED, done.stderr
     assert victim.read_text() == "keep me"
 
