@@ -1,26 +1,39 @@
 """Crawl cost: rfi_cn against a null spider fetching the same URLs, on the replica.
 
     python -m benchmarks.crawl [--articles 3000] [--concurrency 8] [--repeat 1]
+    # and an older checkout's rfi_cn in the same run (git archive REV | tar -x -C /tmp/old):
+    python -m benchmarks.crawl --baseline /tmp/old
+    # memory growth with crawl size, on small pages (no <style>/<svg>/plain <script>):
+    python -m benchmarks.crawl --small-pages --articles 10000 --articles 100000 --concurrency 2
 
 The replica (pages of ~500 KB built from the real article template) runs in this process
 on 127.0.0.1; each crawl is a child ``scrapy crawl`` process with the same settings (no
 delays, no AutoThrottle). rfi_cn runs first; the null spider then requests exactly the
-URLs rfi_cn fetched (the replica's request log) through the same engine, middlewares and
-pipelines, and does nothing with the responses. CPU time and peak RSS of each crawl come
-from the kernel (``os.wait4``), so they count the crawler only, never the replica.
+URLs rfi_cn fetched (the replica's request log) through the same engine and middlewares
+(no item pipelines: it yields no item), and does nothing with the responses. CPU time and
+peak RSS of each crawl come from the kernel (``os.wait4``), so they count the crawler only,
+never the replica.
 
 Throughput is pages over the engine's time (Scrapy's ``elapsed_time_seconds``, open to
 close; process start-up is left out); CPU per page counts the whole process, start-up
 included (about 1 s). On a shared machine wall time is noisy; CPU ms per page is the
 steadier figure. With
 ``--repeat`` the two spiders alternate and the table gives medians.
+
+``--baseline DIR`` runs a third crawl, rfi_cn of the project checked out in DIR, against
+the same replica (same URLs expected). ``--small-pages`` serves pages stripped of their
+``<style>``, ``<svg>`` and non-data ``<script>`` elements (about 90 KB instead of 500 KB),
+to measure what grows with the crawl rather than what the pages in flight hold; several
+``--articles`` then give one table each and the growth per article between each two.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -28,7 +41,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import NotConfigured
@@ -42,12 +55,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class NullSpider(Spider):
-    """Requests the URLs listed in ``-a urls_file=…`` and ignores every response."""
+    """Requests the URLs listed in the file ``NULL_URLS_FILE`` names and ignores every
+    response (a setting: the project's ``crawl`` command refuses unknown spider arguments)."""
 
     name = "null"
+    # The project's pipelines need the run's extensions, which rfi_cn adds for itself; they
+    # would receive no item from this spider anyway.
+    custom_settings: ClassVar[dict[str, Any]] = {"ITEM_PIPELINES": {}}
 
     async def start(self) -> AsyncIterator[Request]:
-        lines = Path(self.urls_file).read_text(encoding="utf-8").splitlines()
+        path = Path(self.settings["NULL_URLS_FILE"])
+        lines = path.read_text(encoding="utf-8").splitlines()
         for url in lines:
             yield Request(url, self.parse)
 
@@ -122,9 +140,9 @@ def run_spider(
     server: Any,
     workdir: Path,
     settings: dict[str, str],
-    args: dict[str, str],
     extra: dict[str, str],
     profile: str | None = None,
+    project: Path = PROJECT_ROOT,
 ) -> dict[str, Any]:
     workdir.mkdir(parents=True)
     merged = {
@@ -134,7 +152,11 @@ def run_spider(
         "EXTENSIONS": json.dumps({"tests.stats_dump.StatsDump": 0}),
         **extra,
     }
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # ``project`` first on the path (and the working directory): its rfi_crawler is the one run.
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join({str(project): 0, str(PROJECT_ROOT): 0}),
+    }
     command = [sys.executable, "-m", "scrapy", "crawl", spider]
     if profile == "cpu":
         command[1:1] = ["-m", "cProfile", "-o", str(workdir / "cpu.prof")]
@@ -146,15 +168,13 @@ def run_spider(
         )
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
-    for name, value in args.items():
-        command += ["-a", f"{name}={value}"]
     server.reset_log()
     log = open(workdir / "log.txt", "wb")  # noqa: SIM115 (closed below)
     started = time.perf_counter()
     with log:
         process = subprocess.Popen(
             command,
-            cwd=PROJECT_ROOT,
+            cwd=project,
             env=environment,
             stdout=log,
             stderr=log,
@@ -183,6 +203,28 @@ def run_spider(
     }
 
 
+def strip_page(html: str) -> str:
+    """The page without its ``<style>``, ``<svg>`` and non-data ``<script>`` elements."""
+    return _BULK.sub(lambda m: m[0] if _DATA_SCRIPT.match(m[0]) else "", html)
+
+
+_BULK = re.compile(r"<style\b.*?</style>|<svg\b.*?</svg>|<script\b.*?</script>", re.S | re.I)
+_DATA_SCRIPT = re.compile(r'<script[^>]*(?:application/ld\+json|id="datalayer")', re.I)
+
+
+def small_page_site(articles: int) -> Any:
+    from tests.replica.site import ReplicaSite
+
+    class SmallPageSite(ReplicaSite):
+        def render_article(self, article: Any) -> str:
+            return strip_page(super().render_article(article))
+
+        def render_page(self, canonical_url: str, title: str, main: str) -> str:
+            return strip_page(super().render_page(canonical_url, title, main))
+
+    return SmallPageSite(articles=articles, seed=1, page_size=50)
+
+
 def fetched_urls(base_url: str, paths: list[str]) -> list[str]:
     from rfi_crawler.urls import quote_path
 
@@ -202,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--articles", type=int, action="append", help="default 3000; repeatable")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs per spider")
     parser.add_argument(
@@ -211,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an extra Scrapy setting for both spiders (e.g. RFI_WARC_DIR=…)",
+        help="an extra Scrapy setting for every crawl (e.g. RFI_WARC_DIR=…)",
     )
     parser.add_argument("--keep", type=Path, help="keep run folders (logs, outputs) here")
     parser.add_argument(
@@ -220,66 +262,120 @@ def main(argv: list[str] | None = None) -> int:
         help="profile rfi_cn (cProfile to cpu.prof, or tracemalloc to memory.txt, in its "
         "run folder; use with --keep); its numbers are then not comparable",
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="also crawl with rfi_cn of the project checked out here"
+    )
+    parser.add_argument(
+        "--small-pages",
+        action="store_true",
+        help="pages without <style>, <svg> and non-data <script> (for growth per article)",
+    )
+    parser.add_argument("--no-null", action="store_true", help="skip the null spider")
     args = parser.parse_args(argv)
-    if args.articles < 40 or args.concurrency < 1 or args.repeat < 1:
+    sizes = args.articles or [3000]
+    if min(sizes) < 40 or args.concurrency < 1 or args.repeat < 1:
         parser.error("--articles must be 40 or more, --concurrency and --repeat 1 or more")
+    if args.baseline and not (args.baseline / "rfi_crawler").is_dir():
+        parser.error(f"--baseline {args.baseline}: no rfi_crawler package there")
     extra = dict(item.split("=", 1) for item in args.extra if "=" in item)
-
-    site = ReplicaSite(articles=args.articles, seed=1, page_size=50)
-    listing_pages = args.articles // 50 + 1  # every section page: all listed articles start
     scratch = tempfile.TemporaryDirectory(prefix="rfi-bench-")
     root = args.keep or Path(scratch.name)
-    runs: dict[str, list[dict[str, Any]]] = {"rfi_cn": [], "null": []}
-    with scratch, ReplicaServer(site) as server:
+    spiders = ["rfi_cn"] + ["baseline"] * bool(args.baseline) + ["null"] * (not args.no_null)
+    tables: list[tuple[int, dict[str, list[dict[str, Any]]]]] = []
+    with scratch:
+        for size in sizes:
+            if args.small_pages:
+                site = small_page_site(size)
+            else:
+                site = ReplicaSite(articles=size, seed=1, page_size=50)
+            runs = crawl_site(site, size, spiders, args, extra, root / str(size), ReplicaServer)
+            tables.append((size, runs))
+    for size, runs in tables:
+        print_table(size, runs, args, extra)
+    for (small, first), (large, second) in itertools.pairwise(tables):
+        print(f"\ngrowth of peak RSS per article from {small:,} to {large:,} articles:")
+        for spider in first:
+            grown = median(second[spider], "peak_rss_mb") - median(first[spider], "peak_rss_mb")
+            print(f"- {spider}: {1024 * grown / (large - small):.2f} KB/article")
+    return 0
+
+
+def crawl_site(
+    site: Any,
+    size: int,
+    spiders: list[str],
+    args: argparse.Namespace,
+    extra: dict[str, str],
+    root: Path,
+    server_class: Any,
+) -> dict[str, list[dict[str, Any]]]:
+    listing_pages = size // 50 + 1  # every section page: all listed articles start
+    runs: dict[str, list[dict[str, Any]]] = {spider: [] for spider in spiders}
+    with server_class(site) as server:
         settings = settings_for(args.concurrency, listing_pages, server.base_url)
         for n in range(args.repeat):
-            real = run_spider(
-                "rfi_cn", server, root / f"rfi_cn-{n}", settings, {}, extra, args.profile
-            )
-            urls_file = root / f"urls-{n}.txt"
-            urls_file.write_text(
-                "\n".join(fetched_urls(server.base_url, real["requests"])), encoding="utf-8"
-            )
-            null = run_spider(
-                "null", server, root / f"null-{n}", settings, {"urls_file": str(urls_file)}, extra
-            )
-            runs["rfi_cn"].append(real)
-            runs["null"].append(null)
-            for result in (real, null):
+            real = run_spider("rfi_cn", server, root / f"rfi_cn-{n}", settings, extra, args.profile)
+            results = [real]
+            if args.baseline:
+                base = run_spider(
+                    "rfi_cn", server, root / f"baseline-{n}", settings, extra, None, args.baseline
+                )
+                results.append({**base, "spider": "baseline"})
+            if not args.no_null:
+                urls_file = root / f"urls-{n}.txt"
+                urls_file.write_text(
+                    "\n".join(fetched_urls(server.base_url, real["requests"])), encoding="utf-8"
+                )
+                null_settings = {**settings, "NULL_URLS_FILE": str(urls_file)}
+                results.append(run_spider("null", server, root / f"null-{n}", null_settings, extra))
+            for result in results:
+                runs[result["spider"]].append(result)
                 print(
-                    f"run {n + 1}: {result['spider']:7s} {result['pages']:6d} pages "
-                    f"({result['articles']} articles, {result['items']} items) in "
+                    f"{size} articles, run {n + 1}: {result['spider']:8s} {result['pages']:6d} "
+                    f"pages ({result['articles']} articles, {result['items']} items) in "
                     f"{result['crawl_seconds']:6.1f} s ({result['seconds']:.1f} s with "
                     f"start-up); CPU {result['cpu_s']:6.1f} s; "
                     f"peak RSS {result['peak_rss_mb']:6.1f} MB",
                     file=sys.stderr,
                     flush=True,
                 )
+    return runs
 
-    def median(spider: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[spider])
 
-    ratio = median("rfi_cn", "pages_per_s") / median("null", "pages_per_s")
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def print_table(
+    size: int, runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, extra: dict
+) -> None:
+    pages = "small pages (~90 KB)" if args.small_pages else "~500 KB pages"
     print(
-        f"replica: {args.articles} articles (~500 KB pages), {args.concurrency} concurrent, "
+        f"\nreplica: {size} articles ({pages}), {args.concurrency} concurrent, "
         f"{args.repeat} run(s) each{' (medians)' if args.repeat > 1 else ''}; "
         f"extra settings: {extra or 'none'}"
     )
-    print("| | rfi_cn | null spider |\n|---|---|---|")
-    print(f"| pages fetched | {median('rfi_cn', 'pages'):.0f} | {median('null', 'pages'):.0f} |")
-    print(
-        f"| throughput | {median('rfi_cn', 'pages_per_s'):.1f} pages/s | "
-        f"{median('null', 'pages_per_s'):.1f} pages/s (ratio {ratio:.2f}) |"
+    spiders = list(runs)
+    reference = "null" if "null" in runs else None
+
+    def ratio(spider: str, key: str) -> str:
+        if reference is None or spider == reference:
+            return ""
+        return f" ({median(runs[spider], key) / median(runs[reference], key):.2f} × null)"
+
+    print("| | " + " | ".join(spiders) + " |\n|---|" + "---|" * len(spiders))
+    rows = (
+        ("pages fetched", "pages", "{:.0f}", False),
+        ("throughput", "pages_per_s", "{:.1f} pages/s", True),
+        ("crawler CPU per page", "cpu_ms_per_page", "{:.1f} ms", False),
+        ("peak RSS", "peak_rss_mb", "{:.0f} MB", True),
     )
-    print(
-        f"| crawler CPU per page | {median('rfi_cn', 'cpu_ms_per_page'):.1f} ms | "
-        f"{median('null', 'cpu_ms_per_page'):.1f} ms |"
-    )
-    print(
-        f"| peak RSS | {median('rfi_cn', 'peak_rss_mb'):.0f} MB | "
-        f"{median('null', 'peak_rss_mb'):.0f} MB |"
-    )
-    return 0
+    for title, key, form, with_ratio in rows:
+        cells = [
+            form.format(median(runs[s], key)) + (ratio(s, key) if with_ratio else "")
+            for s in spiders
+        ]
+        print(f"| {title} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ its peak RSS comes from the kernel (``os.wait4``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -22,55 +21,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.replica.site import SECTIONS, WORDS
+from benchmarks.records import RunFiles, day_of, record, versions_of
+from tests.replica.site import WORDS
 
 
 def generate(folder: Path, count: int, seed: int = 1) -> int:
     rng = random.Random(seed)
-    handles = [open(folder / f"rfi_cn-{n:02d}.jsonl", "w", encoding="utf-8") for n in range(10)]  # noqa: SIM115
-    written = 0
     paragraph = "".join(rng.choice(WORDS) for _ in range(120)) + "。"
-    for n in range(count):
-        day = f"20{20 + n % 6:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}"
-        versions = (1, 2) if n % 20 == 0 else (1,)
-        for version in versions:
-            record = {
-                "id": f"WBMZ{n}",
-                "url": f"https://www.rfi.fr/cn/x/{day.replace('-', '')}-{n}",
-                "edition": "cn",
-                "language": "zh-Hans",
-                "type": "article",
-                "title": f"{rng.choice(WORDS)}{rng.choice(WORDS)} {n}",
-                "kicker": None,
-                "lead": paragraph[:80],
-                "body": "\n\n".join([paragraph] * 5),
-                "subheadings": [],
-                "published_at": f"{day}T08:00:00+00:00",
-                "modified_at": None,
-                "authors": ["左依"],
-                "section": SECTIONS[n % len(SECTIONS)],
-                "programme": None,
-                "tags": [rng.choice(WORDS)],
-                "image": None,
-                "media": [],
-                "related": [],
-                "links": [],
-                "translations": {},
-                "char_count": 1200,
-                "content_hash": f"{n:064x}",
-                "version": version,
-                "crawl": {
-                    "fetched_at": f"{day}T09:00:0{version}+00:00",
-                    "via": "homepage",
-                    "referer": None,
-                    "depth": 0,
-                },
-            }
-            handles[rng.randrange(10)].write(json.dumps(record, ensure_ascii=False) + "\n")
-            written += 1
-    for handle in handles:
-        handle.close()
-    return written
+    with RunFiles(folder, rng) as out:
+        for n in range(count):
+            day = day_of(n)
+            for version in versions_of(n):
+                fields = {
+                    "url": f"https://www.rfi.fr/cn/x/{day.replace('-', '')}-{n}",
+                    "title": f"{rng.choice(WORDS)}{rng.choice(WORDS)} {n}",
+                    "lead": paragraph[:80],
+                    "body": "\n\n".join([paragraph] * 5),
+                    "authors": ["左依"],
+                    "tags": [rng.choice(WORDS)],
+                    "related": [],
+                    "char_count": 1200,
+                }
+                out.write(record(n, version, day, **fields))
+    return out.written
 
 
 def huge_line(folder: Path, megabytes: int) -> int:

@@ -14,7 +14,6 @@ timed in the same run, is the baseline the SQLite build is compared with.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sqlite3
@@ -25,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.records import RunFiles, day_of, record, versions_of
 from rfi_crawler.dataset.serve import SEARCH_SQL
-from tests.replica.site import AUTHORS, SECTIONS, TAGS, WORDS
+from tests.replica.site import AUTHORS, TAGS, WORDS
 
 RARE = ("赖清德", "蟑螂")
 COMMON = ("台湾", "中国法国")  # two characters: a scan; four: the trigram index
@@ -48,53 +48,27 @@ def body(rng: random.Random, n: int) -> str:
 
 def generate(folder: Path, count: int, seed: int = 1) -> int:
     rng = random.Random(seed)
-    handles = [open(folder / f"rfi_cn-{n:02d}.jsonl", "w", encoding="utf-8") for n in range(10)]  # noqa: SIM115
-    written = 0
-    for n in range(count):
-        day = f"20{20 + n % 6:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}"
-        text = body(rng, n)
-        for version in (1, 2) if n % 20 == 0 else (1,):
-            record = {
-                "id": f"WBMZ{n}",
-                "url": url(n),
-                "edition": "cn",
-                "language": "zh-Hans",
-                "type": "article",
-                "title": f"{rng.choice(WORDS)}{rng.choice(WORDS)} {n}",
-                "kicker": None,
-                "lead": text[:80],
-                "body": text,
-                "subheadings": [],
-                "published_at": f"{day}T08:00:00+00:00",
-                "modified_at": None,
-                "authors": [rng.choice(AUTHORS)],
-                "section": SECTIONS[n % len(SECTIONS)],
-                "programme": None,
-                "tags": rng.sample(TAGS, k=1 + n % 3),
-                "image": None,
-                "media": [],
-                # Mostly inside the dataset; n + count is outside it.
-                "related": [
-                    {"url": url(rng.randrange(count + count // 10)), "title": "相关"}
-                    for _ in range(3)
-                ],
-                "links": [],
-                "translations": {},
-                "char_count": len(text),
-                "content_hash": f"{n:064x}",
-                "version": version,
-                "crawl": {
-                    "fetched_at": f"{day}T09:00:0{version}+00:00",
-                    "via": "homepage",
-                    "referer": None,
-                    "depth": 0,
-                },
-            }
-            handles[rng.randrange(10)].write(json.dumps(record, ensure_ascii=False) + "\n")
-            written += 1
-    for handle in handles:
-        handle.close()
-    return written
+    with RunFiles(folder, rng) as out:
+        for n in range(count):
+            day = day_of(n)
+            text = body(rng, n)
+            for version in versions_of(n):
+                fields = {
+                    "url": url(n),
+                    "title": f"{rng.choice(WORDS)}{rng.choice(WORDS)} {n}",
+                    "lead": text[:80],
+                    "body": text,
+                    "authors": [rng.choice(AUTHORS)],
+                    "tags": rng.sample(TAGS, k=1 + n % 3),
+                    # Mostly inside the dataset; n + count is outside it.
+                    "related": [
+                        {"url": url(rng.randrange(count + count // 10)), "title": "相关"}
+                        for _ in range(3)
+                    ],
+                    "char_count": len(text),
+                }
+                out.write(record(n, version, day, **fields))
+    return out.written
 
 
 def build(folder: Path, output: Path, fmt: str) -> tuple[float, float]:

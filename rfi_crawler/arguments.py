@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rfi_crawler import urls
-from rfi_crawler.config import ConfigError, check_names
+from rfi_crawler.config import ConfigError, check_names, parse_flag
 
 # A URL carries the Paris date of publication, which can be a day off the UTC date the
 # window is judged by; pages within a day of the window are fetched, then judged exactly.
@@ -110,14 +110,7 @@ class SpiderArguments:
 
 
 def _flag(name: str, value: str | None) -> bool | None:
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={value!r} is not accepted: expected 1 or 0")
+    return None if value is None else parse_flag(name, value)
 
 
 def _day(name: str, value: str | None) -> date | None:

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -15,7 +16,15 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.project import project_data_dir
 
+from rfi_crawler.recheck import (
+    DEFAULT_SCHEDULE,
+    format_schedule,
+    parse_schedule,
+    refresh_days_schedule,
+)
+
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 START_POINTS = ("homepage", "sections", "rss", "sitemap")
@@ -71,7 +80,10 @@ class RfiConfig:
     state_uri: str = ""  # default: sqlite file in data_dir
     output_dir: Path | None = None  # default: data_dir / "output"
     output_compression: str | None = None
-    refresh_days: int = 3
+    recheck_schedule: str = DEFAULT_SCHEDULE  # validated text; see ``schedule``
+    recheck_max_per_run: int = 100
+    recheck_now: datetime | None = None  # None: the system clock
+    refresh_days: int | None = None  # deprecated alias of recheck_schedule
     refresh: bool = False
     sync_every: int = 25
     sync_seconds: float = 5.0
@@ -94,6 +106,14 @@ class RfiConfig:
             object.__setattr__(self, "state_uri", f"sqlite:///{self.data_dir / 'state.sqlite3'}")
         if self.output_dir is None:
             object.__setattr__(self, "output_dir", self.data_dir / "output")
+
+    @property
+    def schedule(self) -> tuple[timedelta, ...]:
+        """The re-check ages: RFI_RECHECK_SCHEDULE; while it keeps its default, the
+        deprecated RFI_REFRESH_DAYS (if set) mapped onto it (``refresh_days_schedule``)."""
+        if self.refresh_days is not None and self.recheck_schedule == DEFAULT_SCHEDULE:
+            return refresh_days_schedule(self.refresh_days)
+        return () if self.recheck_schedule == "off" else parse_schedule(self.recheck_schedule)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RfiConfig:
@@ -130,10 +150,30 @@ class RfiConfig:
     def as_manifest(self) -> dict[str, Any]:
         """The settings as a manifest records them (paths as text, no password)."""
         return {
-            name: str(value) if isinstance(value, Path) else value
+            name: _manifest_value(value)
             for name, value in {**self.__dict__, "state_uri": _redacted(self.state_uri)}.items()
             if name != "contact"
         }
+
+
+def crawl_config(crawler: Crawler) -> RfiConfig:
+    """The crawl's one ``RfiConfig``, read by the run extension (``CrawlRun``) when the
+    extensions are built: for the components built after them (downloader and spider
+    middlewares, pipelines), in their ``from_crawler``. Without the run extension (a test's
+    own ``EXTENSIONS``) the settings are read here."""
+    # Imported here: the spider reads this module and must not load the run or the store.
+    from rfi_crawler.run import CrawlRun
+
+    run = crawler.get_extension(CrawlRun)
+    return run.config if run is not None else RfiConfig.from_settings(crawler.settings)
+
+
+def _manifest_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def _redacted(uri: str) -> str:
@@ -231,7 +271,8 @@ def _seconds(name: str, raw: object) -> float:
     return _number(0, MAX_SECONDS, low_open=True, what="a number of seconds")(name, raw)
 
 
-def _flag(name: str, raw: object) -> bool:
+def parse_flag(name: str, raw: object) -> bool:
+    """A yes/no setting or argument: 1/0, true/false, yes/no, on/off."""
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -251,6 +292,31 @@ def _start_points(name: str, raw: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(points))
 
 
+def _schedule(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    if text.lower() in ("", "off"):
+        return "off"  # no re-checks
+    try:
+        return format_schedule(parse_schedule(text))
+    except ValueError as exc:
+        raise _refuse(name, raw, f"ages such as 1h,6h,1d,7d, or off ({exc})") from None
+
+
+def _moment(name: str, raw: object) -> datetime | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _refuse(
+            name, raw, "an ISO 8601 time with its offset, such as 2026-11-20T10:00:00+00:00"
+        )
+    return moment
+
+
 def _compression(name: str, raw: object) -> str | None:
     text = str(raw).strip().lower() or None
     if text not in COMPRESSIONS:
@@ -262,15 +328,18 @@ def _compression(name: str, raw: object) -> str | None:
 SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_BASE_URL": ("base_url", _origin),
     "RFI_MAX_LISTING_PAGES": ("max_listing_pages", _integer(1, 10_000)),
-    "RFI_FOLLOW_TAGS": ("follow_tags", _flag),
+    "RFI_FOLLOW_TAGS": ("follow_tags", parse_flag),
     "RFI_CONTACT": ("contact", _contact),
     "RFI_START_POINTS": ("start_points", _start_points),
     "RFI_DATA_DIR": ("data_dir", _path),
     "RFI_STATE_URI": ("state_uri", _text),
     "RFI_OUTPUT_DIR": ("output_dir", _path),
     "RFI_OUTPUT_COMPRESSION": ("output_compression", _compression),
+    "RFI_RECHECK_SCHEDULE": ("recheck_schedule", _schedule),
+    "RFI_RECHECK_MAX_PER_RUN": ("recheck_max_per_run", _integer(0, 1_000_000)),
+    "RFI_RECHECK_NOW": ("recheck_now", _moment),
     "RFI_REFRESH_DAYS": ("refresh_days", _integer(0, 36_500)),
-    "RFI_REFRESH": ("refresh", _flag),
+    "RFI_REFRESH": ("refresh", parse_flag),
     "RFI_FSYNC_EVERY": ("sync_every", _integer(1, 1_000_000)),
     "RFI_FSYNC_SECONDS": ("sync_seconds", _seconds),
     "RFI_BLOCK_THRESHOLD": ("block_threshold", _integer(1, 1_000_000)),

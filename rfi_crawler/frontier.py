@@ -4,6 +4,12 @@ Depth is the shortest number of related hops from any start point. An article fi
 through a long chain and later through a short one is moved closer; if it was already
 parsed, its related links are offered again at the new depth, so they are followed as
 far as the shorter path allows. Each URL is requested once per run.
+
+The frontier grows with the crawl (every URL met), so it is kept compact: per URL, one
+small int (depth and how it was reached) and the referer, which is a string the frontier
+holds already (a listing page's URL, or the key of the article that links it); no
+tuple per URL. Related links are kept only for articles deeper than 0, the only ones whose
+depth can still improve, joined into one string.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 RELATED = "related"
+_VIA_BITS = 5  # up to 32 ways of reaching an article; depth in the bits above
+_SEPARATOR = "\n"  # never inside a canonical URL
 
 
 class Discovery(NamedTuple):
@@ -23,13 +31,19 @@ class Discovery(NamedTuple):
 class RelatedFrontier:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
-        self._best: dict[str, Discovery] = {}
-        self._related: dict[str, tuple[str, ...]] = {}
+        self._reached: dict[str, int] = {}  # url → depth << _VIA_BITS | via's index
+        self._referers: dict[str, str] = {}  # url → referer of its best path (if any)
+        self._related: dict[str, str] = {}  # url (depth > 0, parsed) → its links, joined
+        self._vias: list[str] = []  # each way of reaching, once (small ints in _reached)
         self.improved = 0  # how many times a shorter path moved an article closer
 
     def best(self, url: str) -> Discovery | None:
         """The shortest path known so far to ``url``."""
-        return self._best.get(url)
+        packed = self._reached.get(url)
+        if packed is None:
+            return None
+        via = self._vias[packed & ((1 << _VIA_BITS) - 1)]
+        return Discovery(url, packed >> _VIA_BITS, via, self._referers.get(url))
 
     def offer(self, url: str, depth: int, via: str, referer: str | None = None) -> list[Discovery]:
         """``url`` is reachable this way: what to request now because of it."""
@@ -37,10 +51,10 @@ class RelatedFrontier:
         pending = [Discovery(url, depth, via, referer)]
         while pending:
             current = pending.pop()
-            known = self._best.get(current.url)
-            if known is not None and known.depth <= current.depth:
+            known = self._reached.get(current.url)
+            if known is not None and known >> _VIA_BITS <= current.depth:
                 continue
-            self._best[current.url] = current
+            self._keep(current)
             if known is None:
                 to_request.append(current)
                 continue
@@ -48,19 +62,47 @@ class RelatedFrontier:
             if current.depth < self.max_depth:
                 pending.extend(
                     Discovery(linked, current.depth + 1, RELATED, current.url)
-                    for linked in self._related.get(current.url, ())
+                    for linked in self._links(current.url)
                 )
+            if current.depth == 0:
+                self._related.pop(current.url, None)  # it cannot move closer again
         return to_request
 
     def parsed(self, url: str, related: list[str]) -> list[Discovery]:
         """``url`` was parsed with these related links: what to request now."""
-        known = self._best.setdefault(url, Discovery(url, 0, "url", None))
+        known = self.best(url)
+        if known is None:
+            known = Discovery(url, 0, "url", None)
+            self._keep(known)
         if self.max_depth == 0:
             return []
-        self._related[url] = tuple(related)
+        if known.depth > 0:  # a shorter path may still come: keep the links for it
+            self._related[url] = _SEPARATOR.join(related)
         if known.depth >= self.max_depth:
             return []
         to_request: list[Discovery] = []
         for linked in related:
             to_request += self.offer(linked, known.depth + 1, RELATED, url)
         return to_request
+
+    def _keep(self, found: Discovery) -> None:
+        url = found.url
+        self._reached[url] = found.depth << _VIA_BITS | self._via_index(found.via)
+        if found.referer is None:
+            self._referers.pop(url, None)
+        else:
+            # Not a copy: the listing's URL string, or the linking article's key.
+            self._referers[url] = found.referer
+
+    def _via_index(self, via: str) -> int:
+        try:
+            return self._vias.index(via)
+        except ValueError:
+            if len(self._vias) == 1 << _VIA_BITS:
+                raise ValueError(f"more than {1 << _VIA_BITS} ways of reaching: {via}") from None
+            self._vias.append(str(via))
+            return len(self._vias) - 1
+
+    def _links(self, url: str) -> list[str]:
+        joined = self._related.get(url)
+        return joined.split(_SEPARATOR) if joined else []

@@ -1,11 +1,11 @@
 """Downloader middlewares that refuse responses no article can come from, naming why.
 
 ``OriginGuardMiddleware`` refuses redirects away from the crawl's origin (scheme, host and
-port: ``127.0.0.1:8000`` → ``127.0.0.1:8001`` is offsite; so is ``file://``) before
-Scrapy's RedirectMiddleware follows them. ``ResponseGuardMiddleware`` checks an article
-page's body: not HTML, binary, cut short, or in another charset than it declares (the
-last is repaired, not refused). A refusal is a ``Rejected`` failure: the request's errback
-settles the URL's outcome with its reason.
+port: ``127.0.0.1:8000`` → ``127.0.0.1:8001`` is offsite; so is ``file://``), robots.txt's
+included, before Scrapy's RedirectMiddleware follows them. ``ResponseGuardMiddleware``
+checks an article page's body: not HTML, binary, cut short, or in another charset than it
+declares (the last is repaired, not refused). A refusal is a ``Rejected`` failure: the
+request's errback settles the URL's outcome with its reason.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 
 if TYPE_CHECKING:
@@ -60,14 +60,15 @@ class OriginGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
-        return cls(RfiConfig.from_settings(crawler.settings))
+        return cls(crawl_config(crawler))
 
     def process_response(self, request: Request, response: Response) -> Response:
         location = response.headers.get(b"Location")
         if response.status not in REDIRECTS or not location:
             return response
-        if request.meta.get("dont_obey_robotstxt"):
-            return response  # robots.txt: the robots middleware judges its own answer
+        # robots.txt too: RFC 9309 allows following its redirects across hosts, but a
+        # hostile one would make us fetch (and, with RFI_WARC_DIR, archive) any URL, say a
+        # cloud metadata address. Refused, the file counts as unreachable: disallow all.
         target = urljoin(request.url, location.decode("latin-1").strip())
         if origin(target) != self.origin:
             raise Rejected("offsite_redirect", f"redirect to another origin: {target[:200]}")

@@ -38,3 +38,9 @@ class ArticleItem:
     crawl: dict[str, Any] | None = None
     # Assigned by the state store when the record is exported (1, 2, … as content changes).
     version: int | None = None
+    # Set at export: when this version was first seen (UTC); for a version after the first,
+    # the content fields it changed and why (``rfi``, or ``extractor``: our extraction
+    # changed, so it is not reported as an RFI edit). See rfi_crawler/versions.py.
+    detected_at: str | None = None
+    changed_fields: list[str] | None = None
+    change_cause: str | None = None

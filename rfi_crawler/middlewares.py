@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.guards import Rejected
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class BlockBackoffMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlockBackoffMiddleware:
-        return cls(crawler, RfiConfig.from_settings(crawler.settings))
+        return cls(crawler, crawl_config(crawler))
 
     def shutting_down(self) -> bool:
         engine = self.crawler.engine

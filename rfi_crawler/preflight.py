@@ -32,13 +32,11 @@ def check_crawl(
 def check_folders(config: RfiConfig) -> None:
     """The data and output folders exist (created now) and are folders."""
     for name, folder in (("RFI_DATA_DIR", config.data_dir), ("RFI_OUTPUT_DIR", config.output_dir)):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"{name}={str(folder)!r} is not accepted: cannot create it ({exc.strerror}); "
-                "expected a folder you may write"
-            ) from None
+        _create(
+            folder,
+            f"{name}={str(folder)!r} is not accepted: cannot create it",
+            "a folder you may write",
+        )
 
 
 def check_origin(config: RfiConfig) -> None:
@@ -73,10 +71,16 @@ def prepare_feed_folders(settings: BaseSettings) -> None:
             folder = Path(text).expanduser().parent
         if "%(" in str(folder) or folder.is_dir():
             continue
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"-o {text}: cannot create its folder {folder} ({exc.strerror}); expected a "
-                "file in a folder you may write"
-            ) from None
+        _create(
+            folder,
+            f"-o {text}: cannot create its folder {folder}",
+            "a file in a folder you may write",
+        )
+
+
+def _create(folder: Path, refusal: str, expected: str) -> None:
+    """``folder`` and its parents, or one ConfigError line: the refusal, why, what works."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{refusal} ({exc.strerror}); expected {expected}") from None

@@ -31,6 +31,8 @@ HINTS = {
     "connection": "RFI_BASE_URL's host and port, and this machine's network or proxy",
     "timeout": "this machine's network or proxy (DOWNLOAD_TIMEOUT)",
     "robots": "robots.txt, which forbids or could not be read (logged above)",
+    "http_404": "the URLs themselves: the site says they do not exist (mistyped, or removed)",
+    "http_410": "the URLs themselves: the site says they were removed",
 }
 DEFAULT_HINT = "whether the site blocks this machine (403/429) or has moved (RFI_BASE_URL)"
 

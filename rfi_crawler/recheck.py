@@ -35,6 +35,25 @@ def parse_schedule(text: str) -> tuple[timedelta, ...]:
     return tuple(ages)
 
 
+def format_schedule(schedule: tuple[timedelta, ...]) -> str:
+    """The schedule as ``parse_schedule`` reads it (``"off"`` when empty)."""
+    parts = []
+    for age in schedule:
+        unit = next(u for u in ("d", "h", "m") if age % UNITS[u] == timedelta(0))
+        parts.append(f"{age // UNITS[unit]}{unit}")
+    return ",".join(parts) or "off"
+
+
+def refresh_days_schedule(days: int) -> tuple[timedelta, ...]:
+    """The deprecated ``RFI_REFRESH_DAYS=N`` as a schedule: the default schedule's ages
+    below N days, then N days itself (0: no re-checks). The old window re-fetched a young
+    article whenever a listing showed it; the schedule keeps its horizon, not its cost."""
+    if days == 0:
+        return ()
+    horizon = days * UNITS["d"]
+    return (*(age for age in parse_schedule(DEFAULT_SCHEDULE) if age < horizon), horizon)
+
+
 @dataclass(frozen=True)
 class CheckedArticle:
     """What the store knows of an exported article for re-checking."""

@@ -1,9 +1,9 @@
-"""``rfi-schedule``: one ``rfi_cn`` job on Scrapyd at a time; the runs' health (``status``)."""
+"""``rfi-schedule``: crawls on one or several Scrapyd nodes, never two hourly ones at once;
+backfills split into windows over the nodes; the runs' health (``status``)."""
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
 import os
@@ -11,115 +11,54 @@ import re
 import socket
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
-from urllib.request import Request, urlopen
+
+from rfi_crawler.scheduling.hourly import all_runs, hourly_busy, pick_order, run_alive
+from rfi_crawler.scheduling.nodes import Node, NodeError, from_file, from_urls
+from rfi_crawler.scheduling.scrapyd import NodeState, ScrapydError, probe
+from rfi_crawler.scheduling.windows import SPLITS, SUCCESS_REASONS, is_backfill_job
 
 if TYPE_CHECKING:
     from rfi_crawler.config import RfiConfig
     from rfi_crawler.state import StateStore
 
 # Exit statuses (README, "Exit status"): 1 is anything unexpected, 2 a usage error.
-SCHEDULED, FAILED, USAGE, OVERLAP, UNREACHABLE, STALE = 0, 1, 2, 3, 4, 5
-SUCCESS_REASONS = ("finished",)
+SCHEDULED, FAILED, USAGE, OVERLAP, UNREACHABLE, STALE, WINDOWS_FAILED = 0, 1, 2, 3, 4, 5, 6
+BACKFILL_SPIDER = "rfi_cn_backfill"
 
 DESCRIPTION = """\
-Schedule one rfi_cn job on Scrapyd, unless one is already pending or running, or
-(status) show the last runs and whether the last successful one is recent enough.
+Schedule one rfi_cn job on a healthy Scrapyd node, unless one is already pending or
+running on any node; split a backfill into windows over the nodes (backfill); or
+(status) show the last runs, the nodes, and whether the last success is recent enough.
 
-  rfi-schedule [schedule] [--url URL] [-s NAME=VALUE ...] [-a NAME=VALUE ...]
-  rfi-schedule status [-s RFI_DATA_DIR=PATH] [--max-age 3h] [--runs 10]
+  rfi-schedule [schedule] [--node URL ... | --nodes FILE] [-s NAME=VALUE ...] [-a NAME=VALUE ...]
+  rfi-schedule backfill --since 2019-01-01 --until 2020-12-31 [--split month] [--retry-failed]
+  rfi-schedule status [-s RFI_DATA_DIR=PATH] [--node URL ...] [--max-age 3h] [--runs 10]
 
-Scrapyd has no cron: call this from cron or a systemd timer, with the same
--s RFI_DATA_DIR=... as the jobs (their state store holds the scheduler's lease and the
-runs). Credentials come from the environment (SCRAPYD_USERNAME, SCRAPYD_PASSWORD), the
-URL from --url or SCRAPYD_URL. Dates and times are UTC, ISO 8601
-(2026-12-06T09:00:00+00:00); durations are 90s, 30m, 3h, 2d or seconds.
+Scrapyd has no cron: call this from cron or a systemd timer, with the same -s settings
+as the jobs (RFI_DATA_DIR or RFI_STATE_URI: their state store holds the scheduler's
+leases and the runs; with several nodes, a PostgreSQL store they all share). Nodes come
+from --node (repeated), a TOML nodes file (--nodes, docs/cluster.md), or SCRAPYD_URL;
+credentials from the environment (SCRAPYD_USERNAME, SCRAPYD_PASSWORD, or the variable a
+nodes file names), never from the command line. A node that does not answer is skipped
+and reported. Dates and times are UTC, ISO 8601 (2026-12-06T09:00:00+00:00); durations
+are 90s, 30m, 3h, 2d or seconds.
 
-Options of each command: rfi-schedule schedule -h, rfi-schedule status -h.
+Options of each command: rfi-schedule schedule -h, backfill -h, status -h.
 
-Exit status: 0 scheduled (status: the last success is recent); 1 unexpected error
-(state store); 2 usage error (bad option, setting or empty SCRAPYD_PASSWORD);
-3 not scheduled: a job or another scheduler is active; 4 Scrapyd unreachable or
-refusing; 5 (status) no successful run within --max-age.
+Exit status: 0 scheduled (status: the last success is recent; backfill: every window is
+done, running or scheduled); 1 unexpected error (state store); 2 usage error (bad option,
+setting, nodes file or empty SCRAPYD_PASSWORD); 3 not scheduled: a job or another
+scheduler is active; 4 Scrapyd unreachable or refusing (every node; status: any node);
+5 (status) no successful run within --max-age; 6 (backfill) windows failed and were not
+retried (use --retry-failed).
 """
-
-
-class ScrapydError(RuntimeError):
-    """Scrapyd could not be reached, refused the call, or answered with an error."""
 
 
 class UsageError(ValueError):
     """A bad option or environment: one line, exit status 2."""
-
-
-class Scrapyd:
-    def __init__(
-        self, url: str, username: str | None, password: str | None, timeout: float
-    ) -> None:
-        self.url, self.timeout = url.rstrip("/"), timeout
-        self.headers = {}
-        if username:
-            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
-            self.headers["Authorization"] = f"Basic {token}"
-
-    def call(
-        self,
-        endpoint: str,
-        query: dict[str, str] | None = None,
-        form: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        url = f"{self.url}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
-        data = urlencode(form).encode() if form is not None else None
-        request = Request(url, data=data, headers=self.headers)
-        try:
-            with urlopen(request, timeout=self.timeout) as response:
-                answer = json.loads(response.read().decode("utf-8"))
-        except HTTPError as exc:
-            hint = " (check SCRAPYD_USERNAME / SCRAPYD_PASSWORD)" if exc.code == 401 else ""
-            raise ScrapydError(
-                f"Scrapyd at {self.url} answered HTTP {exc.code} to {endpoint}{hint}"
-            ) from exc
-        except (URLError, OSError) as exc:
-            raise ScrapydError(f"cannot reach Scrapyd at {self.url}: {exc}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ScrapydError(f"Scrapyd at {self.url} answered {endpoint} with non-JSON") from exc
-        if not isinstance(answer, dict) or answer.get("status") != "ok":
-            message = answer.get("message", answer) if isinstance(answer, dict) else answer
-            raise ScrapydError(f"Scrapyd refused {endpoint}: {message}")
-        return answer
-
-
-def active_jobs(scrapyd: Scrapyd, project: str, spider: str) -> list[dict[str, Any]]:
-    """Pending and running jobs of ``spider`` in ``project``."""
-    jobs = scrapyd.call("listjobs.json", {"project": project})
-    return [
-        job
-        for state in ("pending", "running")
-        for job in jobs.get(state, [])
-        if job.get("spider") == spider
-    ]
-
-
-def schedule(
-    scrapyd: Scrapyd, project: str, spider: str, settings: list[str], arguments: list[str]
-) -> tuple[int, str]:
-    """(exit status, message) of one scheduling attempt."""
-    busy = active_jobs(scrapyd, project, spider)
-    if busy:
-        ids = ", ".join(f"{job.get('id')}" for job in busy)
-        return OVERLAP, (
-            f"not scheduled: a {spider} job of {project} is already pending or "
-            f"running ({ids}); runs must not overlap"
-        )
-    form = [("project", project), ("spider", spider)]
-    form += [("setting", setting) for setting in settings]
-    form += [tuple(argument.split("=", 1)) for argument in arguments]
-    answer = scrapyd.call("schedule.json", form=form)
-    return SCHEDULED, answer["jobid"]
 
 
 # -- Options -------------------------------------------------------------------------------
@@ -161,6 +100,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not accepted: expected a date such as 2019-01-01"
+        ) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -171,10 +119,33 @@ def _parser() -> argparse.ArgumentParser:
         type=_pair,
         metavar="NAME=VALUE",
         help="a Scrapy setting for the job; the RFI_* ones are checked here first "
-        "(RFI_DATA_DIR also locates the state store)",
+        "(RFI_DATA_DIR or RFI_STATE_URI also locate the state store)",
     )
     common.add_argument("--project", default="rfi_crawler")
-    common.add_argument("--spider", default="rfi_cn")
+    nodes = argparse.ArgumentParser(add_help=False)
+    nodes.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a Scrapyd node, http(s)://host:port, without credentials (repeat for each)",
+    )
+    nodes.add_argument(
+        "--url", action="append", dest="node", metavar="URL", help="the same as --node"
+    )
+    nodes.add_argument(
+        "--nodes", type=Path, metavar="FILE", help="a TOML file of nodes (docs/cluster.md)"
+    )
+    nodes.add_argument(
+        "--timeout", type=_duration(300), default=30.0, help="for each call to Scrapyd (30s)"
+    )
+    waits = argparse.ArgumentParser(add_help=False)
+    waits.add_argument(
+        "--wait",
+        type=_duration(3600),
+        default=60.0,
+        help="longest wait for another scheduler's lease (60s); then exit 3",
+    )
     parser = _Parser(
         prog="rfi-schedule",
         description=DESCRIPTION,
@@ -182,9 +153,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
     scheduling = commands.add_parser(
-        "schedule", parents=[common], help="schedule one job (the default)"
+        "schedule",
+        parents=[common, nodes, waits],
+        help="schedule one job on a healthy node (the default)",
     )
-    scheduling.add_argument("--url", default=os.environ.get("SCRAPYD_URL", "http://127.0.0.1:6800"))
+    scheduling.add_argument("--spider", default="rfi_cn")
     scheduling.add_argument(
         "-a",
         "--argument",
@@ -194,17 +167,45 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a spider argument for the job (checked here first)",
     )
-    scheduling.add_argument(
-        "--timeout", type=_duration(300), default=30.0, help="for each call to Scrapyd (30s)"
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[common, nodes, waits],
+        help="one job per window of --since..--until, spread over the healthy nodes",
     )
-    scheduling.add_argument(
-        "--wait",
-        type=_duration(3600),
-        default=60.0,
-        help="longest wait for another scheduler's lease (60s); then exit 3",
+    backfill.add_argument(
+        "--spider",
+        default=BACKFILL_SPIDER,
+        help=f"the spider of each window's job ({BACKFILL_SPIDER}); it gets since and until",
+    )
+    backfill.add_argument("--since", type=_day, required=True, help="first day, 2019-01-01")
+    backfill.add_argument("--until", type=_day, required=True, help="last day, 2020-12-31")
+    backfill.add_argument("--split", choices=SPLITS, default="month", help="one window per (month)")
+    backfill.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="schedule again the windows whose job failed (on another node if one is healthy)",
+    )
+    backfill.add_argument(
+        "--per-node",
+        type=_count,
+        default=1,
+        help="backfill jobs pending or running per node at most (1; Scrapyd's max_proc = 2 "
+        "leaves the other slot to the hourly crawl); the other windows wait for the next call",
+    )
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="show each window's state; schedule nothing"
+    )
+    backfill.add_argument(
+        "--window-ttl",
+        type=_duration(366 * 86400),
+        default=2 * 86400.0,
+        help="how long a window's job may stay pending or running on a node that no "
+        "longer answers before its window is free again (2d)",
     )
     status = commands.add_parser(
-        "status", parents=[common], help="the last runs, and exit 5 when none succeeded lately"
+        "status",
+        parents=[common, nodes],
+        help="the last runs and the nodes; exit 5 when none succeeded lately",
     )
     status.add_argument(
         "--max-age",
@@ -242,16 +243,37 @@ def _check_arguments(arguments: list[str], config: RfiConfig) -> None:
         raise UsageError(str(exc)) from None
 
 
-def _credentials() -> tuple[str | None, str | None]:
-    """An empty password would make Scrapyd run without authentication: refused."""
-    username = os.environ.get("SCRAPYD_USERNAME") or None
-    password = os.environ.get("SCRAPYD_PASSWORD")
-    if (username or password is not None) and not password:
-        raise UsageError(
-            "SCRAPYD_PASSWORD is empty: refusing to schedule (Scrapyd would run without "
-            "authentication); set a password, e.g. openssl rand -hex 16"
+def _nodes(options: argparse.Namespace) -> list[Node]:
+    """--nodes FILE, else --node/--url, else SCRAPYD_URL, else the local Scrapyd; each
+    node's credentials checked now (an empty password is a usage error)."""
+    try:
+        if options.nodes and options.node:
+            raise NodeError("give either --nodes FILE or --node URL, not both")
+        if options.nodes:
+            nodes = from_file(options.nodes)
+        else:
+            urls = options.node or [os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800"]
+            nodes = from_urls(urls)
+        for node in nodes:
+            node.client(options.timeout)
+    except NodeError as exc:
+        raise UsageError(str(exc)) from None
+    return nodes
+
+
+def probe_all(nodes: list[Node], project: str, timeout: float) -> list[NodeState]:
+    """Every node's health and jobs; those that do not answer are reported, not fatal."""
+    states = [probe(node.name, node.client(timeout), project) for node in nodes]
+    for state in states:
+        if not state.healthy:
+            print(f"rfi-schedule: node {state.name} skipped: {state.error}", file=sys.stderr)
+    skipped = sum(not state.healthy for state in states)
+    if skipped and len(states) > 1:
+        print(
+            f"rfi-schedule: {skipped} of {len(states)} nodes skipped (not answering)",
+            file=sys.stderr,
         )
-    return username, password
+    return states
 
 
 # -- The state store, opened safely ----------------------------------------------------------
@@ -312,22 +334,30 @@ def with_lease(
 # -- Commands -------------------------------------------------------------------------------
 
 
-def run_schedule(options: argparse.Namespace) -> int:
-    config = _config(options.setting)
-    _check_arguments(options.argument, config)
-    username, password = _credentials()
-    scrapyd = Scrapyd(options.url, username, password, options.timeout)
+def _open_or_fail(config: RfiConfig) -> StateStore | None:
     from rfi_crawler.state import StateStoreError
 
     try:
-        store = open_state(config)
+        return open_state(config)
     except StateStoreError as exc:
         print(f"rfi-schedule: {exc}", file=sys.stderr)
+        return None
+
+
+def run_schedule(options: argparse.Namespace) -> int:
+    config = _config(options.setting)
+    _check_arguments(options.argument, config)
+    nodes = _nodes(options)
+    from rfi_crawler.state import StateStoreError
+
+    store = _open_or_fail(config)
+    if store is None:
         return FAILED
     lease = f"schedule:{options.project}/{options.spider}"
     try:
-        # The lease outlives a crash by at most the calls it guards (two, each bounded).
-        holder = with_lease(store, lease, ttl=2 * options.timeout + 30, wait=options.wait)
+        # The lease outlives a crash by at most the calls it guards (each bounded).
+        ttl = (2 * len(nodes) + 2) * options.timeout + 30
+        holder = with_lease(store, lease, ttl=ttl, wait=options.wait)
         if holder is None:
             print(
                 f"rfi-schedule: not scheduled: another rfi-schedule held the lease {lease} in "
@@ -336,12 +366,7 @@ def run_schedule(options: argparse.Namespace) -> int:
             )
             return OVERLAP
         try:
-            status, message = schedule(
-                scrapyd, options.project, options.spider, options.setting, options.argument
-            )
-        except ScrapydError as exc:
-            print(f"rfi-schedule: {exc}", file=sys.stderr)
-            return UNREACHABLE
+            return _schedule_hourly(options, nodes, store)
         finally:
             store.release_lease(lease, holder)
     except StateStoreError as exc:
@@ -349,8 +374,86 @@ def run_schedule(options: argparse.Namespace) -> int:
         return FAILED
     finally:
         store.close()
-    print(message, file=sys.stdout if status == SCHEDULED else sys.stderr)
-    return status
+
+
+def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: StateStore) -> int:
+    states = probe_all(nodes, options.project, options.timeout)
+    if not any(state.healthy for state in states):
+        print("rfi-schedule: no Scrapyd node answers: nothing scheduled", file=sys.stderr)
+        return UNREACHABLE
+    busy = hourly_busy(states, store.unfinished_runs(), options.spider)
+    if busy:
+        print(
+            f"rfi-schedule: not scheduled: a {options.spider} job of {options.project} is "
+            f"already pending or running ({', '.join(busy)}); runs must not overlap",
+            file=sys.stderr,
+        )
+        return OVERLAP
+    arguments = [tuple(argument.split("=", 1)) for argument in options.argument]
+    for state in pick_order(states, options.spider):
+        try:
+            job = state.scrapyd.schedule(
+                options.project, options.spider, options.setting, arguments
+            )
+        except ScrapydError as exc:
+            print(f"rfi-schedule: node {state.name} skipped: {exc}", file=sys.stderr)
+            continue
+        print(job, flush=True)
+        if len(nodes) > 1:
+            print(f"rfi-schedule: job {job} scheduled on node {state.name}", file=sys.stderr)
+        return SCHEDULED
+    print("rfi-schedule: no node accepted the job: nothing scheduled", file=sys.stderr)
+    return UNREACHABLE
+
+
+def run_backfill(options: argparse.Namespace) -> int:
+    from rfi_crawler.scheduling.backfill import Backfill
+    from rfi_crawler.scheduling.windows import split
+    from rfi_crawler.state import StateStoreError
+
+    config = _config(options.setting)
+    try:
+        windows = split(options.since, options.until, options.split)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if len(windows) > 1000:
+        raise UsageError(f"{len(windows)} windows: at most 1000; use a longer --split")
+    nodes = _nodes(options)
+    store = _open_or_fail(config)
+    if store is None:
+        return FAILED
+    # Its own lease: an hourly scheduler and a backfill do not wait for each other.
+    lease = f"schedule:{options.project}/backfill"
+    try:
+        ttl = (2 * len(nodes) + len(windows) + 2) * options.timeout + 30
+        holder = with_lease(store, lease, ttl=ttl, wait=options.wait)
+        if holder is None:
+            print(
+                f"rfi-schedule: not scheduled: another rfi-schedule held the lease {lease} in "
+                f"{_store_name(config)} for {options.wait:g}s",
+                file=sys.stderr,
+            )
+            return OVERLAP
+        try:
+            states = probe_all(nodes, options.project, options.timeout)
+            backfill = Backfill(store, options.project, options.spider, options.setting)
+            return backfill.run(
+                windows,
+                states,
+                all_runs(store),
+                retry_failed=options.retry_failed,
+                dry_run=options.dry_run,
+                window_ttl=options.window_ttl,
+                alive=run_alive,
+                per_node=options.per_node,
+            )
+        finally:
+            store.release_lease(lease, holder)
+    except StateStoreError as exc:
+        print(f"rfi-schedule: {exc}", file=sys.stderr)
+        return FAILED
+    finally:
+        store.close()
 
 
 def _age(seconds: float) -> str:
@@ -397,8 +500,11 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
             f"  {run.run_id}  started {run.started_at}  ended {run.finished_at or '-'}  "
             f"{reason}  {_records(run.output_path)}"
         )
-        if run.finish_reason in SUCCESS_REASONS and run.finished_at and last_success is None:
-            last_success = datetime.fromisoformat(run.finished_at)
+        # A backfill window's success says nothing about the hourly crawl's health.
+        hourly = not is_backfill_job(run.job)
+        if hourly and run.finish_reason in SUCCESS_REASONS and run.finished_at:
+            last_success = last_success or datetime.fromisoformat(run.finished_at)
+    unreachable = _status_nodes(options) if (options.node or options.nodes) else 0
     if last_success is None:
         print(f"no successful run among the last {len(runs)}", file=sys.stderr)
         return STALE
@@ -408,20 +514,38 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
         print(f"{line}: older than --max-age {_age(options.max_age)}", file=sys.stderr)
         return STALE
     print(line)
-    return SCHEDULED
+    return UNREACHABLE if unreachable else SCHEDULED
+
+
+def _status_nodes(options: argparse.Namespace) -> int:
+    """One line per node (its jobs, or why it does not answer); how many do not answer."""
+    states = [
+        probe(node.name, node.client(options.timeout), options.project) for node in _nodes(options)
+    ]
+    print(f"{len(states)} Scrapyd nodes:")
+    for state in states:
+        if state.healthy:
+            running, pending = (len(state.jobs.get(k, [])) for k in ("running", "pending"))
+            print(f"  {state.name}  {state.scrapyd.url}  ok: {running} running, {pending} pending")
+        else:
+            print(f"  {state.name}  {state.scrapyd.url}  NOT ANSWERING: {state.error}")
+    down = sum(not state.healthy for state in states)
+    if down:
+        print(f"{down} of {len(states)} nodes do not answer", file=sys.stderr)
+    return down
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # No sub-command means "schedule" (the cron line and timer of earlier releases).
-    if not argv or argv[0] not in ("schedule", "status", "-h", "--help"):
+    if not argv or argv[0] not in ("schedule", "backfill", "status", "-h", "--help"):
         argv.insert(0, "schedule")
     try:
         options = _parser().parse_args(argv)
-        if urlsplit(getattr(options, "url", "http://x")).scheme not in ("http", "https"):
-            raise UsageError(f"--url {options.url!r} is not accepted: expected http(s)://host:port")
         if options.command == "status":
             return run_status(options)
+        if options.command == "backfill":
+            return run_backfill(options)
         return run_schedule(options)
     except UsageError as exc:
         print(f"rfi-schedule: {exc}", file=sys.stderr)

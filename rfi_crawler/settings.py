@@ -40,6 +40,9 @@ DOWNLOADER_MIDDLEWARES = {
 # With RFI_WARC_DIR: each record names the WARC record of its page (crawl.warc).
 SPIDER_MIDDLEWARES = {"rfi_crawler.warc.WarcLinkMiddleware": 750}
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+# Scrapy's dupefilter, each request's fingerprint kept in 8 bytes rather than ~100: it
+# remembers every request of a run, and a backfill makes hundreds of thousands.
+DUPEFILTER_CLASS = "rfi_crawler.dupefilter.CompactDupeFilter"
 # `scrapy crawl` exits non-zero when a run ends blocked, drifted, unreachable or unable
 # to write.
 COMMANDS_MODULE = "rfi_crawler.commands"

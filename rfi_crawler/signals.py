@@ -21,6 +21,8 @@ store_opened = object()
 start_failed = object()
 # The state store failed mid-run (arg: error): the run stops with ``state_error``.
 store_failed = object()
+# An article was recorded removed or restored (arg: event, the run file's event line).
+article_event = object()
 # An optional source of pages (a request's ``meta["rfi_source"]``, e.g. the archive's day
 # pages) answered RFI_BLOCK_THRESHOLD blocks in a row (arg: source); the run goes on
 # without it unless every source is blocked.

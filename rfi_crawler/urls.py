@@ -105,11 +105,20 @@ def is_content_path(path: str, editions: tuple[str, ...] = ("cn",)) -> bool:
     Dated paths (``/cn/<section>/<YYYYMMDD>-<slug>``, traditional-script sections and
     ``/cn/视频/`` included) and the dateless wire briefs of 2021 (``/cn/<slug>``).
     """
+    if has_dot_segment(path):
+        return False
     match = _CONTENT_PATH.match(path)
     if match:
         segments = path.split("/")
         return match.group("edition") in editions and segments[2] not in NON_CONTENT_SEGMENTS
     return "cn" in editions and is_dateless_wire_path(path)
+
+
+def has_dot_segment(path: str) -> bool:
+    """A ``.`` or ``..`` segment (after unquoting): such a link is fetched as another path
+    than it names (``/cn/%2e%2e/%2e%2e/20251130-x`` is ``/20251130-x``); RFI never links
+    one, so it is refused rather than resolved."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 def is_dateless_wire_path(path: str) -> bool:
@@ -231,7 +240,12 @@ def archive_item_url(url: str, page_url: str, base_url: str | None = None) -> st
     ``is_content_path`` would reject it (an old URL form we have not met yet).
     """
     path = link_path(url, page_url, base_url)
-    if path is None or not path.startswith("/cn/") or is_listing_or_page_path(path):
+    if (
+        path is None
+        or not path.startswith("/cn/")
+        or has_dot_segment(path)
+        or is_listing_or_page_path(path)
+    ):
         return None
     return SITE_ORIGIN + quote_path(path.rstrip("/"))
 

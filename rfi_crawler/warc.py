@@ -37,7 +37,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from rfi_crawler import __version__
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -242,9 +242,9 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
-        config = RfiConfig.from_settings(crawler.settings)
+        config = crawl_config(crawler)
         if config.warc_dir is None:
-            raise NotConfigured("RFI_WARC_DIR is not set")
+            raise NotConfigured  # no message: Scrapy would log "Disabled …" as a WARNING
         return cls(crawler, config)
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -295,8 +295,8 @@ class WarcLinkMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcLinkMiddleware:
-        if RfiConfig.from_settings(crawler.settings).warc_dir is None:
-            raise NotConfigured("RFI_WARC_DIR is not set")
+        if crawl_config(crawler).warc_dir is None:
+            raise NotConfigured  # off unless RFI_WARC_DIR is set; nothing to warn about
         return cls()
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:

@@ -14,6 +14,7 @@ from rfi_crawler.state.cli import copy
 from rfi_crawler.state.layout import execute_script
 from rfi_crawler.state.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
+from tests.test_recheck_store import LAYOUT_2
 
 NOW = "2026-12-06T10:00:00+00:00"
 LATER = "2026-12-06T11:00:00+00:00"
@@ -61,12 +62,9 @@ def test_two_stores_on_one_uri_see_each_others_days(state_uri):  # noqa: F811
 
 
 def _sqlite_version_2(path) -> None:
-    """A version-2 SQLite store: the version-3 tables without archive_days."""
-    from rfi_crawler.state.sqlite import SCHEMA
-
+    """A version-2 SQLite store (its layout as written by that release)."""
     db = sqlite3.connect(path, isolation_level=None)
-    ddl = SCHEMA.split("CREATE TABLE IF NOT EXISTS archive_days")[0]
-    execute_script(db, ddl)
+    execute_script(db, LAYOUT_2.format(real="REAL"))
     db.execute(
         "INSERT INTO articles VALUES ('a', 'https://www.rfi.fr/cn/x/20190301-a', 'h',"
         " NULL, NULL, '[]', ?, ?, 1, 'r0')",
@@ -93,11 +91,10 @@ def test_a_version_2_sqlite_store_is_migrated_keeping_its_articles(tmp_path):
 
 
 def test_a_version_2_postgres_store_is_migrated_keeping_its_articles(postgres):  # noqa: F811
-    from rfi_crawler.state.postgres import SCHEMA
-
     uri = postgres.new_database()
     with psycopg.connect(uri, autocommit=True) as db:
-        execute_script(db, SCHEMA.split("CREATE TABLE IF NOT EXISTS archive_days")[0])
+        version_table = "CREATE TABLE rfi_state_version (version INTEGER NOT NULL);"
+        execute_script(db, version_table + LAYOUT_2.format(real="DOUBLE PRECISION"))
         db.execute("INSERT INTO rfi_state_version VALUES (2)")
         db.execute(
             "INSERT INTO articles VALUES ('a', 'https://www.rfi.fr/cn/x/20190301-a', 'h',"

@@ -404,10 +404,11 @@ def test_one_file_is_one_file_and_progress_is_reported(tmp_path, capsys):
 def test_csv_columns_and_parquet_types_follow_the_field_list():
     from rfi_crawler import drift, fields
     from rfi_crawler.dataset.parquet import parquet_schema
+    from rfi_crawler.dataset.shape import DATASET_FIELDS
     from rfi_crawler.schema import record_schema
 
     assert set(record_schema()["properties"]) == set(fields.FIELDS)
-    assert parquet_schema().names == list(fields.FIELDS)
+    assert parquet_schema().names == [*fields.FIELDS, *DATASET_FIELDS]  # then removed_at
     assert drift.COVERED is fields.COVERED
     covered = {column.split("_")[0] for column in CSV_COLUMNS}
     assert {name.split("_")[0] for name in fields.FIELDS} - {"translations"} <= covered

@@ -50,11 +50,19 @@ def expected_urls(site: ReplicaSite) -> set[str]:
     return {canonical(path) for path in site.expected_depths()}
 
 
+def later(days: int = 0) -> dict[str, str]:
+    """The re-check schedule's clock (RFI_RECHECK_NOW) this many days after START."""
+    return {"RFI_RECHECK_NOW": (START + timedelta(days=days)).isoformat()}
+
+
+START = datetime.now(UTC).replace(microsecond=0)
+
+
 def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
     site = ReplicaSite(articles=60, seed=11, today=today())
     data = tmp_path / "data"
     with ReplicaServer(site) as server:
-        first = run_crawl(server.base_url, tmp_path / "run1", data_dir=data)
+        first = run_crawl(server.base_url, tmp_path / "run1", data_dir=data, settings=later())
         assert_finished(first)
         records = exported(data)
         assert {r["url"] for r in records} == expected_urls(site)
@@ -73,9 +81,10 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
         assert manifest["outcomes"]["exported/new"] == len(records)
         assert set(manifest["versions"]) == {"rfi_crawler", "scrapy", "python"}
 
-        # Second run, nothing changed: listings are read, old articles are not downloaded.
+        # Second run at the same moment, nothing changed: listings are read, no re-check
+        # slot has passed, so no known article is downloaded again.
         server.reset_log()
-        second = run_crawl(server.base_url, tmp_path / "run2", data_dir=data)
+        second = run_crawl(server.base_url, tmp_path / "run2", data_dir=data, settings=later())
         assert_finished(second)
         assert second.records == []
         assert len(exported(data)) == len(records)
@@ -85,13 +94,15 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
             if requested[article.path]:
                 assert (today() - article.published.date()).days <= REFRESH_DAYS, article.path
         assert second.stats["rfi/incremental/skipped_known"] > 0
-        assert second.stats.get("rfi/incremental/unchanged", 0) > 0
+        assert second.stats.get("rfi/recheck/planned", 0) == 0
+        assert second.stats.get("rfi/incremental/unchanged", 0) == 0
 
-        # The site adds 5 articles and edits one inside the refresh window.
+        # The site adds 5 articles and edits one; a month later every article seen young
+        # is due for a re-check (one fetch covers every slot passed).
         added = site.add_articles(5)
         edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
         site.edit(edited)
-        third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data)
+        third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data, settings=later(30))
         assert_finished(third)
         new_file = run_files(data)[-1]
         changes = [record for _, record in iter_records(new_file)]

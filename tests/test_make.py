@@ -74,9 +74,23 @@ def test_setup_runs_once_and_again_only_when_requirements_change(project):
     assert make(project, "demo", "DEMO_DIR=/tmp/x", "ARGS=-s A=1") == ["demo /tmp/x -s A=1"]
 
 
-def test_ci_runs_make_test():
-    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci
+def test_ci_runs_make_test(tmp_path):
+    """.ci/run, run as CI runs it, calls `make test` (with CI=true) and nothing else: a
+    recording `make` first on PATH stands for the real one."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(PROJECT_ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "make").write_text('#!/bin/sh\necho "make $* CI=$CI" >> "$CALLS"\n')
+    (tools / "make").chmod(0o755)
+    calls = tmp_path / "calls.log"
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "CALLS": str(calls)}
+    env.pop("CI", None)
+    done = subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "run")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().splitlines() == ["make test CI=true"]
 
 
 def listening(base_url: str) -> bool:

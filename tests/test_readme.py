@@ -11,7 +11,10 @@ from rfi_crawler.commands.crawl import EXIT_STATUS, USAGE_ERROR
 from tests.crawling import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-DOCS = {path: path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "docs").glob("*.md")}
+DOCS = {
+    path: path.read_text(encoding="utf-8")
+    for path in [*(PROJECT_ROOT / "docs").glob("*.md"), PROJECT_ROOT / "SECURITY.md"]
+}
 
 
 def test_no_heading_or_block_is_repeated():
@@ -41,6 +44,7 @@ def test_the_exit_status_table_matches_the_code():
     rows = exit_rows()
     codes = {0, 1, USAGE_ERROR, *EXIT_STATUS.values()}
     codes |= {schedule.SCHEDULED, schedule.USAGE, schedule.OVERLAP, schedule.UNREACHABLE}
+    codes |= {schedule.WINDOWS_FAILED}
     interrupted = 130  # rfi-dataset on Ctrl-C
     assert sorted(rows) == sorted(codes | {schedule.FAILED, schedule.STALE, interrupted})
     for reason, code in EXIT_STATUS.items():
@@ -53,6 +57,7 @@ def test_the_exit_status_table_matches_the_code():
         schedule.OVERLAP: "not scheduled",
         schedule.UNREACHABLE: "Scrapyd unreachable",
         schedule.STALE: "no successful run within `--max-age`",
+        schedule.WINDOWS_FAILED: "windows failed and were not scheduled again",
     }
     for code, words in scheduler.items():
         assert words in rows[code][2], (code, rows[code][2])

@@ -149,7 +149,7 @@ def test_a_pause_ends_when_the_crawl_shuts_down(backoff):
 def test_nearer_articles_are_requested_first():
     crawler = built_crawler()
     spider = crawler.spider
-    spider.refresh_policy = RefreshPolicy(None, 3, False, datetime.now(UTC).date())
+    spider.refresh_policy = RefreshPolicy(None, (), 0, False, datetime.now(UTC))
     found = [
         Discovery("https://www.rfi.fr/cn/a/20261120-near", 0, "homepage", None),
         Discovery("https://www.rfi.fr/cn/a/20261120-far", 2, "related", None),
@@ -282,6 +282,13 @@ def test_a_crawl_that_reached_nothing_ends_unreachable_with_one_line():
     assert "\n" not in line and "2 dns" in line and "DNS" in line
     reach.start_answered("https://x/cn/")
     reach.spider_idle()  # one answer is enough
+
+
+def test_urls_that_do_not_exist_are_not_blamed_on_blocking():
+    reach = built_crawler().get_extension(ReachabilityExtension)
+    reach.start_failed("https://www.rfi.fr/cn/中国/20251130-typo", "http_404")
+    line = reach.describe()
+    assert "do not exist" in line and "blocks" not in line
 
 
 def test_every_failed_finish_reason_has_its_own_non_zero_exit_status():

@@ -211,7 +211,7 @@ def test_the_guard_no_longer_lives_in_tmp(scrapyd, tmp_path):
             "'301' is not accepted: expected a duration such as 90s, 30m, 3h, 2d, at most 300s",
         ),
         (["--wait", "nan"], "'nan' is not accepted: expected a duration"),
-        (["--url", "ftp://x"], "--url 'ftp://x' is not accepted"),
+        (["--url", "ftp://x"], "--node 'ftp://x' is not accepted"),
         (["status", "--max-age=-1h"], "expected a duration"),
         (["status", "--runs", "0"], "'0' is not accepted: expected 1 to 1000"),
     ],
@@ -254,7 +254,7 @@ def test_unreachable_and_overlap_have_their_own_statuses(scrapyd, tmp_path):
     scrapyd.running = [{"id": "abc", "spider": "rfi_cn"}]
     busy = rfi_schedule("schedule", "--url", scrapyd.url, *data)
     assert busy.returncode == schedule.OVERLAP == 3
-    assert "already pending or running (abc)" in busy.stderr
+    assert "already pending or running (abc on 127.0.0.1:" in busy.stderr
 
 
 def test_help_has_formats_and_no_markup():

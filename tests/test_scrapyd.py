@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
@@ -205,7 +205,9 @@ def test_deploy_schedule_and_run_incrementally_on_scrapyd(scrapyd):
         added = site.add_articles(5)
         edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
         site.edit(edited)
-        third = schedule(scrapyd, settings)
+        # A month later (the re-check schedule's clock): the edited article is due again.
+        month = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
+        third = schedule(scrapyd, {**settings, "RFI_RECHECK_NOW": month})
         wait_finished(scrapyd, third.stdout.strip())
         changes = job_records(scrapyd, data, third.stdout.strip())
         assert sorted((r["url"], r["version"]) for r in changes) == sorted(

@@ -18,6 +18,7 @@ from rfi_crawler.drift import DriftExtension
 from rfi_crawler.guards import OriginGuardMiddleware
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.pipelines import ExportPipeline
+from rfi_crawler.recheck import format_schedule
 from rfi_crawler.refresh import RefreshExtension
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
@@ -245,7 +246,29 @@ WIRING = {
         ".jsonl.gz",
         lambda c: "." + c.run.output_path.name.split(".", 1)[1],
     ),
-    "RFI_REFRESH_DAYS": ("3", 3, "10", 10, lambda c: c.refresh.refresh_days),
+    "RFI_RECHECK_SCHEDULE": (
+        "1h,6h,1d,3d,7d,30d",
+        "1h,6h,1d,3d,7d,30d",
+        "2h, 48h",
+        "2h,2d",
+        lambda c: format_schedule(c.refresh.schedule),
+    ),
+    "RFI_RECHECK_MAX_PER_RUN": ("100", 100, "7", 7, lambda c: c.refresh.budget),
+    "RFI_RECHECK_NOW": (
+        '""',
+        None,
+        "2026-11-20T11:00:00+01:00",
+        "2026-11-20T10:00:00+00:00",  # the export's store times, in UTC
+        lambda c: c.export._now() if c.refresh.fixed_now else None,
+    ),
+    # Deprecated: mapped onto the schedule.
+    "RFI_REFRESH_DAYS": (
+        '""',
+        "1h,6h,1d,3d,7d,30d",
+        "3",
+        "1h,6h,1d,3d",
+        lambda c: format_schedule(c.refresh.schedule),
+    ),
     "RFI_REFRESH": ("False", False, "1", True, lambda c: c.refresh.refresh),
     "RFI_FSYNC_EVERY": ("25", 25, "2", 2, _sync_every),
     "RFI_FSYNC_SECONDS": ("5", 5.0, "0.5", 0.5, _sync_seconds),

@@ -81,6 +81,9 @@ def test_incremental_crawls_share_a_postgres_store_and_never_show_its_password(
         added = site.add_articles(3)
         edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
         site.edit(edited)
+        # A month later (the re-check schedule's clock): the edited article is due again.
+        month = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
+        settings["RFI_RECHECK_NOW"] = month
         third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data, settings=settings)
         assert_finished(third)
     assert {(r["url"], r["version"]) for r in third.records} == {

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
 
 from rfi_crawler.config import ConfigError
 from rfi_crawler.preflight import check_crawl
@@ -35,12 +36,15 @@ EXIT_STATUS = {
 
 
 class Command(ScrapyCrawl):
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Settings, arguments and output folders checked as soon as the command line is
+        read: before Scrapy's start-up banner, so a refusal is the only line printed."""
+        super().process_options(args, opts)
         if len(args) != 1:
-            raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
-        assert self.crawler_process
+            return  # run() says so
         try:
-            spider_class = self.crawler_process.spider_loader.load(args[0])
+            # The process is not built yet (its banner would come first): a loader of our own.
+            spider_class = get_spider_loader(self.settings).load(args[0])
         except KeyError:
             spider_class = None  # Scrapy says so below
         try:
@@ -48,8 +52,12 @@ class Command(ScrapyCrawl):
             check_crawl(self.settings, opts.spargs, backfill=backfill)
         except ConfigError as exc:
             print(f"scrapy crawl {args[0]}: {exc}", file=sys.stderr)
-            self.exitcode = USAGE_ERROR
-            return
+            sys.exit(USAGE_ERROR)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider: scrapy crawl rfi_cn")
+        assert self.crawler_process
         # Kept here: the process forgets its crawlers once they are done.
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)

@@ -57,7 +57,10 @@ CSV_COLUMNS = tuple(_csv_columns())
 
 
 def origin_of(record: dict[str, Any]) -> str:
-    """``crawl.origin`` when the record has it, else scheme://host[:port] of its url."""
+    """``crawl.origin`` when the record has it (an event line: its ``origin``), else
+    scheme://host[:port] of its url."""
+    if "event" in record and isinstance(record.get("origin"), str):
+        return record["origin"]
     crawl = record.get("crawl") or {}
     if isinstance(crawl.get("origin"), str):
         return crawl["origin"]
@@ -139,6 +142,14 @@ class BuildReport:
     first: str | None = None
     last: str | None = None
     archived: int = 0
+    # URL → (detected_at, event) of its latest removed/restored event line.
+    lifecycle: dict[str, tuple[str, str]] = field(default_factory=dict)
+    removed: int = 0  # records written with removed_at
+
+    def removed_at(self, url: str) -> str | None:
+        """When the article was recorded removed, unless a later event restored it."""
+        moment, event = self.lifecycle.get(url, ("", ""))
+        return moment if event == "removed" else None
 
 
 def build(
@@ -184,7 +195,8 @@ def merged(
                 " id TEXT, record TEXT, PRIMARY KEY (url, version))"
             )
             _load(db, files, report, filters, options)
-            records = _counted(_ordered(db, all_versions, by_article), report, options.progress)
+            ordered = _marked(_ordered(db, all_versions, by_article), report)
+            records = _counted(ordered, report, options.progress)
             yield records, report
         finally:
             db.close()
@@ -217,7 +229,10 @@ def _load(
                     f"records from different origins: {seen}; a replica or test crawl mixed"
                     " with real data? Pass --allow-mixed-origins to merge them anyway"
                 )
-        if "event" in record or not filters.accepts(record):
+        if "event" in record:
+            _note_event(report, record)
+            continue
+        if not filters.accepts(record):
             continue
         report.origins[origin] += 1
         crawl = record.get("crawl") or {}
@@ -254,6 +269,26 @@ def _ordered(
         )
     for (text,) in db.execute(query):
         yield json.loads(text)
+
+
+def _note_event(report: BuildReport, event: dict[str, Any]) -> None:
+    """Keep each article's latest removed/restored event (by detection time)."""
+    kind, moment = event.get("event"), event.get("detected_at")
+    if (
+        kind in ("removed", "restored")
+        and isinstance(moment, str)
+        and moment >= report.lifecycle.get(event["url"], ("", ""))[0]
+    ):
+        report.lifecycle[event["url"]] = (moment, kind)
+
+
+def _marked(records: Iterator[dict[str, Any]], report: BuildReport) -> Iterator[dict[str, Any]]:
+    """Removed articles are kept, with ``removed_at``."""
+    for record in records:
+        if removed := report.removed_at(record["url"]):
+            record["removed_at"] = removed
+            report.removed += 1
+        yield record
 
 
 def _counted(

@@ -111,6 +111,7 @@ def run_build(args: argparse.Namespace) -> int:
         f"rfi-dataset: {plural(report.written, 'record')} ({args.format}) from"
         f" {plural(read.records, 'record')} read in {plural(len(files), 'file')}"
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
+        + (f"; {plural(report.removed, 'record')} marked removed_at" if report.removed else "")
     )
     if args.output:
         card = card_path(args.output)
@@ -187,7 +188,14 @@ def run_import(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from rfi_crawler.archive import write_archive
 
-    args.output.mkdir(parents=True, exist_ok=True)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(
+            f"{args.output}: is a file; give -o a folder for the archive files"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"{args.output}: cannot create this folder ({exc.strerror})") from None
     report = ReadReport(input_files(args.inputs))
     written = 0
     progress = Progress(args.progress)

@@ -107,7 +107,10 @@ def _event_of(
     if previous is None or previous.get("url") != record.get("url"):
         report.articles += 1
         return None
-    if previous.get("extractor_version") != record.get("extractor_version"):
+    # Marked by the crawl (``change_cause``), or told by the records themselves.
+    if record.get("change_cause") == "extractor" or previous.get("extractor_version") != record.get(
+        "extractor_version"
+    ):
         report.extractor_changes += 1
         return None
     found = edit_event(previous, record)

@@ -31,18 +31,27 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     """A file to write ``path``'s new content into. Only when the block ends without an
     exception does it replace ``path`` (fsynced, then renamed, then the folder fsynced);
     otherwise, or if the process dies, ``path`` keeps its previous content. The hidden
-    ``.NAME.*.tmp`` file a kill leaves behind is never read as an input."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed or removed)
-        "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    ``.NAME.*.tmp`` file a kill leaves behind is never read as an input. A target that
+    cannot be written is an ``OutputError`` naming it (never the temporary file's name)."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name with -o")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed or removed)
+            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
     try:
         os.chmod(handle.name, 0o666 & ~_umask())  # as open() would have created it
         yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(handle.name, path)
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(handle.name, path)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
     except BaseException:
         handle.close()
         Path(handle.name).unlink(missing_ok=True)

@@ -22,7 +22,6 @@ import logging
 import multiprocessing
 import os
 import resource
-import threading
 import time
 import zlib
 from collections import Counter
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
-from parsel import Selector
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 from warcio.archiveiterator import ArchiveIterator
@@ -42,6 +40,7 @@ from rfi_crawler import urls
 from rfi_crawler.dataset.reader import InputError
 from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
 from rfi_crawler.extract.article import extract_article
+from rfi_crawler.extract.parse import page_selector
 from rfi_crawler.schema import validation_errors
 
 if TYPE_CHECKING:
@@ -51,10 +50,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PROVENANCE = ("crawl", "version", "extractor_version")
+PROVENANCE = (
+    "crawl",
+    "version",
+    "extractor_version",
+    "detected_at",
+    "changed_fields",
+    "change_cause",
+)
 # Decoded by warcio (as HttpCompressionMiddleware decodes them in a crawl).
 DECODED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
-CHUNK = 8  # responses per task sent to a worker
+# One file for several workers: parts per worker (small parts even out their speeds).
+PARTS_PER_JOB = 4
+PART_SCAN = 1 << 16  # bytes read at a time looking for a record's gzip member
+GZIP_MAGIC = b"\x1f\x8b\x08"
 
 
 class WarcReadError(InputError):
@@ -111,14 +120,21 @@ def _is_article_uri(uri: str) -> bool:
     return path is not None and urls.is_content_path(path, ("cn", "tw"))
 
 
-def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[Archived]:
+def archived_articles(
+    path: Path, handle: BinaryIO, report: Report, end: int | None = None
+) -> Iterator[Archived]:
     """The ``200`` responses of content URLs in one WARC file, each with the ``Referer``
     of the request written right after it. A file cut short (a crash leaves at most its
-    last record so) gives what comes before the cut, and is named in the report."""
+    last record so) gives what comes before the cut, and is named in the report.
+
+    From where ``handle`` stands (a record's start); with ``end``, only the records that
+    start before it (the request after the last response is still read, for its Referer)."""
     _check_warc(path, handle)
     pending: Archived | None = None
+    done = False
     try:
-        for record in ArchiveIterator(handle):
+        records = ArchiveIterator(handle)
+        for record in records:
             kind = record.rec_type
             headers = record.rec_headers
             if pending is not None:
@@ -129,6 +145,8 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
                     referer = record.http_headers.get_header("Referer")
                 yield replace(pending, referer=referer)
                 pending = None
+            if done:
+                break  # read only to pair the response before it
             uri = headers.get_header("WARC-Target-URI") or ""
             wanted = (
                 kind == "response"
@@ -152,6 +170,10 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
                     file=path.name,
                     record_id=headers.get_header("WARC-Record-ID"),
                 )
+            if end is not None:
+                done = records.get_record_offset() + records.get_record_length() >= end
+                if done and pending is None:
+                    break
     except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
         report.cut_short.append(path.name)
         logger.warning("%s: unreadable past this point (%s); the rest is skipped", path, exc)
@@ -161,8 +183,9 @@ def archived_articles(path: Path, handle: BinaryIO, report: Report) -> Iterator[
 
 def _check_warc(path: Path, handle: BinaryIO) -> None:
     """A WARC file (gzipped or not) starts with ``WARC/``; anything else is refused."""
+    start = handle.tell()
     head = handle.read(4096)
-    handle.seek(0)
+    handle.seek(start)
     if head[:2] == b"\x1f\x8b":
         try:
             head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head)
@@ -196,9 +219,8 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         "depth": 0,
         "warc": {"file": archived.file, "record_id": archived.record_id},
     }
-    # Parsed from the bytes: no decoded copy of the page, and no Response↔Selector cycle
-    # left for the garbage collector (response.selector would make both).
-    selector = Selector(body=response.body, encoding=response.encoding, base_url=response.url)
+    # The crawl's own parse entry (no decoded copy of the page, no Response↔Selector cycle).
+    selector = page_selector(response)
     item = extract_article(selector, response.url, origin, crawl)
     if item is None:
         return "failed/no_article", None
@@ -218,6 +240,15 @@ def fingerprint(record: dict[str, Any]) -> str:
     fields = {k: v for k, v in record.items() if k not in PROVENANCE and v is not None}
     text = json.dumps(fields, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _open_check(path: Path) -> None:
+    """A readable WARC file, or a WarcReadError, before any worker starts."""
+    try:
+        with open(path, "rb") as handle:
+            _check_warc(path, handle)
+    except OSError as exc:
+        raise WarcReadError(f"{path}: {exc}") from exc
 
 
 def _responses(paths: Iterable[Path], report: Report) -> Iterator[Archived]:
@@ -255,42 +286,73 @@ def prepare(archived: Archived) -> Extracted:
     return Extracted(outcome, record["id"], fingerprint(record), dumps(record))
 
 
-def _extracted(responses: Iterator[Archived], jobs: int) -> Iterator[Extracted]:
-    if jobs <= 1:
-        yield from map(prepare, responses)
-        return
-    # Workers parse; this process reads and writes. The semaphore bounds what is read ahead
-    # (Pool.imap would otherwise pull every body of the archive into memory).
-    ahead = threading.BoundedSemaphore(jobs * CHUNK * 4)
-
-    def bounded() -> Iterator[Archived]:
-        for archived in responses:
-            ahead.acquire()
-            yield archived
-
-    # fork: workers are this process's children, so their CPU time is counted (RUSAGE_CHILDREN).
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs) as pool:
-        for result in pool.imap(prepare, bounded(), chunksize=CHUNK):
-            ahead.release()
-            yield result
-        pool.close()
-        pool.join()
-
-
-def _file_results(path: Path) -> tuple[Report, list[Extracted]]:
-    """One whole WARC file, read and extracted in a worker: no page crosses processes."""
+def _part_results(part: tuple[Path, int, int | None]) -> tuple[Report, list[Extracted]]:
+    """The records of one part of a WARC file (``start``, ``end``: byte offsets of record
+    starts; ``end`` None: to the end), read and extracted in a worker."""
+    path, start, end = part
     report = Report()
-    return report, [prepare(archived) for archived in _responses([path], report)]
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise WarcReadError(f"{path}: {exc}") from exc
+    with handle:
+        handle.seek(start)
+        results = []
+        for archived in archived_articles(path, handle, report, end):
+            report.responses += 1
+            results.append(prepare(archived))
+    return report, results
 
 
-def _extracted_by_file(paths: list[Path], jobs: int, report: Report) -> Iterator[Extracted]:
+def file_parts(path: Path, pieces: int) -> list[tuple[Path, int, int | None]]:
+    """``path`` cut into about ``pieces`` parts at gzip members that start a WARC record
+    (our WARC files gzip each record on its own); one part when none is found (a plain or
+    a wholly gzipped file)."""
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as handle:
+        for n in range(1, pieces):
+            found = _record_member_at_or_after(handle, max(n * size // pieces, starts[-1] + 1))
+            if found is None:
+                break
+            if found > starts[-1]:
+                starts.append(found)
+    ends: list[int | None] = [*starts[1:], None]
+    return [(path, start, end) for start, end in zip(starts, ends, strict=True)]
+
+
+def _record_member_at_or_after(handle: BinaryIO, offset: int) -> int | None:
+    """The first offset from ``offset`` where a gzip member starts whose text starts a
+    WARC record: the magic bytes, then ``WARC/`` once inflated (no other bytes pass both)."""
+    while True:
+        handle.seek(offset)
+        window = handle.read(PART_SCAN)
+        if not window:
+            return None
+        at = window.find(GZIP_MAGIC)
+        while at >= 0:
+            handle.seek(offset + at)
+            try:
+                head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(handle.read(4096), 8)
+            except zlib.error:
+                head = b""
+            if head.startswith(b"WARC/"):
+                return offset + at
+            at = window.find(GZIP_MAGIC, at + 1)
+        if len(window) < PART_SCAN:
+            return None  # the end of the file
+        offset += len(window) - len(GZIP_MAGIC) + 1  # a magic across windows is found too
+
+
+def _extracted_by_part(
+    parts: list[tuple[Path, int, int | None]], jobs: int, report: Report
+) -> Iterator[Extracted]:
+    """Workers read and extract parts of files, in order: no page crosses processes."""
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(jobs) as pool:
-        for part, results in pool.imap(_file_results, paths):
-            report.files += part.files
+        for part, results in pool.imap(_part_results, parts):
             report.responses += part.responses
-            report.cut_short += part.cut_short
+            report.cut_short += [name for name in part.cut_short if name not in report.cut_short]
             yield from results
         pool.close()
         pool.join()
@@ -308,12 +370,19 @@ def reextract(
     report = Report(jobs=jobs)
     seen: dict[str, str] = {}  # id → fingerprint of the record last written
     started, cpu_before = time.perf_counter(), _cpu_seconds()
-    # Files enough (a rotated archive): a worker per file, no page crosses processes; else
-    # this process reads and the workers extract (each page's bytes go through a pipe).
-    if jobs > 1 and len(paths) >= 2 * jobs:
-        results = _extracted_by_file(paths, jobs, report)
+    # Workers read parts of the files themselves (whole files when there are enough, else
+    # each file cut at record boundaries): no page crosses processes. A file that cannot be
+    # cut (not gzipped per record) goes whole to one worker.
+    if jobs > 1:
+        parts = []
+        for path in paths:
+            _open_check(path)
+            report.files += 1
+            pieces = 1 if len(paths) >= 2 * jobs else jobs * PARTS_PER_JOB
+            parts += file_parts(path, pieces)
+        results = _extracted_by_part(parts, jobs, report)
     else:
-        results = _extracted(_responses(paths, report), jobs)
+        results = map(prepare, _responses(paths, report))
     for result in results:
         if result.line is None:
             report.outcomes[result.outcome] += 1
@@ -331,6 +400,8 @@ def reextract(
                 continue
             record = json.loads(line)
             record["version"] = version + 1
+            if version:  # the same archived page read again: our change, not RFI's
+                record["change_cause"] = "extractor"
             line = dumps(record)
             report.outcomes["changed" if version else "new"] += 1
         else:

@@ -26,11 +26,20 @@ class Shape:
     fields: dict[str, Shape] = field(default_factory=dict)
 
 
+#: Columns the dataset tools add after the record's fields (not crawl fields): when the
+#: crawl recorded the article removed (its ``removed`` event), unless it came back since.
+DATASET_FIELDS = {"removed_at": Shape("time")}
+
+
 @cache
 def record_shape() -> dict[str, Shape]:
-    """Field name → shape, for every field of ``FIELDS`` (in that order)."""
+    """Field name → shape, for every field of ``FIELDS`` (in that order), then the
+    dataset's own ``DATASET_FIELDS``."""
     schema = record_schema()
-    return {name: _shape(schema["properties"][name], schema) for name in FIELDS}
+    return {
+        **{name: _shape(schema["properties"][name], schema) for name in FIELDS},
+        **DATASET_FIELDS,
+    }
 
 
 def _shape(spec: dict[str, Any], schema: dict[str, Any]) -> Shape:

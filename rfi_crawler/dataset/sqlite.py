@@ -22,6 +22,10 @@ from rfi_crawler.run import manifest_path
 from rfi_crawler.schema import record_schema
 
 BATCH = 2000
+REMOVED_AT = (
+    "when the crawl recorded the article removed by RFI (404/410 or a redirect away, on two"
+    " checks in separate runs), unless it came back since; the article is kept"
+)
 _PREFIX = {"translations": "translation"}  # translation_zh_hans, as the CSV names it
 #: Trigram FTS matches substrings of three characters or more; shorter words need a scan.
 FTS_MIN_CHARS = 3
@@ -60,6 +64,7 @@ def columns() -> dict[str, Column]:
             kind = _kind(spec)
             json_text = "array" in _types(spec) or "object" in _types(spec)
             found[name] = Column(name, None, kind, about + (" (JSON)" if json_text else ""))
+    found["removed_at"] = Column("removed_at", None, str, REMOVED_AT)
     return found
 
 

@@ -149,7 +149,8 @@ def plot(stats: DatasetStats, path: Path, font_path: Path | None = None) -> None
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     per_month.set_title("每月文章数（按栏目） · articles per month by section", fontproperties=font)
     per_month.set_ylabel("文章数 · articles", fontproperties=font)
-    per_month.legend(prop=font, ncols=3, fontsize="small")
+    if per_month.get_legend_handles_labels()[1]:  # no dated bars: no legend (it would warn)
+        per_month.legend(prop=font, ncols=3, fontsize="small")
     step = max(1, len(months) // 24)
     per_month.set_xticks(range(0, len(months), step), months[::step], rotation=60, fontsize=8)
     # About 40 bars up to the 99th percentile, whatever the dataset's size.

@@ -21,6 +21,7 @@ NOT_CONTENT = frozenset(
         "char_count",
         "extractor_version",
         "changed_fields",
+        "change_cause",
         "detected_at",
     }
 )

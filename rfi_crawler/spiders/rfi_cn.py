@@ -19,6 +19,7 @@ from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, iter_sitemap, rss_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import template_generation
+from rfi_crawler.extract.parse import page_selector
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
@@ -73,6 +74,7 @@ class Via(StrEnum):
     RELATED = "related"
     TAG = "tag"
     URL = "url"
+    RECHECK = "recheck"  # a known article the re-check schedule fetches again
     ARCHIVE = "archive"  # an archive day page
 
 
@@ -117,9 +119,7 @@ class RfiCnSpider(Spider):
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
         # Replaced at spider_opened by the refresh extension, which reads the state store;
         # without it (EXTENSIONS: None), every known article is downloaded again.
-        spider.refresh_policy = RefreshPolicy(
-            None, spider.config.refresh_days, True, datetime.now(UTC).date()
-        )
+        spider.refresh_policy = RefreshPolicy(None, (), 0, True, datetime.now(UTC))
         # Belt and braces: every request is built on the configured origin anyway.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
@@ -153,6 +153,10 @@ class RfiCnSpider(Spider):
             yield self._listing_request(RSS_PATH, self.parse_rss)
         if "sitemap" in starts:
             yield self._listing_request(NEWS_SITEMAP_PATH, self.parse_sitemap)
+        # Re-checks come as leaves (the depth limit): they widen no related-link reach.
+        rechecks, leaf = self.refresh_policy.rechecks, self.arguments.related_depth
+        for request in self._article_requests(rechecks, leaf, Via.RECHECK, None):
+            yield request
 
     # -- listings -------------------------------------------------------------------------
 
@@ -237,8 +241,10 @@ class RfiCnSpider(Spider):
             "depth": best.depth,
             "origin": self.config.origin,
         }
+        # Parsed once, and not cached on the response (no Response↔Selector cycle).
+        selector = page_selector(response)
         item = extract_article(
-            response.selector, response.url, self.config.base_url, crawl, self.crawler.stats
+            selector, response.url, self.config.base_url, crawl, self.crawler.stats
         )
         self.crawler.signals.send_catch_log(
             rfi_signals.page_extracted,
@@ -246,26 +252,31 @@ class RfiCnSpider(Spider):
             record=None if item is None else item.__dict__,
             # Pages of a known older template lack fields by design: drift does not judge
             # them. "unknown" is judged: a page of a new layout is what drift is about.
-            current=template_generation(response.selector) not in OLDER_TEMPLATES,
+            current=template_generation(selector) not in OLDER_TEMPLATES,
         )
         if item is None:
             self._settle(url, "failed/no_article")
             logger.info("not an article page: %s", response.url)
             return
+        hubs: list[str] = []
+        if self.config.follow_tags and best.depth < self.arguments.related_depth:
+            hubs = tag_hubs(selector, response.url, self.config.base_url)
+        # The page's tree goes before the item does: this generator waits at ``yield``
+        # while the item's pipelines run (a store claim); a tree is ~2.3× its page.
+        del selector
         yield item
         related = [link["url"] for link in item.related]
         self._count("discovered/related", len(related))
         yield from self._requests(self.frontier.parsed(url, related))
-        if self.config.follow_tags and best.depth < self.arguments.related_depth:
-            for hub in tag_hubs(response.selector, response.url, self.config.base_url):
-                # A keyword hub counts as one hop, like a related link.
-                yield self._listing_request(
-                    urls.path_of(hub),
-                    self.parse_listing,
-                    via=Via.TAG,
-                    listing=hub,
-                    hops=best.depth + 1,
-                )
+        for hub in hubs:
+            # A keyword hub counts as one hop, like a related link.
+            yield self._listing_request(
+                urls.path_of(hub),
+                self.parse_listing,
+                via=Via.TAG,
+                listing=hub,
+                hops=best.depth + 1,
+            )
 
     def _article_requests(
         self, found: Iterable[str], depth: int, via: Via, referer: str | None

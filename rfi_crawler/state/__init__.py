@@ -18,7 +18,10 @@ from typing import Any, Protocol
 # The layout of the store's tables, the same in every backend. 1 = the first wave's SQLite
 # layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat, and
 # a leases table holds short-lived locks between processes (the scheduler's guard);
-# 3 = the archive days a backfill finished (``archive_days``).
+# 3 = the archive days a backfill finished (``archive_days``); each article's last check
+# and its outcome (the re-check schedule, removals), the per-field hashes and extractor of
+# its version, and a versions table (what each exported version changed, why, and when it
+# was first seen).
 STORE_VERSION = 3
 
 # Column order of each table, shared by every backend (``rfi-state copy`` relies on it).
@@ -34,6 +37,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "last_seen",
         "version",
         "run_id",
+        "field_hashes",
+        "extractor_version",
+        "checked_at",
+        "check_outcome",
+        "check_run",
+        "removed_at",
     ),
     "claims": (
         "id",
@@ -45,7 +54,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "related",
         "run_id",
         "claimed_at",
+        "field_hashes",
+        "extractor_version",
+        "changed_fields",
+        "change_cause",
+        "detected_at",
     ),
+    "versions": ("id", "version", "changed_fields", "change_cause", "detected_at", "run_id"),
     "runs": (
         "run_id",
         "job",
@@ -75,6 +90,52 @@ class ClaimStatus(StrEnum):
 class Claim:
     status: ClaimStatus
     version: int | None = None
+    # A changed version: the fields it changed (None: the stored version predates field
+    # hashes) and why (versions.CAUSE_SITE / CAUSE_EXTRACTOR, None: unknown).
+    changed_fields: tuple[str, ...] | None = None
+    change_cause: str | None = None
+    restored: bool = False  # the article was recorded removed, and answers again
+
+
+# Check outcomes of a removed-looking answer (the rest of a check's outcomes is "ok").
+REMOVAL_EVIDENCE = ("http_404", "http_410", "redirect")
+
+
+class Removal(StrEnum):
+    """What a removal-looking answer (``REMOVAL_EVIDENCE``) to a check means."""
+
+    PENDING = "pending"  # the first such answer: a passing glitch until another run agrees
+    REMOVED = "removed"  # the second, in another run: the article is recorded removed
+    STILL_REMOVED = "still_removed"  # already recorded removed
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """An exported article as the re-check schedule sees it (times as ISO text)."""
+
+    url: str
+    id: str
+    version: int
+    published_at: str | None
+    first_seen: str
+    last_checked: str  # the last check, the first fetch included
+    check_outcome: str | None = None  # "ok", or one of REMOVAL_EVIDENCE
+    check_run: str | None = None  # the run of that check
+    removed_at: str | None = None
+
+    @property
+    def unconfirmed(self) -> bool:
+        """A removal-looking answer awaits a check by another run."""
+        return self.removed_at is None and self.check_outcome in REMOVAL_EVIDENCE
+
+
+def removal_verdict(state: CheckState, run_id: str) -> Removal:
+    """Two removal-looking answers in two runs make a removal; one run's are one check."""
+    if state.removed_at is not None:
+        return Removal.STILL_REMOVED
+    if state.unconfirmed and state.check_run != run_id:
+        return Removal.REMOVED
+    return Removal.PENDING
 
 
 @dataclass(frozen=True)
@@ -83,6 +144,7 @@ class KnownArticle:
     published_at: str | None
     version: int
     related: tuple[str, ...] = ()  # canonical URLs of its related aside when exported
+    removed: bool = False  # recorded removed (a listing showing it again may mean it is back)
 
 
 @dataclass(frozen=True)
@@ -113,11 +175,25 @@ class StateStore(Protocol):
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         """Reserve the record's next version for this run (or say why not), atomically."""
 
+    def flush(self) -> None:
+        """Every claim made so far survives a power cut (called before the run file's
+        fsync: no line may be durable before its claim)."""
+
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         """These (id, version) claims are durably written: they are exported. Returns how many."""
 
     def release(self, run_id: str) -> int:
         """Drop the run's claims that were never committed. Returns how many."""
+
+    def recheck_candidates(self, published_since: str) -> list[CheckState]:
+        """Articles the re-check schedule may still want: published since that ISO day
+        (or time), and any whose removal awaits confirmation."""
+
+    def check_failed(
+        self, url: str, evidence: str, run_id: str, now: str
+    ) -> tuple[Removal, CheckState] | None:
+        """Record a removal-looking answer (``REMOVAL_EVIDENCE``) for the exported article
+        at ``url``: what it means, and the article as it was before; None if not exported."""
 
     def begin_run(self, run: RunRecord) -> None: ...
 

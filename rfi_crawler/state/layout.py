@@ -31,9 +31,16 @@ CREATE TABLE articles (
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     version INTEGER NOT NULL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    field_hashes TEXT,
+    extractor_version INTEGER,
+    checked_at TEXT,
+    check_outcome TEXT,
+    check_run TEXT,
+    removed_at TEXT
 );
 CREATE INDEX articles_url ON articles (url);
+CREATE INDEX articles_published ON articles (published_at);
 CREATE TABLE claims (
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -44,9 +51,24 @@ CREATE TABLE claims (
     related TEXT NOT NULL,
     run_id TEXT NOT NULL,
     claimed_at TEXT NOT NULL,
+    field_hashes TEXT,
+    extractor_version INTEGER,
+    changed_fields TEXT,
+    change_cause TEXT,
+    detected_at TEXT,
     PRIMARY KEY (id, version)
 );
 CREATE INDEX claims_run ON claims (run_id);
+-- What each exported version changed (JSON list of fields), why, and when first seen.
+CREATE TABLE versions (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    changed_fields TEXT,
+    change_cause TEXT,
+    detected_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
     job TEXT,
@@ -69,6 +91,33 @@ CREATE TABLE leases (
     expires_at {real} NOT NULL
 );
 {archive_days}
+"""
+
+
+# 2 → 3, for both backends: the re-check columns and the versions table. (Store version 3
+# may hold other additions too; each keeps to its own statements.)
+RECHECK_MIGRATION = """
+ALTER TABLE articles ADD COLUMN field_hashes TEXT;
+ALTER TABLE articles ADD COLUMN extractor_version INTEGER;
+ALTER TABLE articles ADD COLUMN checked_at TEXT;
+ALTER TABLE articles ADD COLUMN check_outcome TEXT;
+ALTER TABLE articles ADD COLUMN check_run TEXT;
+ALTER TABLE articles ADD COLUMN removed_at TEXT;
+CREATE INDEX articles_published ON articles (published_at);
+ALTER TABLE claims ADD COLUMN field_hashes TEXT;
+ALTER TABLE claims ADD COLUMN extractor_version INTEGER;
+ALTER TABLE claims ADD COLUMN changed_fields TEXT;
+ALTER TABLE claims ADD COLUMN change_cause TEXT;
+ALTER TABLE claims ADD COLUMN detected_at TEXT;
+CREATE TABLE versions (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    changed_fields TEXT,
+    change_cause TEXT,
+    detected_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+)
 """
 
 

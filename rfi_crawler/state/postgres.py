@@ -22,17 +22,33 @@ from psycopg import errors
 
 from rfi_crawler.state import (
     COLUMNS,
+    REMOVAL_EVIDENCE,
     STORE_VERSION,
+    CheckState,
     Claim,
     ClaimStatus,
     KnownArticle,
+    Removal,
     RunRecord,
     StateStoreError,
     check_version,
     redact_uri,
+    removal_verdict,
 )
-from rfi_crawler.state.layout import ARCHIVE_DAYS, execute_script, tables_sql
-from rfi_crawler.state.sqlite import RUN_FIELDS, claim_row, newer
+from rfi_crawler.state.layout import ARCHIVE_DAYS, RECHECK_MIGRATION, execute_script, tables_sql
+from rfi_crawler.state.sqlite import (
+    CHECK_FAILED,
+    CHECK_FIELDS,
+    CHECKED_OK,
+    CLAIM_CARRIED,
+    CLAIM_INSERT,
+    CLAIM_READ,
+    RECHECK_READ,
+    RUN_FIELDS,
+    UNCHANGED_SEEN,
+    commit_writes,
+    decide_claim,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +61,9 @@ SCHEMA = "CREATE TABLE rfi_state_version (version INTEGER NOT NULL);" + tables_s
 
 # MIGRATIONS[n] takes a store from version n to n + 1. PostgreSQL stores began at version 2.
 MIGRATIONS: dict[int, str] = {
-    # 2 → 3: the archive days a backfill finished.
-    2: ARCHIVE_DAYS,
+    # 2 → 3: re-check columns, field hashes and the versions table; the archive days a
+    # backfill finished (state/layout.py).
+    2: RECHECK_MIGRATION + ";" + ARCHIVE_DAYS,
 }
 
 
@@ -134,36 +151,35 @@ class PostgresStateStore:
         found: dict[str, KnownArticle] = {}
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT url, id, published_at, version, related FROM articles"
-                " WHERE url = ANY(%s) ORDER BY version",
+                "SELECT url, id, published_at, version, related, removed_at IS NOT NULL"
+                " FROM articles WHERE url = ANY(%s) ORDER BY version",
                 (list(dict.fromkeys(urls)),),
             ).fetchall()
-        for url, article_id, published_at, version, related in rows:  # highest version wins
-            found[url] = KnownArticle(article_id, published_at, version, tuple(json.loads(related)))
+        for url, article_id, published_at, version, related, removed in rows:  # highest wins
+            related_urls = tuple(json.loads(related))
+            found[url] = KnownArticle(article_id, published_at, version, related_urls, removed)
         return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         article_id, content_hash = record["id"], record["content_hash"]
         with self._transaction(article_id) as db:
-            row = db.execute(
-                "SELECT content_hash, modified_at, version FROM articles WHERE id = %s",
-                (article_id,),
-            ).fetchone()
+            row = db.execute(f"{CLAIM_READ} WHERE id = %s", (article_id,)).fetchone()
             pending = db.execute(
                 "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
             ).fetchall()
             if any(claimed_hash == content_hash for _, claimed_hash in pending):
                 return Claim(ClaimStatus.TAKEN)
-            if row and row[0] == content_hash and not newer(record.get("modified_at"), row[1]):
-                db.execute("UPDATE articles SET last_seen = %s WHERE id = %s", (now, article_id))
-                return Claim(ClaimStatus.UNCHANGED, row[2])
-            version = max([row[2] if row else 0, *(v for v, _ in pending)]) + 1
-            db.execute(
-                "INSERT INTO claims (id, version, url, content_hash, published_at, modified_at,"
-                " related, run_id, claimed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                claim_row(record, version, run_id, now),
-            )
-        return Claim(ClaimStatus.NEW if version == 1 else ClaimStatus.CHANGED, version)
+            decided = decide_claim(row, pending, record, run_id, now)
+            if row:
+                db.execute(CHECKED_OK, (*decided.checked, article_id))
+            if decided.claim.status is ClaimStatus.UNCHANGED:
+                db.execute(UNCHANGED_SEEN, (*decided.seen, article_id))
+            else:
+                db.execute(CLAIM_INSERT, decided.claim_row)
+        return decided.claim
+
+    def flush(self) -> None:
+        """Nothing to do: every transaction here is durable at COMMIT."""
 
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         committed = 0
@@ -171,25 +187,41 @@ class PostgresStateStore:
             for article_id, version in keys:
                 claim = db.execute(
                     "DELETE FROM claims WHERE id = %s AND version = %s AND run_id = %s"
-                    " RETURNING url, content_hash, published_at, modified_at, related",
+                    f" RETURNING {CLAIM_CARRIED}",
                     (article_id, version, run_id),
                 ).fetchone()
                 if claim is None:
                     continue  # already committed (a recovered batch)
-                db.execute(
-                    "INSERT INTO articles (id, url, content_hash, published_at, modified_at,"
-                    " related, first_seen, last_seen, version, run_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (id) DO UPDATE SET url = excluded.url,"
-                    " content_hash = excluded.content_hash, published_at = excluded.published_at,"
-                    " modified_at = excluded.modified_at, related = excluded.related,"
-                    " last_seen = excluded.last_seen,"
-                    " version = excluded.version, run_id = excluded.run_id"
-                    " WHERE excluded.version > articles.version",
-                    (article_id, *claim, now, now, version, run_id),
-                )
+                for statement, values in commit_writes(article_id, version, claim, run_id, now):
+                    db.execute(statement, values)
                 committed += 1
         return committed
+
+    def recheck_candidates(self, published_since: str) -> list[CheckState]:
+        with self._transaction() as db:
+            rows = db.execute(RECHECK_READ, (published_since, *REMOVAL_EVIDENCE)).fetchall()
+        return [CheckState(*row) for row in rows]
+
+    def check_failed(
+        self, url: str, evidence: str, run_id: str, now: str
+    ) -> tuple[Removal, CheckState] | None:
+        with self._transaction() as db:
+            row = db.execute(
+                f"SELECT {CHECK_FIELDS} FROM articles WHERE url = %s ORDER BY version DESC LIMIT 1",
+                (url,),
+            ).fetchone()
+            if row is None:
+                return None
+            # The article's lock (a concurrent claim of it waits), then its row again.
+            db.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, _lock_key(row[1])))
+            row = db.execute(
+                f"SELECT {CHECK_FIELDS} FROM articles WHERE id = %s", (row[1],)
+            ).fetchone()
+            state = CheckState(*row)
+            verdict = removal_verdict(state, run_id)
+            removed = now if verdict is Removal.REMOVED else None
+            db.execute(CHECK_FAILED, (now, evidence, run_id, removed, state.id))
+        return verdict, state
 
     def release(self, run_id: str) -> int:
         with self._transaction() as db:

@@ -296,6 +296,42 @@ class ReplicaSite:
         article.blocks = [*article.blocks, ("p", f"更新：第{article.revision}版。")]
         article.modified = datetime.now(UTC).replace(microsecond=0)
 
+    def revise(
+        self,
+        article: Article,
+        *,
+        title: str | None = None,
+        paragraph: tuple[int, str] | None = None,
+        append: str | None = None,
+        replace: tuple[str, str] | None = None,
+    ) -> None:
+        """An RFI edit after publication: a new headline, the n-th paragraph rewritten, a
+        paragraph (a correction) appended, or text replaced inside the body (a figure)."""
+        if title is not None:
+            article.title = title
+        blocks = list(article.blocks)
+        if paragraph is not None:
+            number, text = paragraph
+            positions = [i for i, (tag, _) in enumerate(blocks) if tag == "p"]
+            blocks[positions[number]] = ("p", text)
+        if replace is not None:
+            old, new = replace
+            assert any(old in text for _, text in blocks), f"{old!r} is not in the body"
+            blocks = [(tag, text.replace(old, new)) for tag, text in blocks]
+        if append is not None:
+            blocks.append(("p", append))
+        article.blocks = blocks
+        article.revision += 1
+        article.modified = datetime.now(UTC).replace(microsecond=0)
+
+    def remove(self, article: Article, status: int = 404) -> None:
+        """RFI takes the article down: its page answers 404 or 410 (listings still link it)."""
+        self.faults[article.path] = {404: "gone_404", 410: "gone_410"}[status]
+
+    def restore(self, article: Article) -> None:
+        """The removed article is back, as it was."""
+        self.faults.pop(article.path, None)
+
     # -- what lists what ------------------------------------------------------------------
 
     def newest(self) -> list[Article]:

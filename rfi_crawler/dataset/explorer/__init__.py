@@ -1,5 +1,6 @@
 """Datasette plugin for ``rfi-dataset serve``: article pages as readable text with their
-related articles and the articles linking to them; search hits linked to their article."""
+related articles, the articles linking to them, their versions with what changed between
+them, and their removal; search hits linked to their article."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 from markupsafe import Markup, escape
 
+from rfi_crawler.dataset.textdiff import TEXT_FIELDS, counts, runs
+
 PLUGIN = __name__
+# Unchanged text around a change is cut to this many characters on each side.
+CONTEXT_CHARS = 40
 
 
 @hookimpl
@@ -109,6 +114,7 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
     db = datasette.get_database(database)
     found = await db.execute(
         "SELECT title, lead, body, subheadings, published_at, section, programme, url,"
+        " removed_at,"
         " (SELECT group_concat(name, '、') FROM (SELECT au.name FROM article_authors aa"
         " JOIN authors au ON au.id = aa.author_id WHERE aa.article_id = a.article_id"
         " ORDER BY aa.position)) AS authors,"
@@ -145,9 +151,23 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
     def href(target: int | None) -> str | None:
         return None if target is None else datasette.urls.row(database, "articles", str(target))
 
+    versions = []
+    if await db.table_exists("article_versions"):
+        found_versions = await db.execute(
+            "SELECT version_id, version, detected_at, crawl_fetched_at, changed_fields,"
+            " change_cause, title, kicker, lead, body FROM article_versions"
+            " WHERE article_id = ? ORDER BY version",
+            [article_id],
+        )
+        versions = _versions(
+            [dict(r) for r in found_versions.rows],
+            lambda pk: datasette.urls.row(database, "article_versions", str(pk)),
+        )
+
     return {
         "rfi_article": {**dict(row), "url": _web_url(row["url"]), "blocks": blocks},
         "rfi_licence": datasette.metadata("license"),
+        "rfi_versions": versions,
         "rfi_related": [
             {
                 "title": r["title"] or r["to_url"],
@@ -167,6 +187,42 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
             for r in linking.rows
         ],
     }
+
+
+def _versions(rows: list[dict[str, Any]], href: Callable[[int], str]) -> list[dict[str, Any]]:
+    """Each version with its page, and (after the first) what changed in its text fields
+    since the one before, as runs of unchanged text (cut) and changes."""
+    shown = []
+    for before, row in zip([None, *rows], rows, strict=False):
+        changes = []
+        for name in TEXT_FIELDS if before is not None else ():
+            found = runs(before[name] or "", row[name] or "")
+            if any(run.op != "equal" for run in found):
+                changes.append({"field": name, "runs": _cut(found), **counts(found)})
+        shown.append(
+            {
+                "version": row["version"],
+                "href": href(row["version_id"]),
+                "detected_at": row["detected_at"] or row["crawl_fetched_at"],
+                "changed_fields": ", ".join(_json_list(row["changed_fields"])),
+                "cause": row["change_cause"],
+                "changes": changes,
+            }
+        )
+    return shown
+
+
+def _cut(found: list[Any]) -> list[dict[str, str]]:
+    """Runs for display: long unchanged stretches keep their ends next to the changes."""
+    shown = []
+    for index, run in enumerate(found):
+        text = run.old
+        if run.op == "equal" and len(text) > 2 * CONTEXT_CHARS:
+            head = text[:CONTEXT_CHARS] if index else ""
+            tail = text[-CONTEXT_CHARS:] if index < len(found) - 1 else ""
+            text = f"{head}…{tail}"
+        shown.append({"op": run.op, "old": text if run.op == "equal" else run.old, "new": run.new})
+    return shown
 
 
 def _web_url(url: str | None) -> str | None:

@@ -1,0 +1,1 @@
+"""Scheduling crawls on one or several Scrapyd nodes (``rfi-schedule``)."""

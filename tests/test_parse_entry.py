@@ -1,0 +1,137 @@
+"""The parse entry (rfi_crawler/extract/parse.py): pages parsed from their bytes give
+exactly the fields ``response.selector`` gives, on every page we have, and leave no
+Response↔Selector cycle."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from scrapy.http import HtmlResponse, Request
+
+from rfi_crawler.extract.article import extract_article, tag_hubs
+from rfi_crawler.extract.listing import content_links, pager_links, section_links
+from rfi_crawler.extract.page import _PUB_DATES, template_generation
+from rfi_crawler.extract.parse import page_selector
+from tests.replica.site import ReplicaSite
+
+PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages"
+REAL_ARTICLE = PAGES / "article_20251130_zhengzhi.html"
+REAL_HOMEPAGE = PAGES / "homepage_20251130.html"
+ARTICLE_URL = "https://www.rfi.fr/cn/政治/20251130-台湾增加400亿美元国防开支-加速部署t-dome防空系统"
+BASE = "https://www.rfi.fr"
+TODAY = date(2026, 11, 30)
+
+
+def response(url: str, body: bytes, content_type: str = "text/html; charset=UTF-8"):
+    return HtmlResponse(
+        url=url, body=body, headers={"Content-Type": content_type}, request=Request(url)
+    )
+
+
+def what_extractors_give(selector, url: str) -> dict:
+    """Everything the spider reads from a page, from one selector."""
+    item = extract_article(selector, url, BASE, {"via": "url", "depth": 0})
+    return {
+        "record": None if item is None else item.__dict__,
+        "generation": template_generation(selector),
+        "hubs": list(tag_hubs(selector, url, BASE)),
+        "links": content_links(selector, url, BASE),
+        "sections": section_links(selector, url, BASE),
+        "pager": pager_links(selector, url, url, BASE),
+    }
+
+
+def assert_same_extraction(page) -> None:
+    before = what_extractors_give(page.selector, page.url)  # Scrapy's, as before
+    after = what_extractors_give(page_selector(page), page.url)
+    assert after == before
+
+
+def replica_pages() -> list[tuple[str, bytes]]:
+    site = ReplicaSite(articles=60, seed=7, today=TODAY, years=(2006, 2025), past_per_year=8)
+    pages = [(BASE + path, site.render_article(a).encode()) for path, a in site.by_path.items()]
+    pages.append((BASE + "/cn/", site.render_homepage().encode()))
+    for section in site.sections():
+        pages.append((BASE + f"/cn/{section}/", site.render_section(section, 1).encode()))
+    return pages
+
+
+def real_pages() -> list[tuple[str, bytes]]:
+    if not REAL_ARTICLE.exists():
+        pytest.skip("../shared/rfi_pages is missing")
+    return [(ARTICLE_URL, REAL_ARTICLE.read_bytes()), (BASE + "/cn/", REAL_HOMEPAGE.read_bytes())]
+
+
+def test_real_pages_give_identical_fields():
+    for url, body in real_pages():
+        assert_same_extraction(response(url, body))
+    article = page_selector(response(ARTICLE_URL, REAL_ARTICLE.read_bytes()))
+    assert extract_article(article, ARTICLE_URL, BASE).title  # the page is read
+
+
+def test_every_replica_page_of_every_template_generation_gives_identical_fields():
+    pages = replica_pages()
+    assert len(pages) > 200
+    for url, body in pages:
+        assert_same_extraction(response(url, body))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda b: b.replace(b"<p>", b"<p>\xff\xfe", 3), id="invalid-utf8"),
+        pytest.param(lambda b: b.replace(b"<p>", b"<p>\x00", 3), id="nul-bytes"),
+        pytest.param(lambda b: b"  \n" + b, id="leading-space"),
+        pytest.param(
+            lambda b: b.replace(b"<style", b"<script>var s='<style>';</script><style", 1),
+            id="style-in-script",
+        ),
+        pytest.param(
+            lambda b: b.replace(b"<style", b"<!-- <style> --><style", 1), id="style-in-comment"
+        ),
+        pytest.param(lambda b: b.replace(b"<style", b"<STYLE", 1), id="uppercase"),
+        pytest.param(lambda b: b.replace(b"</style>", b"", 1), id="unclosed-first"),
+        pytest.param(lambda b: b.replace(b"<h1", b"<style>h1{}</style><h1", 1), id="style-in-body"),
+    ],
+)
+def test_mutated_real_article_gives_identical_fields(mutate):
+    url, body = real_pages()[0]
+    assert_same_extraction(response(url, mutate(body)))
+
+
+def test_other_encodings_give_identical_fields():
+    url, body = real_pages()[0]
+    text = body.decode("utf-8")
+    gb = text.replace('charset="utf-8"', 'charset="gb18030"').encode("gb18030")
+    assert_same_extraction(response(url, gb, "text/html; charset=gb18030"))
+    utf16 = text.encode("utf-16")
+    assert_same_extraction(response(url, utf16, "text/html; charset=utf-16"))
+
+
+def test_the_response_is_freed_without_the_garbage_collector():
+    """No Response↔Selector cycle: the page goes when its last reference does."""
+    url, body = real_pages()[0]
+    page = response(url, body)
+    selector = page_selector(page)
+    gone = weakref.ref(page)
+    gc.disable()
+    try:
+        del page
+        assert gone() is None
+    finally:
+        gc.enable()
+    assert selector.root is not None
+
+
+def test_the_faster_pub_dates_query_finds_what_the_old_one_found():
+    """template_generation asks whether a time sits under .m-pub-dates__date (page.py)."""
+    old = etree.XPath('//*[contains(@class, "m-pub-dates__date")]//time')
+    for url, body in [*real_pages(), *replica_pages()]:
+        root = page_selector(response(url, body)).root
+        assert bool(_PUB_DATES(root)) == bool(old(root)), url
+        assert set(_PUB_DATES(root)) == set(old(root))
