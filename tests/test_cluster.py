@@ -397,3 +397,51 @@ def test_a_backfill_window_whose_node_died_is_retried_on_the_other_node(cluster)
     expected = site.expected_in_window(first[0], second[1])
     assert set(counts) == expected and max(counts.values()) == 1
     assert gate in {unquote(urlsplit(r["url"]).path) for r in b.records(again.group(1))}
+
+
+def test_an_hourly_crawl_runs_beside_a_backfill_on_one_node(cluster):
+    """Issue 12: a backfill runs for days as a Scrapyd job; the hourly guard does not count
+    it, and a node's two slots (max_proc = 2) run both at once, sharing the store."""
+    (a, _), uri, env, _full_uri = cluster
+    site = ReplicaSite(articles=60, seed=31, today=PAST_TODAY, years=(2020, 2021), past_per_year=12)
+    since, until = date(2020, 1, 1), date(2020, 12, 31)
+    window = site.expected_in_window(since, until)
+    gate = sorted(window)[0]  # the backfill hangs on this article until the hourly crawl ran
+    site.delays[gate] = 90.0
+    with ReplicaServer(site) as replica:
+        # The gate's answer must come before the download timeout (a timeout leaves the
+        # day, rightly, to the next run).
+        args = settings(replica.base_url, uri, RFI_FSYNC_EVERY="1", DOWNLOAD_TIMEOUT="180")
+        backfill = rfi_schedule(
+            env,
+            [a],
+            "backfill",
+            *args,
+            "--since",
+            str(since),
+            "--until",
+            str(until),
+            "--split",
+            "year",
+        )
+        assert backfill.returncode == 0, backfill.stderr
+        (window_job,) = re.findall(r"scheduled: job (\S+) on node", backfill.stdout)
+        wait_for("the backfill to reach its gate", lambda: replica.counts[gate] >= 1)
+
+        hourly = rfi_schedule(env, [a], *args)
+        assert hourly.returncode == 0, hourly.stderr  # not refused: a backfill is no hourly
+        hourly_job = hourly.stdout.strip()
+        running = {job["id"] for job in a.get("listjobs.json", project="rfi_crawler")["running"]}
+        assert window_job in running  # scheduled beside a running backfill, not refused
+        wait_for(f"job {hourly_job}", lambda: a.finished(hourly_job))
+        assert not a.finished(window_job)  # the hourly crawl ended while the backfill ran
+        assert "ended (finished)" in a.job_log(hourly_job)
+        wait_for(f"job {window_job}", lambda: a.finished(window_job))
+        assert "ended (finished)" in a.job_log(window_job)
+
+    hourly_records, backfilled = a.records(hourly_job), a.records(window_job)
+    assert hourly_records and backfilled
+    counts = Counter(r["url"] for r in hourly_records + backfilled)
+    assert max(counts.values()) == 1, [url for url, n in counts.items() if n > 1]
+    exported = {unquote(urlsplit(url).path) for url in counts}
+    assert window <= exported
