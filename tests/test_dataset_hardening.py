@@ -472,7 +472,13 @@ def test_ctrl_c_mid_build_is_one_line_and_leaves_nothing(tmp_path):
     out = tmp_path / "out.jsonl"
     command = [sys.executable, "-m", "rfi_crawler.dataset", "build", str(folder), "-o", str(out)]
     child = subprocess.Popen(
-        [*command, "--progress", "1"], stderr=subprocess.PIPE, text=True, cwd=ROOT
+        [*command, "--progress", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        # Ctrl-C as in a terminal: a runner that ignores SIGINT (a shell's background job)
+        # would hand that on, and Python keeps an ignored SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert child.stderr is not None
     for line in child.stderr:  # held mid-write by the full pipe, as above
