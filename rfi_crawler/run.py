@@ -62,6 +62,7 @@ class CrawlRun:
         self.name_job(os.environ.get("SCRAPY_JOB"))
         self.spider_arguments: dict[str, Any] = {}
         self.arguments: Any = None  # the spider's parsed SpiderArguments, once opened
+        self.spider_name = "rfi_cn"  # or rfi_cn_backfill, once opened
         self._lock: TextIO | None = None
         self._heartbeat: LoopingCall | None = None
         self._closed = False
@@ -73,6 +74,7 @@ class CrawlRun:
     def spider_opened(self, spider: Spider) -> None:
         """Take the spider's arguments (and Scrapyd's job id), then open the run."""
         self.arguments = getattr(spider, "arguments", None)
+        self.spider_name = spider.name
         self.spider_arguments = dict(getattr(spider, "manifest_arguments", {}))
         job = getattr(spider, "job", None)
         if job:
@@ -290,7 +292,7 @@ class CrawlRun:
         manifest = {
             "run_id": self.run_id,
             "job": self.job,
-            "spider": "rfi_cn",
+            "spider": self.spider_name,
             "origin": self.config.origin,
             "started_at": self.started.isoformat(timespec="seconds"),
             "finished_at": finished,

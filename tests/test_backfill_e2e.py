@@ -325,3 +325,5 @@ def test_two_windows_as_concurrent_crawls_on_one_store_never_export_twice(site, 
     expected = site.expected_in_window(windows[0][0], windows[1][1])
     assert {path_of(r["url"]) for r in records} == expected
     assert {site.by_path[path_of(r["url"])].generation for r in records} == {"2022", "current"}
+    manifests = [json.loads(p.read_text()) for p in (data / "output").glob("*.manifest.json")]
+    assert sorted(m["spider"] for m in manifests) == ["rfi_cn", "rfi_cn_backfill"]
