@@ -59,16 +59,7 @@ CREATE TABLE claims (
     PRIMARY KEY (id, version)
 );
 CREATE INDEX claims_run ON claims (run_id);
--- What each exported version changed (JSON list of fields), why, and when first seen.
-CREATE TABLE versions (
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    changed_fields TEXT,
-    change_cause TEXT,
-    detected_at TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (id, version)
-);
+{versions}
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
     job TEXT,
@@ -94,9 +85,23 @@ CREATE TABLE leases (
 """
 
 
+# What each exported version changed (JSON list of fields), why, and when first seen.
+VERSIONS = """
+CREATE TABLE versions (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    changed_fields TEXT,
+    change_cause TEXT,
+    detected_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+"""
+
 # 2 → 3, for both backends: the re-check columns and the versions table. (Store version 3
 # may hold other additions too; each keeps to its own statements.)
-RECHECK_MIGRATION = """
+RECHECK_MIGRATION = (
+    """
 ALTER TABLE articles ADD COLUMN field_hashes TEXT;
 ALTER TABLE articles ADD COLUMN extractor_version INTEGER;
 ALTER TABLE articles ADD COLUMN checked_at TEXT;
@@ -109,21 +114,14 @@ ALTER TABLE claims ADD COLUMN extractor_version INTEGER;
 ALTER TABLE claims ADD COLUMN changed_fields TEXT;
 ALTER TABLE claims ADD COLUMN change_cause TEXT;
 ALTER TABLE claims ADD COLUMN detected_at TEXT;
-CREATE TABLE versions (
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    changed_fields TEXT,
-    change_cause TEXT,
-    detected_at TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (id, version)
-)
 """
+    + VERSIONS
+)
 
 
 def tables_sql(real: str) -> str:
     """The current layout's DDL; ``real`` is the backend's 8-byte float type."""
-    return _TABLES.format(real=real, archive_days=ARCHIVE_DAYS)
+    return _TABLES.format(real=real, archive_days=ARCHIVE_DAYS, versions=VERSIONS)
 
 
 def execute_script(db: _Executes, script: str) -> None:
