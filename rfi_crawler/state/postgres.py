@@ -48,6 +48,7 @@ from rfi_crawler.state.sqlite import (
     UNCHANGED_SEEN,
     commit_writes,
     decide_claim,
+    run_row,
 )
 
 logger = logging.getLogger(__name__)
@@ -232,17 +233,7 @@ class PostgresStateStore:
             db.execute(
                 "INSERT INTO runs (run_id, job, started_at, output_path, lock_path, host, pid,"
                 " pid_start, heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    run.run_id,
-                    run.job,
-                    run.started_at,
-                    run.output_path,
-                    run.lock_path,
-                    run.host,
-                    run.pid,
-                    run.pid_start,
-                    run.heartbeat_at,
-                ),
+                run_row(run),
             )
 
     def touch_run(self, run_id: str, now: str) -> None:

@@ -223,17 +223,7 @@ class SqliteStateStore:
             self.db.execute(
                 "INSERT INTO runs (run_id, job, started_at, output_path, lock_path, host, pid,"
                 " pid_start, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    run.job,
-                    run.started_at,
-                    run.output_path,
-                    run.lock_path,
-                    run.host,
-                    run.pid,
-                    run.pid_start,
-                    run.heartbeat_at,
-                ),
+                run_row(run),
             )
 
     def touch_run(self, run_id: str, now: str) -> None:
@@ -501,6 +491,21 @@ def commit_writes(
         ),
         (VERSION_INSERT, (article_id, version, changed, cause, seen or now, run_id)),
     ]
+
+
+def run_row(run: RunRecord) -> tuple[Any, ...]:
+    """A new run's values for ``begin_run`` (shared by the backends)."""
+    return (
+        run.run_id,
+        run.job,
+        run.started_at,
+        run.output_path,
+        run.lock_path,
+        run.host,
+        run.pid,
+        run.pid_start,
+        run.heartbeat_at,
+    )
 
 
 def newer(candidate: str | None, stored: str | None) -> bool:
