@@ -21,6 +21,8 @@ from rfi_crawler.scheduling.scrapyd import NodeState, ScrapydError, probe
 from rfi_crawler.scheduling.windows import SPLITS, SUCCESS_REASONS, is_backfill_job
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rfi_crawler.config import RfiConfig
     from rfi_crawler.state import StateStore
 
@@ -348,15 +350,29 @@ def run_schedule(options: argparse.Namespace) -> int:
     config = _config(options.setting)
     _check_arguments(options.argument, config)
     nodes = _nodes(options)
+    lease = f"schedule:{options.project}/{options.spider}"
+    # The lease outlives a crash by at most the calls it guards (each bounded).
+    ttl = (2 * len(nodes) + 2) * options.timeout + 30
+    return _under_lease(
+        config, options, lease, ttl, lambda store: _schedule_hourly(options, nodes, store)
+    )
+
+
+def _under_lease(
+    config: RfiConfig,
+    options: argparse.Namespace,
+    lease: str,
+    ttl: float,
+    work: Callable[[StateStore], int],
+) -> int:
+    """``work`` with the state store open and ``lease`` held; OVERLAP when another
+    rfi-schedule holds it for ``--wait`` seconds, FAILED when the store fails."""
     from rfi_crawler.state import StateStoreError
 
     store = _open_or_fail(config)
     if store is None:
         return FAILED
-    lease = f"schedule:{options.project}/{options.spider}"
     try:
-        # The lease outlives a crash by at most the calls it guards (each bounded).
-        ttl = (2 * len(nodes) + 2) * options.timeout + 30
         holder = with_lease(store, lease, ttl=ttl, wait=options.wait)
         if holder is None:
             print(
@@ -366,7 +382,7 @@ def run_schedule(options: argparse.Namespace) -> int:
             )
             return OVERLAP
         try:
-            return _schedule_hourly(options, nodes, store)
+            return work(store)
         finally:
             store.release_lease(lease, holder)
     except StateStoreError as exc:
@@ -409,7 +425,6 @@ def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: Stat
 def run_backfill(options: argparse.Namespace) -> int:
     from rfi_crawler.scheduling.backfill import Backfill
     from rfi_crawler.scheduling.windows import split
-    from rfi_crawler.state import StateStoreError
 
     config = _config(options.setting)
     try:
@@ -419,41 +434,25 @@ def run_backfill(options: argparse.Namespace) -> int:
     if len(windows) > 1000:
         raise UsageError(f"{len(windows)} windows: at most 1000; use a longer --split")
     nodes = _nodes(options)
-    store = _open_or_fail(config)
-    if store is None:
-        return FAILED
     # Its own lease: an hourly scheduler and a backfill do not wait for each other.
     lease = f"schedule:{options.project}/backfill"
-    try:
-        ttl = (2 * len(nodes) + len(windows) + 2) * options.timeout + 30
-        holder = with_lease(store, lease, ttl=ttl, wait=options.wait)
-        if holder is None:
-            print(
-                f"rfi-schedule: not scheduled: another rfi-schedule held the lease {lease} in "
-                f"{_store_name(config)} for {options.wait:g}s",
-                file=sys.stderr,
-            )
-            return OVERLAP
-        try:
-            states = probe_all(nodes, options.project, options.timeout)
-            backfill = Backfill(store, options.project, options.spider, options.setting)
-            return backfill.run(
-                windows,
-                states,
-                all_runs(store),
-                retry_failed=options.retry_failed,
-                dry_run=options.dry_run,
-                window_ttl=options.window_ttl,
-                alive=run_alive,
-                per_node=options.per_node,
-            )
-        finally:
-            store.release_lease(lease, holder)
-    except StateStoreError as exc:
-        print(f"rfi-schedule: {exc}", file=sys.stderr)
-        return FAILED
-    finally:
-        store.close()
+    ttl = (2 * len(nodes) + len(windows) + 2) * options.timeout + 30
+
+    def work(store: StateStore) -> int:
+        states = probe_all(nodes, options.project, options.timeout)
+        backfill = Backfill(store, options.project, options.spider, options.setting)
+        return backfill.run(
+            windows,
+            states,
+            all_runs(store),
+            retry_failed=options.retry_failed,
+            dry_run=options.dry_run,
+            window_ttl=options.window_ttl,
+            alive=run_alive,
+            per_node=options.per_node,
+        )
+
+    return _under_lease(config, options, lease, ttl, work)
 
 
 def _age(seconds: float) -> str:
