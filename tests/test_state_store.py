@@ -283,6 +283,15 @@ def test_a_sqlite_store_from_a_newer_crawler_is_refused(tmp_path):
     assert "\n" not in message
 
 
+def test_a_sqlite_store_whose_folder_cannot_be_made_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "state" / "state.sqlite3"
+    with pytest.raises(StateStoreError) as refused:
+        open_store(str(path))
+    message = str(refused.value)
+    assert message.startswith(f"cannot open state store {path}: ") and "\n" not in message
+
+
 def test_a_sqlite_store_of_an_unknown_version_is_refused(tmp_path):
     path = tmp_path / "state.sqlite3"
     sqlite3.connect(path).execute("PRAGMA user_version = -3").connection.close()

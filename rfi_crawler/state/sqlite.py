@@ -82,7 +82,7 @@ class SqliteStateStore:
             self._wal_created = False  # its directory entry fsynced once, by ``flush``
             if self._version() != STORE_VERSION:
                 self._create_or_migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # OSError: a folder that cannot be made
             raise StateStoreError(f"cannot open state store {path}: {exc}") from exc
 
     def _version(self) -> int:
