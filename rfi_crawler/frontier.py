@@ -10,10 +10,17 @@ small int (depth and how it was reached) and the referer, which is a string the 
 holds already (a listing page's URL, or the key of the article that links it); no
 tuple per URL. Related links are kept only for articles deeper than 0, the only ones whose
 depth can still improve, joined into one string.
+
+Articles waiting to be requested wait here too (``defer``/``take``), not as Scrapy
+requests: a ``Request`` in the scheduler costs ~1.3 KB (its cb_kwargs, headers and cached
+fingerprint), and a sitemap lists tens of thousands at once. Waiting costs one reference
+to the URL key in a queue per depth; the spider takes a few at a time as the scheduler
+drains. Kept in the frontier, they are kept in ``spider.state`` with it under JOBDIR.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import NamedTuple
 
 RELATED = "related"
@@ -35,7 +42,36 @@ class RelatedFrontier:
         self._referers: dict[str, str] = {}  # url → referer of its best path (if any)
         self._related: dict[str, str] = {}  # url (depth > 0, parsed) → its links, joined
         self._vias: list[str] = []  # each way of reaching, once (small ints in _reached)
+        self._waiting: dict[int, deque[str]] = {}  # depth when deferred → URLs, in order
         self.improved = 0  # how many times a shorter path moved an article closer
+
+    def __setstate__(self, state: dict) -> None:
+        # A JOBDIR state pickled before articles waited here has no queue.
+        state.setdefault("_waiting", {})
+        self.__dict__.update(state)
+
+    @property
+    def waiting(self) -> int:
+        """How many articles wait to be requested."""
+        return sum(map(len, self._waiting.values()))
+
+    def defer(self, url: str) -> None:
+        """``url`` (met already) is to be requested once the crawl has room for it."""
+        packed = self._reached.get(url)
+        depth = 0 if packed is None else packed >> _VIA_BITS
+        # The caller's string is the frontier's key (``offer`` kept it): no copy.
+        self._waiting.setdefault(depth, deque()).append(url)
+
+    def take(self) -> Discovery | None:
+        """The next article to request: the nearest first, in the order they were met;
+        with its best path now (it may have moved closer while waiting)."""
+        for depth in sorted(self._waiting):
+            queue = self._waiting[depth]
+            url = queue.popleft()
+            if not queue:
+                del self._waiting[depth]
+            return self.best(url) or Discovery(url, depth, "url", None)
+        return None
 
     def best(self, url: str) -> Discovery | None:
         """The shortest path known so far to ``url``."""

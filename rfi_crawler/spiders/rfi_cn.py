@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DontCloseSpider
 
 from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
@@ -62,6 +63,11 @@ OLDER_TEMPLATES = ("2022-2023", "2020-2021")
 LISTING_PRIORITY = 10
 # Sitemap URLs go to the state store's refresh check in batches of this many.
 SITEMAP_BATCH = 500
+# Article requests handed to Scrapy's scheduler ahead of the downloader, per concurrent
+# request (at least MIN_AHEAD); the other articles met wait in the frontier (~10 bytes
+# each, against ~1.3 KB for a queued Request).
+AHEAD_PER_SLOT = 2
+MIN_AHEAD = 8
 
 
 class Via(StrEnum):
@@ -89,6 +95,8 @@ class RfiCnSpider(Spider):
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
     archive: BackfillExtension | None = None  # with archive=1: set by it at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
+    ahead: int  # article requests kept in the scheduler at most, while others wait
+    in_transit: int = 0  # article requests released, not yet at the scheduler
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -117,6 +125,11 @@ class RfiCnSpider(Spider):
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         spider.frontier = RelatedFrontier(spider.arguments.related_depth)
+        concurrency = crawler.settings.getint("CONCURRENT_REQUESTS")
+        spider.ahead = max(MIN_AHEAD, AHEAD_PER_SLOT * concurrency)
+        crawler.signals.connect(spider.scheduler_empty, signal=signals.scheduler_empty)
+        crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         # Replaced at spider_opened by the refresh extension, which reads the state store;
         # without it (EXTENSIONS: None), every known article is downloaded again.
         spider.refresh_policy = RefreshPolicy(None, (), 0, True, datetime.now(UTC))
@@ -309,14 +322,62 @@ class RfiCnSpider(Spider):
                 self._settle(found.url, "skipped/known")
                 yield from self._requests(self.frontier.parsed(found.url, list(stored.related)))
                 continue
+            self.frontier.defer(found.url)
+        yield from self._release()
+
+    # -- handing waiting articles to Scrapy, a few at a time --------------------------------
+
+    def _release(self) -> Iterator[Request]:
+        """Requests for waiting articles, while fewer than ``ahead`` requests are queued."""
+        while self._queued() < self.ahead:
+            found = self.frontier.take()
+            if found is None:
+                return
             self._count("requested/article")
+            # Counted until the engine schedules it: a callback's requests reach the
+            # scheduler through a queue of Scrapy's, after the callback has moved on.
+            self.in_transit += 1
             yield Request(
                 urls.to_origin(found.url, self.config.base_url),
                 self.parse_article,
                 cb_kwargs={"url": found.url},
                 errback=self.on_error,
                 priority=-found.depth,  # nearer articles first
+                meta={"rfi_released": True},
             )
+
+    def _queued(self) -> int:
+        """Requests queued: released and in transit, or in Scrapy's scheduler."""
+        try:
+            scheduler = self.crawler.engine.scheduler
+        except RuntimeError:  # no engine yet: a spider built on its own
+            scheduler = None
+        return self.in_transit + (len(scheduler) if hasattr(scheduler, "__len__") else 0)
+
+    def request_scheduled(self, request: Request) -> None:
+        # Popped: a redirect or retry of the request copies its meta.
+        if request.meta.pop("rfi_released", False):
+            self.in_transit -= 1
+
+    def _feed(self) -> int:
+        engine = self.crawler.engine
+        count = 0
+        for request in self._release():
+            engine.crawl(request)
+            count += 1
+        return count
+
+    def scheduler_empty(self) -> None:
+        # The downloader has a free slot and nothing is queued: top the queue up.
+        self._feed()
+
+    def spider_idle(self) -> None:
+        # Idle: nothing is in transit. A request released but never scheduled (dropped
+        # by a spider middleware) would otherwise hold its place for good.
+        self.in_transit = 0
+        if self.frontier.waiting:
+            self._feed()
+            raise DontCloseSpider
 
     def _in_window(self, url: str) -> bool:
         """Whether the URL's date (if it has one) may be inside the window."""

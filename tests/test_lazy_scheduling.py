@@ -1,0 +1,149 @@
+"""Articles wait in the frontier and reach Scrapy's scheduler a few at a time."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+from scrapy.exceptions import DontCloseSpider
+
+from rfi_crawler.frontier import Discovery, RelatedFrontier
+from rfi_crawler.spiders.rfi_cn import AHEAD_PER_SLOT, MIN_AHEAD
+from tests.crawling import built_crawler, run_crawl
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
+
+# -- the frontier's waiting articles ------------------------------------------------------
+
+
+def test_waiting_articles_come_out_nearest_first_in_the_order_met():
+    frontier = RelatedFrontier(2)
+    for url, depth in (("b", 1), ("a", 0), ("c", 1), ("d", 0)):
+        (found,) = frontier.offer(url, depth, "homepage" if depth == 0 else "related", "p")
+        frontier.defer(found.url)
+    assert frontier.waiting == 4
+    assert [frontier.take().url for _ in range(4)] == ["a", "d", "b", "c"]
+    assert frontier.take() is None
+    assert frontier.waiting == 0
+
+
+def test_an_article_that_moved_closer_while_waiting_leaves_with_its_best_path():
+    frontier = RelatedFrontier(2)
+    frontier.offer("a", 0, "homepage")
+    (far,) = frontier.parsed("a", ["b"])
+    frontier.defer(far.url)
+    assert frontier.offer("b", 0, "sitemap", "https://x/sitemap") == []  # known: moved closer
+    assert frontier.take() == Discovery("b", 0, "sitemap", "https://x/sitemap")
+
+
+def test_waiting_articles_survive_a_jobdir_pause():
+    frontier = RelatedFrontier(1)
+    for url in ("a", "b"):
+        frontier.offer(url, 0, "rss")
+        frontier.defer(url)
+    frontier.take()
+    resumed = pickle.loads(pickle.dumps(frontier))
+    assert [resumed.take().url, resumed.take()] == ["b", None]
+
+
+def test_a_frontier_pickled_before_articles_waited_there_loads():
+    frontier = RelatedFrontier(1)
+    frontier.offer("a", 0, "rss")
+    del frontier.__dict__["_waiting"]  # as an older release pickled it into JOBDIR
+    resumed = pickle.loads(pickle.dumps(frontier))
+    assert resumed.waiting == 0 and resumed.best("a").via == "rss"
+
+
+# -- the spider hands them over as the scheduler drains ------------------------------------
+
+
+def fake_engine(crawler):
+    """Schedules what it is given at once, as Scrapy's engine does."""
+    queue: list = []
+
+    def crawl(request):
+        crawler.signals.send_catch_log("request_scheduled", request=request)
+        spider.request_scheduled(request)
+        queue.append(request)
+
+    spider = crawler.spider
+    crawler.engine = SimpleNamespace(crawl=crawl, scheduler=queue)
+    return queue
+
+
+def article_urls(count):
+    return [f"https://www.rfi.fr/cn/a/20261120-n{i}" for i in range(count)]
+
+
+def test_a_callback_releases_only_as_many_articles_as_the_queue_has_room_for():
+    crawler = built_crawler({"CONCURRENT_REQUESTS": 4})
+    spider = crawler.spider
+    ahead = max(MIN_AHEAD, AHEAD_PER_SLOT * 4)
+    released = list(spider._article_requests(article_urls(100), 0, "sitemap", None))
+    # Nothing schedules them here: they stay in transit, so the room is ``ahead`` in all.
+    assert len(released) == ahead == spider.in_transit
+    assert spider.frontier.waiting == 100 - ahead
+    assert list(spider._article_requests(article_urls(110)[100:], 0, "sitemap", None)) == []
+    assert crawler.stats.get_value("rfi/requested/article") == ahead
+
+
+def test_an_empty_scheduler_is_topped_up_and_idleness_waits_for_the_articles():
+    crawler = built_crawler({"CONCURRENT_REQUESTS": 2})
+    spider = crawler.spider
+    queue = fake_engine(crawler)
+    released = list(spider._article_requests(article_urls(30), 0, "sitemap", None))
+    assert len(released) == MIN_AHEAD
+    for request in released:
+        crawler.engine.crawl(request)
+    assert spider.in_transit == 0 and len(queue) == MIN_AHEAD
+    queue.clear()  # the downloader took them
+    spider.scheduler_empty()
+    assert len(queue) == MIN_AHEAD and spider.frontier.waiting == 30 - 2 * MIN_AHEAD
+    # A released request that never reached the scheduler does not hold its place past
+    # idleness, and a crawl with articles still waiting is not closed.
+    spider.in_transit = MIN_AHEAD
+    queue.clear()
+    with pytest.raises(DontCloseSpider):
+        spider.spider_idle()
+    assert len(queue) == MIN_AHEAD
+    queue.clear()
+    with pytest.raises(DontCloseSpider):
+        spider.spider_idle()
+    assert spider.frontier.waiting == 0
+    spider.spider_idle()  # nothing waits: the crawl may close
+    urls = [r.cb_kwargs["url"] for r in released] + [r.cb_kwargs["url"] for r in queue]
+    assert len(set(urls)) == len(urls)
+
+
+def test_a_large_sitemap_is_crawled_with_a_short_scheduler_queue(tmp_path):
+    site = ReplicaSite(articles=60, seed=5)
+    # 400 article URLs in the news sitemap (2015: answered 404), beside its 10 articles.
+    site.sitemap_padding = 400
+    with ReplicaServer(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            settings={
+                "RFI_START_POINTS": "sitemap",
+                "CONCURRENT_REQUESTS": "2",
+                "EXTENSIONS": json.dumps(
+                    {"tests.stats_dump.StatsDump": 1000, "tests.queue_probe.QueueProbe": 0}
+                ),
+            },
+        )
+        requests = Counter(server.requests)
+    assert result.returncode == 0, result.log[-3000:]
+    stats = result.stats
+    # Every URL listed was requested once and settled, as before.
+    padding = [p for p in requests if "/cn/x/2015" in p]
+    assert len(padding) == 400 and set(requests.values()) == {1}
+    assert stats["rfi/outcome/failed/http_404"] == 400
+    assert stats["rfi/outcome/met"] == sum(
+        v for k, v in stats.items() if k.startswith("rfi/outcome/") and k != "rfi/outcome/met"
+    )
+    assert result.records and stats.get("rfi/outcome/cancelled", 0) == 0
+    # The sitemap's 410 articles never waited in Scrapy's scheduler all at once.
+    assert stats["probe/max_queued"] <= max(MIN_AHEAD, AHEAD_PER_SLOT * 2)
