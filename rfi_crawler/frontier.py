@@ -55,12 +55,10 @@ class RelatedFrontier:
         """How many articles wait to be requested."""
         return sum(map(len, self._waiting.values()))
 
-    def defer(self, url: str) -> None:
-        """``url`` (met already) is to be requested once the crawl has room for it."""
-        packed = self._reached.get(url)
-        depth = 0 if packed is None else packed >> _VIA_BITS
-        # The caller's string is the frontier's key (``offer`` kept it): no copy.
-        self._waiting.setdefault(depth, deque()).append(url)
+    def defer(self, found: Discovery) -> None:
+        """``found`` (as ``offer`` gave it) is to be requested once the crawl has room."""
+        # Its URL is the frontier's key (``offer`` kept that string): no copy.
+        self._waiting.setdefault(found.depth, deque()).append(found.url)
 
     def take(self) -> Discovery | None:
         """The next article to request: the nearest first, in the order they were met;

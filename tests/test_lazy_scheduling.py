@@ -23,7 +23,7 @@ def test_waiting_articles_come_out_nearest_first_in_the_order_met():
     frontier = RelatedFrontier(2)
     for url, depth in (("b", 1), ("a", 0), ("c", 1), ("d", 0)):
         (found,) = frontier.offer(url, depth, "homepage" if depth == 0 else "related", "p")
-        frontier.defer(found.url)
+        frontier.defer(found)
     assert frontier.waiting == 4
     assert [frontier.take().url for _ in range(4)] == ["a", "d", "b", "c"]
     assert frontier.take() is None
@@ -34,7 +34,7 @@ def test_an_article_that_moved_closer_while_waiting_leaves_with_its_best_path():
     frontier = RelatedFrontier(2)
     frontier.offer("a", 0, "homepage")
     (far,) = frontier.parsed("a", ["b"])
-    frontier.defer(far.url)
+    frontier.defer(far)
     assert frontier.offer("b", 0, "sitemap", "https://x/sitemap") == []  # known: moved closer
     assert frontier.take() == Discovery("b", 0, "sitemap", "https://x/sitemap")
 
@@ -42,8 +42,8 @@ def test_an_article_that_moved_closer_while_waiting_leaves_with_its_best_path():
 def test_waiting_articles_survive_a_jobdir_pause():
     frontier = RelatedFrontier(1)
     for url in ("a", "b"):
-        frontier.offer(url, 0, "rss")
-        frontier.defer(url)
+        (found,) = frontier.offer(url, 0, "rss")
+        frontier.defer(found)
     frontier.take()
     resumed = pickle.loads(pickle.dumps(frontier))
     assert [resumed.take().url, resumed.take()] == ["b", None]

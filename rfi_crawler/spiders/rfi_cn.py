@@ -322,7 +322,7 @@ class RfiCnSpider(Spider):
                 self._settle(found.url, "skipped/known")
                 yield from self._requests(self.frontier.parsed(found.url, list(stored.related)))
                 continue
-            self.frontier.defer(found.url)
+            self.frontier.defer(found)
         yield from self._release()
 
     # -- handing waiting articles to Scrapy, a few at a time --------------------------------
