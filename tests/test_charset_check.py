@@ -1,0 +1,57 @@
+"""The charset guard checks a body in pieces: the same verdict as decoding it whole."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from rfi_crawler.encoding import CHUNK, _decodes
+
+PAGE = (
+    Path(__file__).resolve().parents[2] / "shared" / "rfi_pages" / "article_20251130_zhengzhi.html"
+)
+
+
+def whole(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def bodies() -> list[bytes]:
+    real = PAGE.read_bytes()
+    text = real.decode("utf-8")
+    gb = text.encode("gb18030")
+    out = [b"", b"<html></html>", real, real[:-1], real[: CHUNK + 1], gb, gb[:-1]]
+    # A multi-byte character cut by each piece boundary, whole or broken.
+    for width, char in ((2, "é"), (3, "中"), (4, "😀")):
+        for shift in range(1, width):
+            pad = b"a" * (CHUNK - shift)
+            encoded = char.encode("utf-8")
+            out += [pad + encoded + b"b", pad + encoded[:-1] + b"b", pad + encoded[:-1]]
+            gb_char = char.encode("gb18030")
+            out += [pad + gb_char + b"b", pad + gb_char[:-1] + b"b"]
+    chosen = random.Random(3)
+    for _ in range(150):
+        body = bytearray(chosen.choice((real, gb)))
+        for _ in range(chosen.randint(1, 3)):
+            at = chosen.choice((chosen.randrange(len(body)), CHUNK * chosen.randint(1, 8)))
+            at = min(at, len(body) - 1)
+            body[at] = chosen.randrange(256)
+        out.append(bytes(body[: chosen.choice((len(body), chosen.randrange(len(body))))]))
+    return out
+
+
+BODIES = bodies()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "no-such-charset"])
+def test_pieces_give_the_verdict_of_the_whole(encoding):
+    verdicts = [whole(body, encoding) for body in BODIES]
+    assert [_decodes(body, encoding) for body in BODIES] == verdicts
+    if encoding != "no-such-charset":
+        assert True in verdicts and False in verdicts  # both verdicts are exercised
