@@ -19,6 +19,7 @@ from scrapy import signals
 from scrapy.exceptions import DropItem
 
 from rfi_crawler import signals as rfi_signals
+from rfi_crawler.compact import HashSet, hash64
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -36,39 +37,50 @@ class Dropped(DropItem):
 
 
 class OutcomeLedger:
-    """The ledger itself (pure); ``OutcomeLedgerExtension`` feeds it from signals."""
+    """The ledger itself (pure); ``OutcomeLedgerExtension`` feeds it from signals.
+
+    It grows with the crawl (every URL met), so URLs are kept as 64-bit hashes
+    (``HashSet``, ~10 bytes a URL, against ~100 for two set slots); only counts are
+    needed of the URLs met but never settled.
+    """
 
     def __init__(self) -> None:
-        self._open: set[str] = set()
-        self._settled: set[str] = set()
+        self._met = HashSet()  # met before being settled
+        self._settled = HashSet()
+        self._met_then_settled = 0
+        self._closed = False
         self.counts: Counter[str] = Counter()
 
     @property
     def met(self) -> int:
-        return len(self._open) + len(self._settled)
+        return len(self._met) + len(self._settled) - self._met_then_settled
 
     def meet(self, url: str) -> None:
-        if url not in self._settled:
-            self._open.add(url)
+        key = hash64(url)
+        if not self._settled.has_key(key):
+            self._met.add_key(key)
 
     def has_outcome(self, url: str) -> bool:
         return url in self._settled
 
     def settle(self, url: str, outcome: str) -> bool:
         """Record the URL's outcome; False (and a warning) if it had one already."""
-        if url in self._settled:
+        key = hash64(url)
+        if self._settled.has_key(key):
             logger.warning("outcome %s for %s ignored: it was settled already", outcome, url)
             return False
         # A request resumed from JOBDIR was met by the process that scheduled it.
-        self._open.discard(url)
-        self._settled.add(url)
+        self._met_then_settled += self._met.has_key(key)
+        self._settled.add_key(key)
         self.counts[outcome] += 1
         return True
 
     def close(self) -> Counter[str]:
-        """Settle what is still open as ``cancelled``; the final counts."""
-        for url in list(self._open):
-            self.settle(url, "cancelled")
+        """Count what is still open as ``cancelled``; the final counts."""
+        still_open = len(self._met) - self._met_then_settled
+        if still_open and not self._closed:
+            self.counts["cancelled"] += still_open
+        self._closed = True
         return self.counts
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import tracemalloc
+from collections import Counter
 
 import pytest
 from scrapy import Request
@@ -12,7 +14,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from rfi_crawler.compact import HashSet, hash64
 from rfi_crawler.dupefilter import CompactDupeFilter
-from rfi_crawler.outcomes import Dropped
+from rfi_crawler.outcomes import Dropped, OutcomeLedger
 from rfi_crawler.pipelines import DuplicateArticlePipeline
 from tests.crawling import built_crawler
 from tests.test_export_pipeline import item
@@ -81,3 +83,65 @@ def test_article_dedup_keeps_its_scope_and_reason():
     with pytest.raises(Dropped, match="duplicate: WBMZ1") as dropped:
         pipeline.process_item(item(1))
     assert dropped.value.outcome == "skipped/duplicate"
+
+
+# -- the outcome ledger ---------------------------------------------------------------------
+
+
+class SetLedger:
+    """The ledger as it was, with sets of URLs: the reference for its counts."""
+
+    def __init__(self) -> None:
+        self.open: set[str] = set()
+        self.settled: set[str] = set()
+        self.counts: Counter[str] = Counter()
+
+    def meet(self, url: str) -> None:
+        if url not in self.settled:
+            self.open.add(url)
+
+    def settle(self, url: str, outcome: str) -> bool:
+        if url in self.settled:
+            return False
+        self.open.discard(url)
+        self.settled.add(url)
+        self.counts[outcome] += 1
+        return True
+
+
+def test_the_compact_ledger_counts_as_the_sets_did():
+    rng = random.Random(8)
+    urls = [f"https://www.rfi.fr/cn/x/20261120-{n}" for n in range(20_000)]
+    ledger, reference = OutcomeLedger(), SetLedger()
+    for _ in range(60_000):
+        url = rng.choice(urls)
+        if rng.random() < 0.5:
+            ledger.meet(url)
+            reference.meet(url)
+        else:  # settled without being met too (a request resumed from JOBDIR)
+            outcome = rng.choice(("exported", "failed/http_404", "skipped/known"))
+            assert ledger.settle(url, outcome) == reference.settle(url, outcome)
+        assert ledger.has_outcome(url) == (url in reference.settled)
+    assert ledger.met == len(reference.open) + len(reference.settled)
+    met = ledger.met
+    counts = ledger.close()
+    assert counts == reference.counts + Counter(cancelled=len(reference.open))
+    assert sum(counts.values()) == met
+    assert ledger.close() == counts  # closing twice cancels nothing more
+
+
+def test_the_ledger_keeps_about_ten_bytes_a_url():
+    urls = [f"https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261120-{n:06d}" for n in range(50_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ledger = OutcomeLedger()
+        for url in urls:  # a sitemap lists them all, then each is settled
+            ledger.meet(url)
+        for url in urls:
+            ledger.settle(url, "exported")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # Two sets of URLs held ~80 bytes a URL (their strings aside); hashes ~10-30.
+    assert held / len(urls) < 40, held / len(urls)
