@@ -49,12 +49,18 @@ def test_waiting_articles_survive_a_jobdir_pause():
     assert [resumed.take().url, resumed.take()] == ["b", None]
 
 
-def test_a_frontier_pickled_before_articles_waited_there_loads():
-    frontier = RelatedFrontier(1)
+def test_a_frontier_pickled_by_an_older_release_loads():
+    frontier = RelatedFrontier(2)
     frontier.offer("a", 0, "rss")
-    del frontier.__dict__["_waiting"]  # as an older release pickled it into JOBDIR
+    frontier.parsed("a", ["b"])
+    frontier.parsed("b", ["c", "d"])
+    # As an older release pickled it into JOBDIR: no queue, related links joined.
+    del frontier.__dict__["_waiting"]
+    frontier._related = {"b": "c\nd"}
     resumed = pickle.loads(pickle.dumps(frontier))
     assert resumed.waiting == 0 and resumed.best("a").via == "rss"
+    assert resumed.offer("b", 0, "sitemap") == []  # b moved closer: c and d too
+    assert [resumed.best(u).depth for u in "abcd"] == [0, 0, 1, 1]
 
 
 # -- the spider hands them over as the scheduler drains ------------------------------------
