@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import tracemalloc
 from collections import Counter
 from types import SimpleNamespace
 
@@ -50,17 +51,24 @@ def test_waiting_articles_survive_a_jobdir_pause():
 
 
 def test_a_frontier_pickled_by_an_older_release_loads():
-    frontier = RelatedFrontier(2)
-    frontier.offer("a", 0, "rss")
-    frontier.parsed("a", ["b"])
-    frontier.parsed("b", ["c", "d"])
-    # As an older release pickled it into JOBDIR: no queue, related links joined.
-    del frontier.__dict__["_waiting"]
-    frontier._related = {"b": "c\nd"}
-    resumed = pickle.loads(pickle.dumps(frontier))
-    assert resumed.waiting == 0 and resumed.best("a").via == "rss"
+    # As an older release pickled it into JOBDIR: URLs as keys, related links joined,
+    # no queue. a (0) → b (1) → c, d (2).
+    old = RelatedFrontier.__new__(RelatedFrontier)
+    old.__dict__.update(
+        max_depth=2,
+        _reached={"a": 0 << 5 | 0, "b": 1 << 5 | 1, "c": 2 << 5 | 1, "d": 2 << 5 | 1},
+        _referers={"b": "a", "c": "b", "d": "b"},
+        _related={"b": "c\nd"},
+        _vias=["rss", "related"],
+        improved=0,
+    )
+    resumed = pickle.loads(pickle.dumps(old))
+    assert resumed.waiting == 0
+    assert resumed.best("a") == Discovery("a", 0, "rss", None)
+    assert resumed.best("c") == Discovery("c", 2, "related", "b")
     assert resumed.offer("b", 0, "sitemap") == []  # b moved closer: c and d too
     assert [resumed.best(u).depth for u in "abcd"] == [0, 0, 1, 1]
+    assert resumed.offer("e", 0, "rss") == [Discovery("e", 0, "rss", None)]
 
 
 # -- the spider hands them over as the scheduler drains ------------------------------------
@@ -153,3 +161,27 @@ def test_a_large_sitemap_is_crawled_with_a_short_scheduler_queue(tmp_path):
     assert result.records and stats.get("rfi/outcome/cancelled", 0) == 0
     # The sitemap's 410 articles never waited in Scrapy's scheduler all at once.
     assert stats["probe/max_queued"] <= max(MIN_AHEAD, AHEAD_PER_SLOT * 2)
+
+
+def test_the_frontier_keeps_no_url_string_of_an_article_parsed():
+    def url(n: int) -> str:  # built anew each time: only the frontier can keep it
+        return f"https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20261120-%E4%B8%AD%E5%9B%BD-{n:06d}"
+
+    count = 20_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        frontier = RelatedFrontier(0)
+        for n in range(count):
+            for found in frontier.offer(url(n), 0, "sitemap", "https://www.rfi.fr/sitemap"):
+                frontier.defer(found)
+        assert frontier.waiting == count
+        while (found := frontier.take()) is not None:
+            frontier.parsed(found.url, [url(count + 1)])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert frontier.best(url(7)) == Discovery(url(7), 0, "sitemap", None)
+    # A URL string alone is ~150 bytes here (~340 for a real one); a hash and its entry
+    # in two dicts, ~95.
+    assert held / count < 125, held / count

@@ -64,8 +64,8 @@ LISTING_PRIORITY = 10
 # Sitemap URLs go to the state store's refresh check in batches of this many.
 SITEMAP_BATCH = 500
 # Article requests handed to Scrapy's scheduler ahead of the downloader, per concurrent
-# request (at least MIN_AHEAD); the other articles met wait in the frontier (~10 bytes
-# each, against ~1.3 KB for a queued Request).
+# request (at least MIN_AHEAD); the other articles met wait in the frontier (their URL
+# string each, against ~2.5 KB for a queued Request).
 AHEAD_PER_SLOT = 2
 MIN_AHEAD = 8
 
