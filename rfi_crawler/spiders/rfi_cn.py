@@ -359,13 +359,10 @@ class RfiCnSpider(Spider):
         if request.meta.pop("rfi_released", False):
             self.in_transit -= 1
 
-    def _feed(self) -> int:
+    def _feed(self) -> None:
         engine = self.crawler.engine
-        count = 0
         for request in self._release():
-            engine.crawl(request)
-            count += 1
-        return count
+            engine.crawl(request)  # scheduled at once: ``_queued`` sees it
 
     def scheduler_empty(self) -> None:
         # The downloader has a free slot and nothing is queued: top the queue up.
