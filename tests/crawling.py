@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.reactor import install_reactor
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import maybeDeferred
 from twisted.python.failure import Failure
 
 from rfi_crawler import settings as project_module
@@ -154,15 +155,14 @@ def built_crawler(settings: dict[str, Any] | None = None, **spider_kwargs: Any) 
 
 @functools.cache
 def reactor_thread() -> tuple[IReactorCore, int]:
-    """The process's Twisted reactor (the project's ``TWISTED_REACTOR``), running in a daemon
-    thread from the first in-process crawl on: a reactor cannot restart, and this way the
-    test thread keeps no running event loop (other tests' ``asyncio.run`` still work)."""
+    """The process's Twisted reactor (installed below), running in a daemon thread from the
+    first in-process crawl on: a reactor cannot restart, and this way the test thread keeps
+    no running event loop (other tests' ``asyncio.run`` still work)."""
     started: queue.Queue[tuple[IReactorCore, int] | BaseException] = queue.Queue()
 
     def run() -> None:
         try:
-            install_reactor(Settings(project_settings())["TWISTED_REACTOR"])
-            from twisted.internet import reactor  # installed just above, in this thread
+            from twisted.internet import reactor  # the one installed below
 
             reactor.callWhenRunning(started.put, (reactor, threading.get_ident()))
             reactor.run(installSignalHandlers=False)
@@ -226,7 +226,8 @@ def crawl_items(
     crawler = runner.create_crawler(RfiCnSpider)
 
     def start() -> None:
-        deferred_from_coro(runner.crawl(crawler, **arguments)).addBoth(done.put)
+        crawling = maybeDeferred(lambda: deferred_from_coro(runner.crawl(crawler, **arguments)))
+        crawling.addBoth(done.put)  # a refusal to start too, rather than a wait for timeout
 
     try:
         reactor.callFromThread(start)
@@ -245,3 +246,9 @@ def crawl_items(
     )
     stats = {k: v for k, v in crawler.stats.get_stats().items() if isinstance(v, int | float | str)}
     return CrawlResult(records, stats, "\n".join(log.lines), returncode)
+
+
+# The project's reactor, installed (not run) as soon as the tests import this module, i.e. at
+# collection: otherwise a test run earlier that imports twisted.internet.reactor installs
+# Twisted's default one, and no asyncio crawl can run in this process any more.
+install_reactor(Settings(project_settings())["TWISTED_REACTOR"])
