@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
-from scrapy.utils.reactor import install_reactor
+from scrapy.utils.reactor import (
+    install_reactor,
+    is_reactor_installed,
+    verify_installed_reactor,
+)
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import maybeDeferred
 from twisted.python.failure import Failure
@@ -35,6 +39,9 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorCore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Set by tests/conftest.py when the session holds only tests marked ``inprocess``: the only
+# tests that may install and run the reactor (``crawl_items``).
+reactor_allowed = False
 # Fast but still real: the engine, robots.txt, dupefilter and pipelines all run.
 TEST_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",
@@ -155,14 +162,23 @@ def built_crawler(settings: dict[str, Any] | None = None, **spider_kwargs: Any) 
 
 @functools.cache
 def reactor_thread() -> tuple[IReactorCore, int]:
-    """The process's Twisted reactor (installed below), running in a daemon thread from the
-    first in-process crawl on: a reactor cannot restart, and this way the test thread keeps
-    no running event loop (other tests' ``asyncio.run`` still work)."""
+    """The process's Twisted reactor (the project's ``TWISTED_REACTOR``), installed and run
+    in a daemon thread from the first in-process crawl on: a reactor cannot restart, and
+    this way the test thread keeps no event loop of its own.
+
+    Only tests marked ``inprocess`` may call this: they run in a pytest of their own
+    (tests/conftest.py), because an installed reactor changes how Scrapy's helpers behave
+    for every later test in the process."""
     started: queue.Queue[tuple[IReactorCore, int] | BaseException] = queue.Queue()
+    wanted = Settings(project_settings())["TWISTED_REACTOR"]
 
     def run() -> None:
         try:
-            from twisted.internet import reactor  # the one installed below
+            if is_reactor_installed():  # something imported twisted.internet.reactor first
+                verify_installed_reactor(wanted)
+            else:
+                install_reactor(wanted)
+            from twisted.internet import reactor  # installed just above, in this thread
 
             reactor.callWhenRunning(started.put, (reactor, threading.get_ident()))
             reactor.run(installSignalHandlers=False)
@@ -213,6 +229,8 @@ def crawl_items(
             **(settings or {}),
         )
     )
+    if not reactor_allowed:
+        raise RuntimeError("crawl_items runs only in tests marked inprocess (tests/conftest.py)")
     arguments = dict(args or {})
     check_crawl(merged, arguments)  # as the crawl command does before it starts
     reactor, thread = reactor_thread()
@@ -246,9 +264,3 @@ def crawl_items(
     )
     stats = {k: v for k, v in crawler.stats.get_stats().items() if isinstance(v, int | float | str)}
     return CrawlResult(records, stats, "\n".join(log.lines), returncode)
-
-
-# The project's reactor, installed (not run) as soon as the tests import this module, i.e. at
-# collection: otherwise a test run earlier that imports twisted.internet.reactor installs
-# Twisted's default one, and no asyncio crawl can run in this process any more.
-install_reactor(Settings(project_settings())["TWISTED_REACTOR"])

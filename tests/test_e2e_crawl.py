@@ -12,6 +12,7 @@ from tests.crawling import crawl_items
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ORIGIN, ReplicaSite, canonical
 
+pytestmark = pytest.mark.inprocess  # crawls in this process: tests/conftest.py
 TODAY = date(2026, 11, 20)
 NOT_CONTENT_PREFIXES = ("/cn/关键词/", "/cn/作者/", "/tw/", "/fr/", "/cn/直播", "/cn/我们是谁")
 

@@ -18,6 +18,7 @@ from tests.crawling import crawl_items, run_files
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite, canonical
 
+pytestmark = pytest.mark.inprocess  # crawls in this process: tests/conftest.py
 TEXT = ("title", "kicker", "lead", "body")
 CORRECTION = "更正：本文较早版本误称会谈在周二举行。"
 REWRITTEN = "这一段已被完全改写。"
