@@ -15,18 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from rfi_crawler.state import STORE_VERSION, open_store
 from rfi_crawler.state.liveness import LEASE_SECONDS
-from tests.crawling import (
-    PROJECT_ROOT,
-    crawl_env,
-    crawl_items,
-    exported,
-    run_crawl,
-    run_files,
-)
+from tests.crawling import PROJECT_ROOT, crawl_env, exported, run_crawl, run_files
 from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -214,7 +206,6 @@ def test_kill_9_with_a_postgres_store_loses_and_duplicates_nothing(tmp_path, pos
         store.close()
 
 
-@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_a_crawl_refuses_a_store_from_a_newer_crawler_and_fails(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -224,7 +215,7 @@ def test_a_crawl_refuses_a_store_from_a_newer_crawler_and_fails(tmp_path):
     db.close()
     site = ReplicaSite(articles=40, seed=3, today=today())
     with ReplicaServer(site) as server:
-        refused = crawl_items(server.base_url, tmp_path / "run", data_dir=data)
+        refused = run_crawl(server.base_url, tmp_path / "run", data_dir=data)
     assert refused.returncode != 0
     assert f"newer than this crawler's {STORE_VERSION}" in refused.log
     assert "Traceback" not in refused.log
