@@ -161,7 +161,7 @@ def built_crawler(settings: dict[str, Any] | None = None, **spider_kwargs: Any) 
 
 
 @functools.cache
-def reactor_thread() -> tuple[IReactorCore, int]:
+def reactor_thread() -> IReactorCore:
     """The process's Twisted reactor (the project's ``TWISTED_REACTOR``), installed and run
     in a daemon thread from the first in-process crawl on: a reactor cannot restart, and
     this way the test thread keeps no event loop of its own.
@@ -169,7 +169,7 @@ def reactor_thread() -> tuple[IReactorCore, int]:
     Only tests marked ``inprocess`` may call this: they run in a pytest of their own
     (tests/conftest.py), because an installed reactor changes how Scrapy's helpers behave
     for every later test in the process."""
-    started: queue.Queue[tuple[IReactorCore, int] | BaseException] = queue.Queue()
+    started: queue.Queue[IReactorCore | BaseException] = queue.Queue()
     wanted = Settings(project_settings())["TWISTED_REACTOR"]
 
     def run() -> None:
@@ -180,7 +180,7 @@ def reactor_thread() -> tuple[IReactorCore, int]:
                 install_reactor(wanted)
             from twisted.internet import reactor  # installed just above, in this thread
 
-            reactor.callWhenRunning(started.put, (reactor, threading.get_ident()))
+            reactor.callWhenRunning(started.put, reactor)
             reactor.run(installSignalHandlers=False)
         except BaseException as exc:  # handed to the test that asked for the reactor
             started.put(exc)
@@ -192,18 +192,17 @@ def reactor_thread() -> tuple[IReactorCore, int]:
     return outcome
 
 
-class ThreadLog(logging.Handler):
-    """Formats the log records of one thread, as ``scrapy crawl`` would print them."""
+class CrawlLog(logging.Handler):
+    """Every log record while a crawl runs, formatted as ``scrapy crawl`` prints them: from
+    the reactor's thread and its worker threads alike (the test's own thread only waits)."""
 
-    def __init__(self, thread: int, level: int) -> None:
+    def __init__(self, level: int) -> None:
         super().__init__(level)
-        self.thread = thread
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.lines.append(self.format(record))
+        self.lines.append(self.format(record))
 
 
 def crawl_items(
@@ -217,7 +216,7 @@ def crawl_items(
 ) -> CrawlResult:
     """``run_crawl`` without the process: the same settings, spider, ``-O`` feed, command
     checks and exit status, with the crawl run by ``AsyncCrawlerRunner`` in the reactor
-    thread. ``log`` holds that thread's log lines, tracebacks included."""
+    thread. ``log`` holds the crawl's log lines, tracebacks included."""
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / "items.jsonl"
     merged = Settings(
@@ -233,8 +232,8 @@ def crawl_items(
         raise RuntimeError("crawl_items runs only in tests marked inprocess (tests/conftest.py)")
     arguments = dict(args or {})
     check_crawl(merged, arguments)  # as the crawl command does before it starts
-    reactor, thread = reactor_thread()
-    log = ThreadLog(thread, logging.getLevelName(merged["LOG_LEVEL"]))
+    reactor = reactor_thread()
+    log = CrawlLog(logging.getLevelName(merged["LOG_LEVEL"]))
     root = logging.getLogger()
     root_level = root.level
     root.addHandler(log)
