@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
-
-from tests import crawling
-
-if TYPE_CHECKING:
-    from _pytest.config import Config
 
 # An in-process crawl installs and runs Twisted's reactor, which cannot be uninstalled:
 # from then on Scrapy's test helpers (get_crawler, deferred_from_coro, ...) take their
@@ -23,8 +16,11 @@ MIXED = (
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
-def pytest_collection_modifyitems(config: Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     inprocess = sum(1 for item in items if item.get_closest_marker("inprocess"))
     if inprocess and inprocess < len(items):
         raise pytest.UsageError(f"{MIXED} ({inprocess} of {len(items)} tests selected here)")
-    crawling.reactor_allowed = bool(inprocess)
+    if inprocess:
+        from tests import crawling  # imported here: a session without crawls need not load Scrapy
+
+        crawling.reactor_allowed = True
