@@ -24,7 +24,7 @@ from twisted.internet.task import LoopingCall
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.extract.archive_pages import year_url
 from rfi_crawler.outcomes import OutcomeLedgerExtension
 from rfi_crawler.run import CrawlRun
@@ -131,7 +131,7 @@ class BackfillExtension:
         arguments = getattr(crawler.spider, "arguments", None)
         if not getattr(arguments, "archive", False):
             raise NotConfigured  # not a backfill: silently off (no log line per hourly run)
-        return cls(crawler, RfiConfig.from_settings(crawler.settings))
+        return cls(crawler, crawl_config(crawler))
 
     def __init__(self, crawler: Crawler, config: RfiConfig) -> None:
         self.crawler = crawler

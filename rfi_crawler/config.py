@@ -157,15 +157,25 @@ class RfiConfig:
 
 
 def crawl_config(crawler: Crawler) -> RfiConfig:
-    """The crawl's one ``RfiConfig``, read by the run extension (``CrawlRun``) when the
-    extensions are built: for the components built after them (downloader and spider
-    middlewares, pipelines), in their ``from_crawler``. Without the run extension (a test's
-    own ``EXTENSIONS``) the settings are read here."""
-    # Imported here: the spider reads this module and must not load the run or the store.
-    from rfi_crawler.run import CrawlRun
+    """The crawl's one ``RfiConfig``: every component reads it here, so a crawl parses its
+    ``RFI_*`` settings once.
 
-    run = crawler.get_extension(CrawlRun)
-    return run.config if run is not None else RfiConfig.from_settings(crawler.settings)
+    Scrapy builds the spider first, then the extensions, then the engine's middlewares and
+    pipelines. So the spider parses the settings (nothing is built before it); the
+    extensions, the run extension (``CrawlRun``) among them, take the spider's config; the
+    components built after the extensions take the run's. A crawler built by a test (the
+    extensions before any spider, or no run extension) gets the run's, else a parse."""
+    # Scrapy's own advice before the crawl starts: read the underscored attribute (reading
+    # crawler.extensions raises until the extension manager is built).
+    if crawler._extensions is not None:
+        # Imported here: the spider reads this module and must not load the run or the store.
+        from rfi_crawler.run import CrawlRun
+
+        run = crawler.get_extension(CrawlRun)
+        if run is not None:
+            return run.config
+    config = getattr(crawler.spider, "config", None)
+    return config if isinstance(config, RfiConfig) else RfiConfig.from_settings(crawler.settings)
 
 
 def _manifest_value(value: Any) -> Any:

@@ -18,7 +18,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.fields import COVERED
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class DriftExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DriftExtension:
-        return cls(crawler, RfiConfig.from_settings(crawler.settings))
+        return cls(crawler, crawl_config(crawler))
 
     def page_extracted(self, url: str, record: dict[str, Any] | None, current: bool = True) -> None:
         if current:

@@ -10,7 +10,7 @@ from scrapy import signals
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import crawl_config
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
 from rfi_crawler.run import CrawlRun
@@ -41,7 +41,7 @@ class RefreshExtension(RefreshPolicy):
     error stops the run (``store_failed``) and downloads the batch rather than skip it."""
 
     def __init__(self, crawler: Crawler) -> None:
-        config = RfiConfig.from_settings(crawler.settings)
+        config = crawl_config(crawler)
         self.fixed_now = config.recheck_now  # RFI_RECHECK_NOW: a fake clock for tests
         self.origin, self.base_url = config.origin, config.base_url
         super().__init__(

@@ -28,7 +28,7 @@ from twisted.internet.threads import deferToThread
 
 from rfi_crawler import __version__
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import crawl_config
 from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
 from rfi_crawler.schema import SCHEMA_VERSION
 from rfi_crawler.state import RunRecord, StateStore, StateStoreError, open_store, redact_uri
@@ -56,7 +56,7 @@ class CrawlRun:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.config = RfiConfig.from_settings(crawler.settings)
+        self.config = crawl_config(crawler)
         self.started = datetime.now(UTC)
         self.store: StateStore | None = None
         self.name_job(os.environ.get("SCRAPY_JOB"))

@@ -1,25 +1,47 @@
-"""Runs real ``scrapy crawl rfi_cn`` processes against a replica, for end-to-end tests."""
+"""Runs real ``scrapy crawl rfi_cn`` crawls against a replica, for end-to-end tests: as
+processes (``run_crawl``), or in this process (``crawl_items``) when only items, stats and
+log lines matter."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
+import queue
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy.crawler import AsyncCrawlerRunner
+from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.reactor import (
+    install_reactor,
+    is_reactor_installed,
+    verify_installed_reactor,
+)
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import maybeDeferred
+from twisted.python.failure import Failure
 
 from rfi_crawler import settings as project_module
+from rfi_crawler.commands.crawl import EXIT_STATUS
 from rfi_crawler.export.run_file import iter_records
+from rfi_crawler.preflight import check_crawl
 from rfi_crawler.spiders.rfi_cn import RUN_EXTENSIONS, RfiCnSpider
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from twisted.internet.interfaces import IReactorCore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Set by tests/conftest.py when the session holds only tests marked ``inprocess``: the only
+# tests that may install and run the reactor (``crawl_items``).
+reactor_allowed = False
 # Fast but still real: the engine, robots.txt, dupefilter and pipelines all run.
 TEST_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",
@@ -136,3 +158,108 @@ def built_crawler(settings: dict[str, Any] | None = None, **spider_kwargs: Any) 
     crawler.spider = RfiCnSpider.from_crawler(crawler, **spider_kwargs)
     crawler.stats.open_spider()
     return crawler
+
+
+@functools.cache
+def reactor_thread() -> IReactorCore:
+    """The process's Twisted reactor (the project's ``TWISTED_REACTOR``), installed and run
+    in a daemon thread from the first in-process crawl on: a reactor cannot restart, and
+    this way the test thread keeps no event loop of its own.
+
+    Only tests marked ``inprocess`` may call this: they run in a pytest of their own
+    (tests/conftest.py), because an installed reactor changes how Scrapy's helpers behave
+    for every later test in the process."""
+    started: queue.Queue[IReactorCore | BaseException] = queue.Queue()
+    wanted = Settings(project_settings())["TWISTED_REACTOR"]
+
+    def run() -> None:
+        try:
+            if is_reactor_installed():  # something imported twisted.internet.reactor first
+                verify_installed_reactor(wanted)
+            else:
+                install_reactor(wanted)
+            from twisted.internet import reactor  # installed just above, in this thread
+
+            reactor.callWhenRunning(started.put, reactor)
+            reactor.run(installSignalHandlers=False)
+        except BaseException as exc:  # handed to the test that asked for the reactor
+            started.put(exc)
+
+    threading.Thread(target=run, name="twisted-reactor", daemon=True).start()
+    outcome = started.get(timeout=60)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+class CrawlLog(logging.Handler):
+    """Every log record while a crawl runs, formatted as ``scrapy crawl`` prints them: from
+    the reactor's thread and its worker threads alike (the test's own thread only waits)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def crawl_items(
+    base_url: str,
+    workdir: Path,
+    *,
+    data_dir: Path | None = None,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> CrawlResult:
+    """``run_crawl`` without the process: the same settings, spider, ``-O`` feed, command
+    checks and exit status, with the crawl run by ``AsyncCrawlerRunner`` in the reactor
+    thread. ``log`` holds the crawl's log lines, tracebacks included."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    output = workdir / "items.jsonl"
+    merged = Settings(
+        project_settings(
+            **TEST_SETTINGS,
+            RFI_BASE_URL=base_url,
+            RFI_DATA_DIR=str(data_dir or workdir / "data"),
+            FEEDS={str(output): {"format": "jsonlines", "overwrite": True}},
+            **(settings or {}),
+        )
+    )
+    if not reactor_allowed:
+        raise RuntimeError("crawl_items runs only in tests marked inprocess (tests/conftest.py)")
+    arguments = dict(args or {})
+    check_crawl(merged, arguments)  # as the crawl command does before it starts
+    reactor = reactor_thread()
+    log = CrawlLog(logging.getLevelName(merged["LOG_LEVEL"]))
+    root = logging.getLogger()
+    root_level = root.level
+    root.addHandler(log)
+    root.setLevel(min(root_level or logging.WARNING, log.level))
+    done: queue.Queue[object] = queue.Queue()
+    runner = AsyncCrawlerRunner(merged)
+    crawler = runner.create_crawler(RfiCnSpider)
+
+    def start() -> None:
+        crawling = maybeDeferred(lambda: deferred_from_coro(runner.crawl(crawler, **arguments)))
+        crawling.addBoth(done.put)  # a refusal to start too, rather than a wait for timeout
+
+    try:
+        reactor.callFromThread(start)
+        outcome = done.get(timeout=timeout)
+    finally:
+        root.removeHandler(log)
+        root.setLevel(root_level)
+    if isinstance(outcome, Failure):
+        outcome.raiseException()
+    reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+    returncode = 1 if runner.bootstrap_failed else EXIT_STATUS.get(str(reason), 1)
+    records = (
+        [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+        if output.exists()
+        else []
+    )
+    stats = {k: v for k, v in crawler.stats.get_stats().items() if isinstance(v, int | float | str)}
+    return CrawlResult(records, stats, "\n".join(log.lines), returncode)

@@ -18,7 +18,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.crawling import PROJECT_ROOT, collect, crawl_command, crawl_env, exported, run_crawl
+from tests.crawling import (
+    PROJECT_ROOT,
+    collect,
+    crawl_command,
+    crawl_env,
+    crawl_items,
+    exported,
+    run_crawl,
+)
 from tests.replica.past import ARCHIVE
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -75,9 +83,10 @@ def assert_clean(result) -> None:
     assert result.stats["finish_reason"] == "finished"
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_a_two_year_window_exports_exactly_its_articles_in_every_form(site, server, tmp_path):
     since, until = WINDOW
-    result = run_crawl(server.base_url, tmp_path, args=backfill_args(since, until))
+    result = crawl_items(server.base_url, tmp_path, args=backfill_args(since, until))
     assert_clean(result)
     expected = site.expected_in_window(since, until)
     got = paths(result.records)
@@ -124,15 +133,16 @@ def test_a_two_year_window_exports_exactly_its_articles_in_every_form(site, serv
     assert f"backfill: {total}/{total} days done, {len(expected)} articles exported" in result.log
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_a_finished_backfill_run_again_reads_no_day_and_downloads_nothing(site, server, tmp_path):
     since, until = date(2021, 3, 1), date(2021, 8, 31)
     data = tmp_path / "data"
-    first = run_crawl(
+    first = crawl_items(
         server.base_url, tmp_path / "one", data_dir=data, args=backfill_args(since, until)
     )
     assert_clean(first)
     server.reset_log()
-    again = run_crawl(
+    again = crawl_items(
         server.base_url, tmp_path / "two", data_dir=data, args=backfill_args(since, until)
     )
     assert_clean(again)
@@ -244,10 +254,11 @@ def test_killed_at_a_random_point_then_resumed_exports_everything_once(site, tmp
     assert len(days_recorded(data)) == (until - since).days + 1
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_blocked_archive_pages_fall_back_to_the_sitemaps_and_say_so(site, server, tmp_path):
     since, until = date(2022, 1, 1), date(2022, 12, 31)
     site.past.status.update(year=403, day=403)
-    result = run_crawl(server.base_url, tmp_path, args=backfill_args(since, until))
+    result = crawl_items(server.base_url, tmp_path, args=backfill_args(since, until))
     assert_clean(result)
     assert set(paths(result.records)) == site.expected_in_window(since, until)
     assert result.stats["rfi/archive/source/archive"] == "blocked"
@@ -261,15 +272,16 @@ def test_blocked_archive_pages_fall_back_to_the_sitemaps_and_say_so(site, server
     assert not days_recorded(tmp_path / "data")
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_archive_and_sitemaps_both_blocked_end_blocked_keeping_progress(site, server, tmp_path):
     data = tmp_path / "data"
     part = (date(2022, 1, 1), date(2022, 3, 31))
-    first = run_crawl(server.base_url, tmp_path / "one", data_dir=data, args=backfill_args(*part))
+    first = crawl_items(server.base_url, tmp_path / "one", data_dir=data, args=backfill_args(*part))
     assert_clean(first)
     done = days_recorded(data)
     assert len(done) == (part[1] - part[0]).days + 1
     site.past.status.update(year=403, day=403, index=403, monthly=403)
-    blocked = run_crawl(
+    blocked = crawl_items(
         server.base_url, tmp_path / "two", data_dir=data, args=backfill_args(part[0], WINDOW[1])
     )
     assert blocked.returncode == 3, blocked.log[-3000:]
@@ -284,8 +296,9 @@ def test_archive_and_sitemaps_both_blocked_end_blocked_keeping_progress(site, se
     assert json.loads(manifest.read_text())["finish_reason"] == "blocked"
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_without_archive_the_hourly_crawl_requests_no_archive_page(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path)
+    result = crawl_items(server.base_url, tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     requested = server.requested()
     archive = [p for p in requested if p.startswith(f"/cn/{ARCHIVE}/") or "index.xml" in p]

@@ -1,4 +1,4 @@
-"""End-to-end: real ``scrapy crawl rfi_cn`` processes against the local replica site."""
+"""End-to-end: real ``rfi_cn`` crawls, run in this process, against the local replica site."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.crawling import run_crawl
+from tests.crawling import crawl_items
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ORIGIN, ReplicaSite, canonical
 
+pytestmark = pytest.mark.inprocess  # crawls in this process: tests/conftest.py
 TODAY = date(2026, 11, 20)
 NOT_CONTENT_PREFIXES = ("/cn/关键词/", "/cn/作者/", "/tw/", "/fr/", "/cn/直播", "/cn/我们是谁")
 
@@ -37,7 +38,7 @@ def default_crawl(tmp_path_factory):
     site = ReplicaSite(articles=60, seed=7, today=TODAY)
     site.delays["/sitemaps/cn/news.xml"] = 2.0
     with ReplicaServer(site) as server:
-        result = run_crawl(server.base_url, tmp_path_factory.mktemp("default"))
+        result = crawl_items(server.base_url, tmp_path_factory.mktemp("default"))
         return site, result, server.requested()
 
 
@@ -129,7 +130,7 @@ def test_default_crawl_requests_each_article_once_and_nothing_else(default_crawl
 
 
 def test_related_depth_zero_exports_only_start_points(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path, args={"related_depth": "0"})
+    result = crawl_items(server.base_url, tmp_path, args={"related_depth": "0"})
     assert_clean_run(result)
     expected = site.expected_depths(related_depth=0)
     assert {r["url"] for r in result.records} == {canonical(p) for p in expected}
@@ -137,7 +138,7 @@ def test_related_depth_zero_exports_only_start_points(site, server, tmp_path):
 
 
 def test_follow_tags_reaches_articles_listed_only_on_keyword_hubs(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path, settings={"RFI_FOLLOW_TAGS": "1"})
+    result = crawl_items(server.base_url, tmp_path, settings={"RFI_FOLLOW_TAGS": "1"})
     assert_clean_run(result)
     expected = site.expected_depths(related_depth=2, follow_tags=True)
     records = by_url(result.records)
@@ -150,7 +151,7 @@ def test_follow_tags_reaches_articles_listed_only_on_keyword_hubs(site, server, 
 def test_urls_argument_crawls_exactly_those_and_their_related(site, server, tmp_path):
     first, second = site.articles[20], site.articles[31]
     given = f"{first.url},{second.path}/?utm=x"  # absolute, and site-relative raw with noise
-    result = run_crawl(server.base_url, tmp_path, args={"urls": given, "related_depth": "1"})
+    result = crawl_items(server.base_url, tmp_path, args={"urls": given, "related_depth": "1"})
     assert_clean_run(result)
     by_index = site.articles_by_index()
     want = {first.url, second.url}
@@ -169,7 +170,7 @@ def test_urls_argument_crawls_exactly_those_and_their_related(site, server, tmp_
 
 def test_date_window_exports_and_downloads_only_what_it_needs(site, server, tmp_path):
     since, until = TODAY - timedelta(days=4), TODAY - timedelta(days=2)
-    result = run_crawl(
+    result = crawl_items(
         server.base_url, tmp_path, args={"since": since.isoformat(), "until": until.isoformat()}
     )
     assert_clean_run(result)
@@ -194,7 +195,7 @@ def test_date_window_exports_and_downloads_only_what_it_needs(site, server, tmp_
 
 
 def test_listing_page_limit_is_a_setting(site, server, tmp_path):
-    result = run_crawl(
+    result = crawl_items(
         server.base_url,
         tmp_path,
         settings={"RFI_MAX_LISTING_PAGES": "1"},
@@ -207,7 +208,7 @@ def test_listing_page_limit_is_a_setting(site, server, tmp_path):
 
 
 def test_start_points_are_a_setting(site, server, tmp_path):
-    result = run_crawl(server.base_url, tmp_path, settings={"RFI_START_POINTS": "rss,sitemap"})
+    result = crawl_items(server.base_url, tmp_path, settings={"RFI_START_POINTS": "rss,sitemap"})
     assert_clean_run(result)
     assert server.requested()["/cn/"] == 0
     assert Counter(r["crawl"]["via"] for r in result.records)["homepage"] == 0

@@ -23,6 +23,7 @@ from tests.crawling import (
     collect,
     crawl_command,
     crawl_env,
+    crawl_items,
     exported,
     run_crawl,
     run_files,
@@ -58,11 +59,12 @@ def later(days: int = 0) -> dict[str, str]:
 START = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
     site = ReplicaSite(articles=60, seed=11, today=today())
     data = tmp_path / "data"
     with ReplicaServer(site) as server:
-        first = run_crawl(server.base_url, tmp_path / "run1", data_dir=data, settings=later())
+        first = crawl_items(server.base_url, tmp_path / "run1", data_dir=data, settings=later())
         assert_finished(first)
         records = exported(data)
         assert {r["url"] for r in records} == expected_urls(site)
@@ -84,7 +86,7 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
         # Second run at the same moment, nothing changed: listings are read, no re-check
         # slot has passed, so no known article is downloaded again.
         server.reset_log()
-        second = run_crawl(server.base_url, tmp_path / "run2", data_dir=data, settings=later())
+        second = crawl_items(server.base_url, tmp_path / "run2", data_dir=data, settings=later())
         assert_finished(second)
         assert second.records == []
         assert len(exported(data)) == len(records)
@@ -102,7 +104,7 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
         added = site.add_articles(5)
         edited = next(a for a in site.homepage_items()[5:] if a.index != site.disallowed)
         site.edit(edited)
-        third = run_crawl(server.base_url, tmp_path / "run3", data_dir=data, settings=later(30))
+        third = crawl_items(server.base_url, tmp_path / "run3", data_dir=data, settings=later(30))
         assert_finished(third)
         new_file = run_files(data)[-1]
         changes = [record for _, record in iter_records(new_file)]
@@ -122,7 +124,9 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
             and a.url in expected_urls(site)
         )
         site.edit(old)
-        fourth = run_crawl(server.base_url, tmp_path / "run4", data_dir=data, args={"refresh": "1"})
+        fourth = crawl_items(
+            server.base_url, tmp_path / "run4", data_dir=data, args={"refresh": "1"}
+        )
         assert_finished(fourth)
         assert [(r["url"], r["version"]) for r in fourth.records] == [(old.url, 2)]
 
@@ -142,10 +146,11 @@ def test_scheduled_runs_export_only_what_is_new_or_changed(tmp_path):
         store.close()
 
 
+@pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 def test_gzip_run_files(tmp_path):
     site = ReplicaSite(articles=40, seed=3, today=today())
     with ReplicaServer(site) as server:
-        result = run_crawl(
+        result = crawl_items(
             server.base_url,
             tmp_path,
             settings={"RFI_OUTPUT_COMPRESSION": "gzip"},

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawling import PROJECT_ROOT
+from tests.crawling import PROJECT_ROOT, crawl_items
 
 FAKE_SETUP = """#!/usr/bin/env bash
 set -e
@@ -64,14 +64,78 @@ def test_setup_runs_once_and_again_only_when_requirements_change(project):
         "scrapy crawl rfi_cn -a since=2025-11-01",
     ]
     assert make(project, "test", "ARGS=tests/test_urls.py -q") == [
-        "python -m pytest tests/test_urls.py -q"
+        "python -m pytest -m not inprocess tests/test_urls.py -q",
+        "python -m pytest -m inprocess tests/test_urls.py -q",
     ]
     assert make(project, "crawl") == ["scrapy crawl rfi_cn"]
     with (project / "requirements.txt").open("a") as requirements:
         requirements.write("# a new pin\n")
-    assert make(project, "test") == ["setup", "python -m pytest"]
+    assert make(project, "test") == [
+        "setup",
+        "python -m pytest -m not inprocess",
+        "python -m pytest -m inprocess",
+    ]
     assert len(list((project / ".venv").glob(".setup-*"))) == 1  # the old stamp is gone
     assert make(project, "demo", "DEMO_DIR=/tmp/x", "ARGS=-s A=1") == ["demo /tmp/x -s A=1"]
+
+
+# The in-process crawls run in a pytest of their own (tests/conftest.py): `make test` runs
+# both pytests whatever the first one's result, and fails if either fails. "No test
+# selected" (status 5) fails too, unless ARGS chose the tests.
+@pytest.mark.parametrize(
+    ("args", "statuses", "fails"),
+    [
+        ((), (0, 0), False),
+        ((), (1, 0), True),
+        ((), (0, 1), True),
+        ((), (0, 5), True),
+        (("ARGS=tests/test_urls.py",), (0, 5), False),
+        (("ARGS=tests/test_urls.py",), (0, 2), True),
+    ],
+)
+def test_make_test_runs_both_pytests_and_fails_if_either_fails(project, args, statuses, fails):
+    make(project, "setup")
+    python = project / ".venv" / "bin" / "python"
+    outcome = dict(zip(("not inprocess", "inprocess"), statuses, strict=True))
+    python.write_text(
+        '#!/bin/sh\necho "python $*" >> calls.log\n'
+        f'case "$4" in "not inprocess") exit {outcome["not inprocess"]};; '
+        f"inprocess) exit {outcome['inprocess']};; esac\nexit 9\n"
+    )
+    done = subprocess.run(
+        ["make", "--no-print-directory", "test", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode != 0) is fails, done.stdout + done.stderr
+    calls = (project / "calls.log").read_text().splitlines()
+    assert [call.split(" -m ")[2].split(" tests/")[0] for call in calls] == [
+        "not inprocess",
+        "inprocess",
+    ]
+
+
+def test_a_pytest_that_mixes_in_process_crawls_with_other_tests_is_refused_in_one_line():
+    mixed = ["tests/test_e2e_crawl.py", "tests/test_urls.py"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", *mixed],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "run in a pytest of their own" in errors[0], done.stderr
+
+
+def test_crawl_items_refuses_to_start_a_reactor_outside_the_in_process_pytest(tmp_path):
+    with pytest.raises(RuntimeError, match="only in tests marked inprocess"):
+        crawl_items("http://127.0.0.1:9", tmp_path)
 
 
 def test_ci_runs_make_test(tmp_path):

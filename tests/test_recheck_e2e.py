@@ -14,10 +14,11 @@ import pytest
 from rfi_crawler.dataset.cli import main as dataset_main
 from rfi_crawler.export.run_file import iter_records
 from rfi_crawler.schema import event_errors, validation_errors
-from tests.crawling import run_crawl, run_files
+from tests.crawling import crawl_items, run_files
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite, canonical
 
+pytestmark = pytest.mark.inprocess  # crawls in this process: tests/conftest.py
 TEXT = ("title", "kicker", "lead", "body")
 CORRECTION = "更正：本文较早版本误称会谈在周二举行。"
 REWRITTEN = "这一段已被完全改写。"
@@ -38,7 +39,7 @@ def crawl(server, tmp_path: Path, data: Path, name: str, now: datetime) -> list[
     """The run's new run-file lines; its manifest goes to ``tmp_path/<name>.manifest``."""
     before = set(run_files(data))
     manifests = set((data / "output").glob("*.manifest.json"))
-    result = run_crawl(
+    result = crawl_items(
         server.base_url,
         tmp_path / name,
         data_dir=data,

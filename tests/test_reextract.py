@@ -13,9 +13,11 @@ from warcio.archiveiterator import ArchiveIterator
 from rfi_crawler import urls
 from rfi_crawler.dataset.cli import main
 from rfi_crawler.dataset.reextract import Report, archived_articles, file_parts
-from tests.crawling import exported, run_crawl
+from tests.crawling import crawl_items, exported
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
+
+pytestmark = pytest.mark.inprocess  # a crawl in this process: tests/conftest.py
 
 # What a re-extraction cannot know or says differently (documented in docs/warc.md).
 PROVENANCE = {"via", "referer", "depth", "fetched_at"}
@@ -34,7 +36,7 @@ def captured(tmp_path_factory):
     ):
         site.faults[path] = fault
     with ReplicaServer(site) as server:
-        result = run_crawl(
+        result = crawl_items(
             server.base_url,
             root,
             settings={"RFI_WARC_DIR": str(root / "warc"), "RFI_WARC_MAX_MB": "1"},

@@ -14,7 +14,7 @@ from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.backfill import Source
-from rfi_crawler.config import RfiConfig
+from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, iter_sitemap, rss_links
@@ -118,7 +118,7 @@ class RfiCnSpider(Spider):
         if not crawler.settings.frozen:  # frozen: built by a test with its own EXTENSIONS
             for path, order in RUN_EXTENSIONS.items():
                 crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
-        spider.config = RfiConfig.from_settings(crawler.settings)
+        spider.config = crawl_config(crawler)
         spider.arguments = SpiderArguments.from_kwargs(
             kwargs, spider.config.base_url, backfill=cls.backfill
         )
