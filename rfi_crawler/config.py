@@ -165,15 +165,15 @@ def crawl_config(crawler: Crawler) -> RfiConfig:
     extensions, the run extension (``CrawlRun``) among them, take the spider's config; the
     components built after the extensions take the run's. A crawler built by a test (the
     extensions before any spider, or no run extension) gets the run's, else a parse."""
-    # Scrapy's own advice before the crawl starts: read the underscored attribute (reading
-    # crawler.extensions raises until the extension manager is built).
-    if crawler._extensions is not None:
-        # Imported here: the spider reads this module and must not load the run or the store.
-        from rfi_crawler.run import CrawlRun
+    # Imported here: the spider reads this module and must not load the run or the store.
+    from rfi_crawler.run import CrawlRun
 
+    try:
         run = crawler.get_extension(CrawlRun)
-        if run is not None:
-            return run.config
+    except RuntimeError:  # the extensions are not built yet (the spider, or one of them)
+        run = None
+    if run is not None:
+        return run.config
     config = getattr(crawler.spider, "config", None)
     return config if isinstance(config, RfiConfig) else RfiConfig.from_settings(crawler.settings)
 

@@ -79,13 +79,14 @@ class RelatedFrontier:
     def take(self) -> Discovery | None:
         """The next article to request: the nearest first, in the order they were met;
         with its best path now (it may have moved closer while waiting)."""
-        for depth in sorted(self._waiting):
-            queue = self._waiting[depth]
-            url = queue.popleft()
-            if not queue:
-                del self._waiting[depth]
-            return self.best(url) or Discovery(url, depth, "url", None)
-        return None
+        if not self._waiting:
+            return None
+        depth = min(self._waiting)
+        queue = self._waiting[depth]
+        url = queue.popleft()
+        if not queue:
+            del self._waiting[depth]
+        return self.best(url) or Discovery(url, depth, "url", None)
 
     def best(self, url: str) -> Discovery | None:
         """The shortest path known so far to ``url``."""
