@@ -222,22 +222,26 @@ def canonical_content_url(
     """Canonical URL of a link if it points at a content page of ``editions``, else None."""
     href = href.strip()
     if is_canonical_form(href):
-        # Already encoded as the site encodes: decode only to check it is UTF-8.
-        path = unquote_path(href)
-        return SITE_ORIGIN + href.rstrip("/") if path and is_content_path(path, editions) else None
+        return _content_url_as_is(href, editions)
     if href.startswith(SITE_ORIGIN + "/"):
         # An absolute link to the site, its path in canonical form: what the general way
         # below gives (resolving, splitting, unquoting and quoting again), at less cost.
         rest = href[len(SITE_ORIGIN) :]
         if is_canonical_form(rest) and not _ESCAPED_UNRESERVED.search(rest):
-            path = unquote_path(rest)
-            if path is None or not is_content_path(path, editions):
-                return None
-            return SITE_ORIGIN + rest.rstrip("/")
+            return _content_url_as_is(rest, editions)
     path = link_path(href, page_url, base_url)
     if path is None or not is_content_path(path, editions):
         return None
     return SITE_ORIGIN + quote_path(path.rstrip("/"))
+
+
+def _content_url_as_is(path: str, editions: tuple[str, ...]) -> str | None:
+    """The content URL of a path already encoded as the site encodes it (decoded only to
+    check it is UTF-8), or None."""
+    decoded = unquote_path(path)
+    if decoded is None or not is_content_path(decoded, editions):
+        return None
+    return SITE_ORIGIN + path.rstrip("/")
 
 
 def is_canonical_form(path: str) -> bool:
