@@ -32,6 +32,10 @@ DOWNLOADER_MIDDLEWARES = {
     "rfi_crawler.robots.RobotsPolicyMiddleware": 100,
     "rfi_crawler.guards.OriginGuardMiddleware": 650,
     "rfi_crawler.guards.ResponseGuardMiddleware": 580,
+    # Scrapy's meta refresh, reading the page's head instead of decoding all of it (and
+    # keeping that decoded copy on the response).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "rfi_crawler.meta_refresh.HeadMetaRefreshMiddleware": 579,
     "rfi_crawler.middlewares.BlockBackoffMiddleware": 560,
     # With RFI_WARC_DIR: nearest the downloader (past HttpCache, 900), so every response is
     # archived as received, before redirects, retries or decompression act on it.
