@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from scrapy.http import HtmlResponse, Request
+from scrapy.utils.test import get_crawler
 
+from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import _PUB_DATES, template_generation
 from rfi_crawler.extract.parse import page_selector
+from rfi_crawler.spiders.rfi_cn import RfiCnSpider, Via
 from tests.replica.site import ReplicaSite
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages"
@@ -43,6 +46,9 @@ def what_extractors_give(selector, url: str) -> dict:
         "links": content_links(selector, url, BASE),
         "sections": section_links(selector, url, BASE),
         "pager": pager_links(selector, url, url, BASE),
+        "days": archive_pages.day_links(selector, url, BASE),
+        "years": archive_pages.year_links(selector, url, BASE),
+        "day items": archive_pages.day_items(selector, url, BASE),
     }
 
 
@@ -58,6 +64,11 @@ def replica_pages() -> list[tuple[str, bytes]]:
     pages.append((BASE + "/cn/", site.render_homepage().encode()))
     for section in site.sections():
         pages.append((BASE + f"/cn/{section}/", site.render_section(section, 1).encode()))
+    for year in (2006, 2025):
+        pages.append((archive_pages.year_url(year), site.past.render_year(year).encode()))
+    for day in list(site.past.by_day())[:10]:
+        url = archive_pages.fallback_day_url(day)
+        pages.append((url, site.past.render_day(day).encode()))
     return pages
 
 
@@ -126,6 +137,36 @@ def test_the_response_is_freed_without_the_garbage_collector():
     finally:
         gc.enable()
     assert selector.root is not None
+
+
+def test_listing_callbacks_leave_no_cycle_either():
+    """The homepage and section pages are parsed from their bytes too: each page goes with
+    its last reference once its callback has run."""
+    site = ReplicaSite(articles=60, seed=7, today=TODAY)
+    crawler = get_crawler(RfiCnSpider, settings_dict={"RFI_CONTACT": "test@example.org"})
+    crawler.stats.open_spider()
+    crawler.spider = spider = RfiCnSpider.from_crawler(crawler)
+    section = site.sections()[0]
+    listing = f"{BASE}/cn/{section}/"
+    calls = [
+        (spider.parse_homepage, BASE + "/cn/", site.render_homepage(), {}),
+        (
+            spider.parse_listing,
+            listing,
+            site.render_section(section, 1),
+            {"via": Via.SECTION, "listing": listing},
+        ),
+    ]
+    for callback, url, html, kwargs in calls:
+        page = response(url, html.encode())
+        assert list(callback(page, **kwargs))  # the page was read
+        gone = weakref.ref(page)
+        gc.disable()
+        try:
+            del page
+            assert gone() is None, callback.__name__
+        finally:
+            gc.enable()
 
 
 def test_the_faster_pub_dates_query_finds_what_the_old_one_found():

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
     from datetime import date
 
+    from parsel import Selector
     from scrapy.crawler import Crawler
     from scrapy.http import TextResponse
     from scrapy.settings import BaseSettings
@@ -176,13 +177,19 @@ class RfiCnSpider(Spider):
     def parse_homepage(self, response: TextResponse) -> Iterator[Request]:
         self._answered(response)
         page = self._canonical(response)
-        if "homepage" in self.config.start_points:
-            yield from self._listed_articles(response, page, Via.HOMEPAGE)
-        if "sections" in self.config.start_points:
-            for section in section_links(response.selector, response.url, self.config.base_url):
-                yield self._listing_request(
-                    urls.path_of(section), self.parse_listing, via=Via.SECTION, listing=section
-                )
+        starts, selector = self.config.start_points, page_selector(response)
+        listed: Iterable[Request] = ()
+        if "homepage" in starts:
+            listed = self._listed_articles(selector, response.url, page, Via.HOMEPAGE)
+        sections: list[str] = []
+        if "sections" in starts:
+            sections = section_links(selector, response.url, self.config.base_url)
+        del selector  # before the first yield: the tree is not kept while requests wait
+        yield from listed
+        for section in sections:
+            yield self._listing_request(
+                urls.path_of(section), self.parse_listing, via=Via.SECTION, listing=section
+            )
 
     def parse_listing(
         self, response: TextResponse, via: Via, listing: str, hops: int = 0
@@ -190,10 +197,13 @@ class RfiCnSpider(Spider):
         """A section page (any page of its pager), or a keyword hub ``hops`` away."""
         self._answered(response)
         page = self._canonical(response)
-        yield from self._listed_articles(response, page, via, hops)
+        selector = page_selector(response)
+        listed = self._listed_articles(selector, response.url, page, via, hops)
+        pages = pager_links(selector, response.url, listing, self.config.base_url)
+        del selector
+        yield from listed
         if via is Via.TAG:
             return
-        pages = pager_links(response.selector, response.url, listing, self.config.base_url)
         for number, url in sorted(pages.items()):
             if number <= self.config.max_listing_pages:
                 yield self._listing_request(
@@ -233,11 +243,12 @@ class RfiCnSpider(Spider):
         yield from self._article_requests(batch, 0, Via.SITEMAP, page)
 
     def _listed_articles(
-        self, response: TextResponse, page: str, via: Via, hops: int = 0
+        self, selector: Selector, url: str, page: str, via: Via, hops: int = 0
     ) -> Iterator[Request]:
-        links = content_links(response.selector, response.url, self.config.base_url)
+        """The listing's article requests; its links are read at once, not when iterated."""
+        links = content_links(selector, url, self.config.base_url)
         self._count("listing/links_outside_teasers", sum(link.kind == "other" for link in links))
-        yield from self._article_requests([link.url for link in links], hops, via, page)
+        return self._article_requests([link.url for link in links], hops, via, page)
 
     # -- articles -------------------------------------------------------------------------
 
@@ -419,15 +430,19 @@ class RfiCnSpider(Spider):
 
     def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
         assert self.archive is not None
-        self._archive_answered(response, Source.ARCHIVE)
-        links = archive_pages.day_links(response.selector, response.url, self.config.base_url)
+        selector = page_selector(response)
+        self._archive_answered(response, Source.ARCHIVE, selector)
+        links = archive_pages.day_links(selector, response.url, self.config.base_url)
+        del selector
         self.archive.year_read(year, {link.day: link.url for link in links})
         yield from self.archive_requests()
 
     def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
         assert self.archive is not None
-        self._archive_answered(response, Source.ARCHIVE)
-        items = archive_pages.day_items(response.selector, response.url, self.config.base_url)
+        selector = page_selector(response)
+        self._archive_answered(response, Source.ARCHIVE, selector)
+        items = archive_pages.day_items(selector, response.url, self.config.base_url)
+        del selector
         wanted = [item.url for item in items if self._in_window(item.url)]
         self._count("skipped/outside_window", len(items) - len(wanted))
         self.archive.day_listed(day, wanted)
@@ -504,13 +519,18 @@ class RfiCnSpider(Spider):
             meta={"rfi_source": str(source)},
         )
 
-    def _archive_answered(self, response: TextResponse, source: Source) -> None:
+    def _archive_answered(
+        self, response: TextResponse, source: Source, selector: Selector | None = None
+    ) -> None:
+        """An archive page (``selector``: its parsed page, whose aside lists the years) or
+        an archive sitemap answered."""
         assert self.archive is not None
         self._answered(response)
         self.archive.answered(source)
-        if source is Source.ARCHIVE:
-            aside = archive_pages.year_links(response.selector, response.url, self.config.base_url)
-            self.archive.aside(aside)
+        if selector is not None:
+            self.archive.aside(
+                archive_pages.year_links(selector, response.url, self.config.base_url)
+            )
 
     # -- plumbing -------------------------------------------------------------------------
 
