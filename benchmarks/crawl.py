@@ -206,6 +206,7 @@ def run_spider(
         "crawl_seconds": crawling,
         "pages_per_s": pages / crawling,
         "cpu_s": cpu,
+        "sys_s": usage.ru_stime,
         "cpu_ms_per_page": 1000 * cpu / pages,
         "peak_rss_mb": peak_kb / 1024,
         "requests": requests,
@@ -356,7 +357,7 @@ def crawl_site(
                     f"{size} articles, run {n + 1}: {result['spider']:8s} {result['pages']:6d} "
                     f"pages ({result['articles']} articles, {result['items']} items) in "
                     f"{result['crawl_seconds']:6.1f} s ({result['seconds']:.1f} s with "
-                    f"start-up); CPU {result['cpu_s']:6.1f} s; "
+                    f"start-up); CPU {result['cpu_s']:6.1f} s ({result['sys_s']:.1f} s system); "
                     f"peak RSS {result['peak_rss_mb']:6.1f} MB",
                     file=sys.stderr,
                     flush=True,
