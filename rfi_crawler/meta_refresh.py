@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -44,8 +45,21 @@ def page_head(response: Response) -> HtmlResponse | None:
     cut would not hold Scrapy's 4,096 characters (a short body needs no cut)."""
     if not isinstance(response, HtmlResponse) or len(response.body) <= HEAD_BYTES:
         return None
+    if not declares_encoding(response):
+        # Scrapy then infers the encoding by decoding the whole body, and keeps that text.
+        return None
     head = response.replace(body=response.body[:HEAD_BYTES], encoding=response.encoding)
     # One more character than scanned, and one to spare for a sequence cut at the end.
     if len(head.text) < SCANNED_CHARACTERS + 2:
         return None
     return head
+
+
+def declares_encoding(response: HtmlResponse) -> bool:
+    """Whether a BOM, the ``Content-Type`` or the page's head names the encoding."""
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    return bool(
+        read_bom(response.body)[0]
+        or http_content_type_encoding(content_type)
+        or html_body_declared_encoding(response.body[:HEAD_BYTES])
+    )

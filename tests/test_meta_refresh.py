@@ -3,6 +3,7 @@ MetaRefreshMiddleware does, without decoding the whole page."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -66,11 +67,26 @@ def test_the_same_decision_as_scrapy(case, encoding):
     assert len(body) > HEAD_BYTES  # the page is cut
     scrapy_mw, head_mw = middlewares()
     headers = {"Content-Type": f"text/html; charset={encoding}"}
-    for header in (headers, {}):  # declared in the header, or only in the page
-        theirs = HtmlResponse(URL, body=body, headers=header, request=Request(URL))
-        ours = HtmlResponse(URL, body=body, headers=header, request=Request(URL))
+    undeclared = body.replace(f'<meta charset="{encoding}">'.encode(encoding), b"")
+    # Declared in the header, only in the page, or nowhere (Scrapy infers it from the body).
+    for header, page_body in ((headers, body), ({}, body), ({}, undeclared)):
+        theirs = HtmlResponse(URL, body=page_body, headers=header, request=Request(URL))
+        ours = HtmlResponse(URL, body=page_body, headers=header, request=Request(URL))
         expected = outcome(scrapy_mw.process_response(Request(URL), theirs), theirs)
         assert outcome(head_mw.process_response(Request(URL), ours), ours) == expected
+
+
+def test_an_encoding_scrapy_infers_is_left_to_scrapy():
+    """No charset anywhere and bytes no detector accepts: Scrapy decodes the whole body
+    as ASCII (U+FFFD for the rest); a head decoded by that name would read cp1252."""
+    draw = random.Random(1)
+    noise = bytes(draw.randrange(256) for _ in range(40000))
+    head = '<html><head><meta http-equiv="refresh" content="0; url=/cn/café"></head>'
+    body = head.encode("latin-1") + noise
+    scrapy_mw, head_mw = middlewares()
+    theirs, ours = (HtmlResponse(URL, body=body, request=Request(URL)) for _ in range(2))
+    expected = outcome(scrapy_mw.process_response(Request(URL), theirs), theirs)
+    assert outcome(head_mw.process_response(Request(URL), ours), ours) == expected
 
 
 def test_a_refresh_is_followed_and_named():

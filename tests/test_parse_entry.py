@@ -124,6 +124,17 @@ def test_other_encodings_give_identical_fields():
     assert_same_extraction(response(url, utf16, "text/html; charset=utf-16"))
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_bomless_utf16_and_utf32_are_read_big_endian_as_scrapy_reads_them(codec):
+    """w3lib decodes them big-endian; Python's codec alone would read the machine's order
+    and find no link at all."""
+    site = ReplicaSite(articles=60, seed=7, today=TODAY)
+    body = site.render_homepage().encode(f"{codec}-be")
+    page = response(BASE + "/cn/", body, f"text/html; charset={codec}")
+    assert_same_extraction(page)
+    assert content_links(page_selector(page), page.url, BASE)
+
+
 def test_the_response_is_freed_without_the_garbage_collector():
     """No Response↔Selector cycle: the page goes when its last reference does."""
     url, body = real_pages()[0]

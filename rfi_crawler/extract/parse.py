@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parsel import Selector
+from w3lib.encoding import read_bom
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
@@ -24,5 +25,14 @@ def parse_page(body: bytes, encoding: str, base_url: str) -> Selector:
 
 
 def page_selector(response: TextResponse) -> Selector:
-    """``parse_page`` of a response (its encoding as Scrapy resolved it); no cycle."""
-    return parse_page(response.body, response.encoding, response.url)
+    """``parse_page`` of a response, decoded as ``response.text`` would be; no cycle."""
+    return parse_page(response.body, text_codec(response), response.url)
+
+
+def text_codec(response: TextResponse) -> str:
+    """The codec ``response.text`` decodes with: its encoding, except that w3lib reads
+    UTF-16 and UTF-32 without a BOM as big-endian (Python's codecs read the machine's order)."""
+    encoding = response.encoding
+    if encoding in ("utf-16", "utf-32") and read_bom(response.body)[0] is None:
+        return f"{encoding}-be"
+    return encoding

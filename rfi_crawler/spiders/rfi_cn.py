@@ -199,11 +199,11 @@ class RfiCnSpider(Spider):
         page = self._canonical(response)
         selector = page_selector(response)
         listed = self._listed_articles(selector, response.url, page, via, hops)
-        pages = pager_links(selector, response.url, listing, self.config.base_url)
+        pages = {}  # a keyword hub's further pages are not followed
+        if via is not Via.TAG:
+            pages = pager_links(selector, response.url, listing, self.config.base_url)
         del selector
         yield from listed
-        if via is Via.TAG:
-            return
         for number, url in sorted(pages.items()):
             if number <= self.config.max_listing_pages:
                 yield self._listing_request(
@@ -431,7 +431,8 @@ class RfiCnSpider(Spider):
     def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
         assert self.archive is not None
         selector = page_selector(response)
-        self._archive_answered(response, Source.ARCHIVE, selector)
+        self._archive_answered(response, Source.ARCHIVE)
+        self._read_archive_aside(selector, response.url)
         links = archive_pages.day_links(selector, response.url, self.config.base_url)
         del selector
         self.archive.year_read(year, {link.day: link.url for link in links})
@@ -440,7 +441,8 @@ class RfiCnSpider(Spider):
     def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
         assert self.archive is not None
         selector = page_selector(response)
-        self._archive_answered(response, Source.ARCHIVE, selector)
+        self._archive_answered(response, Source.ARCHIVE)
+        self._read_archive_aside(selector, response.url)
         items = archive_pages.day_items(selector, response.url, self.config.base_url)
         del selector
         wanted = [item.url for item in items if self._in_window(item.url)]
@@ -519,18 +521,15 @@ class RfiCnSpider(Spider):
             meta={"rfi_source": str(source)},
         )
 
-    def _archive_answered(
-        self, response: TextResponse, source: Source, selector: Selector | None = None
-    ) -> None:
-        """An archive page (``selector``: its parsed page, whose aside lists the years) or
-        an archive sitemap answered."""
+    def _archive_answered(self, response: TextResponse, source: Source) -> None:
         assert self.archive is not None
         self._answered(response)
         self.archive.answered(source)
-        if selector is not None:
-            self.archive.aside(
-                archive_pages.year_links(selector, response.url, self.config.base_url)
-            )
+
+    def _read_archive_aside(self, selector: Selector, url: str) -> None:
+        """Year and day pages list the archive's years in an aside."""
+        assert self.archive is not None
+        self.archive.aside(archive_pages.year_links(selector, url, self.config.base_url))
 
     # -- plumbing -------------------------------------------------------------------------
 
