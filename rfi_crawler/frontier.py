@@ -16,22 +16,18 @@ are read again only when the article moves closer).
 
 Articles waiting to be requested wait here too (``defer``/``take``), not as Scrapy
 requests: a ``Request`` in the scheduler costs ~1.3 KB (its cb_kwargs, headers and cached
-fingerprint), and a sitemap lists tens of thousands at once. They wait in a queue per
-depth, in deflated blocks (``UrlQueue``: ~50 instead of ~340 bytes a URL); the spider
-takes a few at a time as the scheduler drains. Kept in the frontier, they are kept in
-``spider.state`` with it under JOBDIR.
+fingerprint), and a sitemap lists tens of thousands at once. Waiting costs one reference
+to the URL in a queue per depth; the spider takes a few at a time as the scheduler
+drains. Kept in the frontier, they are kept in ``spider.state`` with it under JOBDIR.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from rfi_crawler.compact import hash64
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 RELATED = "related"
 _VIA_BITS = 5  # up to 32 ways of reaching an article; depth in the bits above
@@ -45,49 +41,6 @@ class Discovery(NamedTuple):
     referer: str | None  # the page that links it
 
 
-class UrlQueue:
-    """URLs first in, first out, kept as deflated blocks of ``BLOCK`` URLs: a listing's or
-    a sitemap's URLs, met together, share most of their characters. Only the newest block
-    (being filled) and the oldest (being taken from) are kept as strings."""
-
-    BLOCK = 256
-
-    def __init__(self, urls: Iterable[str] = ()) -> None:
-        self._head: deque[str] = deque()  # the oldest URLs, taken from the left
-        self._blocks: deque[bytes | tuple[str, ...]] = deque()  # then these, in order
-        self._tail: list[str] = []  # then the newest, filling a block
-        self._length = 0
-        for url in urls:
-            self.append(url)
-
-    def __len__(self) -> int:
-        return self._length
-
-    def append(self, url: str) -> None:
-        self._tail.append(url)
-        self._length += 1
-        if len(self._tail) == self.BLOCK:
-            joined = _SEPARATOR.join(self._tail)
-            if joined.count(_SEPARATOR) == self.BLOCK - 1:
-                self._blocks.append(zlib.compress(joined.encode(), 1))
-            else:  # a URL holding the separator (none should): kept as it is
-                self._blocks.append(tuple(self._tail))
-            self._tail = []
-
-    def popleft(self) -> str:
-        if not self._head:
-            if self._blocks:
-                block = self._blocks.popleft()
-                if isinstance(block, bytes):
-                    block = zlib.decompress(block).decode().split(_SEPARATOR)
-                self._head = deque(block)
-            else:
-                self._head, self._tail = deque(self._tail), []
-        url = self._head.popleft()  # IndexError when empty, as a deque's
-        self._length -= 1
-        return url
-
-
 class RelatedFrontier:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
@@ -96,16 +49,13 @@ class RelatedFrontier:
         self._referers: dict[int, str] = {}  # → referer of its best path, until parsed
         self._related: dict[int, bytes] = {}  # (depth > 0, parsed) → links, deflated
         self._vias: list[str] = []  # each way of reaching, once (small ints in _reached)
-        self._waiting: dict[int, UrlQueue] = {}  # depth when deferred → URLs, in order
+        self._waiting: dict[int, deque[str]] = {}  # depth when deferred → URLs, in order
         self.improved = 0  # how many times a shorter path moved an article closer
 
     def __setstate__(self, state: dict) -> None:
         # A JOBDIR state pickled by an older release: URLs as keys, related links joined
-        # but not deflated, no queue or a queue of strings.
-        state["_waiting"] = {
-            depth: queue if isinstance(queue, UrlQueue) else UrlQueue(queue)
-            for depth, queue in state.get("_waiting", {}).items()
-        }
+        # but not deflated, no queue.
+        state.setdefault("_waiting", {})
         for name in ("_reached", "_referers", "_related"):
             state[name] = {
                 hash64(key) if isinstance(key, str) else key: value
@@ -124,7 +74,7 @@ class RelatedFrontier:
     def defer(self, found: Discovery) -> None:
         """``found`` (as ``offer`` gave it) is to be requested once the crawl has room."""
         # Its URL string waits here until requested (the frontier keeps only its hash).
-        self._waiting.setdefault(found.depth, UrlQueue()).append(found.url)
+        self._waiting.setdefault(found.depth, deque()).append(found.url)
 
     def take(self) -> Discovery | None:
         """The next article to request: the nearest first, in the order they were met;
