@@ -41,8 +41,9 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
 
 
 def page_head(response: Response) -> HtmlResponse | None:
-    """The response cut to its first bytes, decoded as the whole is; ``None`` when the
-    cut would not hold Scrapy's 4,096 characters (a short body needs no cut)."""
+    """The response cut to its first bytes, decoded as the whole is; ``None`` when Scrapy
+    must judge the whole: a short body, an encoding it infers from the whole body, or a cut
+    that decodes to too few characters."""
     if not isinstance(response, HtmlResponse) or len(response.body) <= HEAD_BYTES:
         return None
     if not declares_encoding(response):
