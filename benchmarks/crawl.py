@@ -5,6 +5,9 @@
     python -m benchmarks.crawl --baseline /tmp/old
     # memory growth with crawl size, on small pages (no <style>/<svg>/plain <script>):
     python -m benchmarks.crawl --small-pages --articles 10000 --articles 100000 --concurrency 2
+    # where the memory sits at the end (pymalloc arenas, glibc heap), per crawl size:
+    python -m benchmarks.crawl --small-pages --articles 2000 --articles 20000 --no-null \
+        --profile allocator --keep /tmp/alloc
 
 The replica (pages of ~500 KB built from the real article template) runs in this process
 on 127.0.0.1; each crawl is a child ``scrapy crawl`` process with the same settings (no
@@ -33,6 +36,7 @@ to measure what grows with the crawl rather than what the pages in flight hold; 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
 import json
 import os
@@ -119,6 +123,59 @@ class MemoryProbe:
         self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+class AllocatorProbe:
+    """``--profile allocator``: at the end of the crawl, where its memory sits: pymalloc's
+    arenas (small Python objects; a partly used arena cannot be given back) against the
+    bytes its live objects take, and glibc's heap (``mallinfo2``), to ``PROFILE_DUMP_FILE``."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.path = Path(crawler.settings["PROFILE_DUMP_FILE"])
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> AllocatorProbe:
+        return cls(crawler)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+        lines = re.findall(r"^(?:VmRSS|VmHWM|RssAnon|RssFile):.*$", status, re.M)
+        with tempfile.TemporaryFile() as dump:  # pymalloc writes its statistics to fd 2
+            saved = os.dup(2)
+            os.dup2(dump.fileno(), 2)
+            try:
+                sys._debugmallocstats()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            dump.seek(0)
+            pymalloc = dump.read().decode("ascii", "replace")
+        lines += re.findall(
+            r"^(?:# arenas allocated current|# bytes in .*blocks).*$", pymalloc, re.M
+        )
+        lines.append(glibc_heap())
+        self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def glibc_heap() -> str:
+    """glibc's ``mallinfo2``: heap obtained, in use, free; mmapped blocks (bytes)."""
+    fields = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks")
+    fields += ("uordblks", "fordblks", "keepcost")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_: ClassVar = [(name, ctypes.c_size_t) for name in fields]
+
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return "glibc heap: unknown (no mallinfo2)"
+    mallinfo2.restype = MallInfo2
+    info = mallinfo2()
+    return (
+        f"glibc heap: {info.arena:,} obtained, {info.uordblks:,} in use, {info.fordblks:,} "
+        f"free; {info.hblkhd:,} in mmapped blocks"
+    )
+
+
 def settings_for(concurrency: int, listing_pages: int, base_url: str) -> dict[str, str]:
     return {
         "AUTOTHROTTLE_ENABLED": "0",
@@ -168,6 +225,11 @@ def run_spider(
         merged["PROFILE_DUMP_FILE"] = str(workdir / "memory.txt")
         merged["EXTENSIONS"] = json.dumps(
             {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.MemoryProbe": 0}
+        )
+    elif profile == "allocator":
+        merged["PROFILE_DUMP_FILE"] = str(workdir / "allocator.txt")
+        merged["EXTENSIONS"] = json.dumps(
+            {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.AllocatorProbe": 0}
         )
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
@@ -281,9 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep run folders (logs, outputs) here")
     parser.add_argument(
         "--profile",
-        choices=("cpu", "memory"),
-        help="profile rfi_cn (cProfile to cpu.prof, or tracemalloc to memory.txt, in its "
-        "run folder; use with --keep); its numbers are then not comparable",
+        choices=("cpu", "memory", "allocator"),
+        help="profile rfi_cn (cProfile to cpu.prof, tracemalloc to memory.txt, or where its "
+        "memory sits at the end to allocator.txt, in its run folder; use with --keep); "
+        "with cpu or memory its numbers are then not comparable",
     )
     parser.add_argument(
         "--baseline", type=Path, help="also crawl with rfi_cn of the project checked out here"
