@@ -430,9 +430,7 @@ class RfiCnSpider(Spider):
 
     def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
         assert self.archive is not None
-        selector = page_selector(response)
-        self._archive_answered(response, Source.ARCHIVE)
-        self._read_archive_aside(selector, response.url)
+        selector = self._archive_page(response)
         links = archive_pages.day_links(selector, response.url, self.config.base_url)
         del selector
         self.archive.year_read(year, {link.day: link.url for link in links})
@@ -440,9 +438,7 @@ class RfiCnSpider(Spider):
 
     def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
         assert self.archive is not None
-        selector = page_selector(response)
-        self._archive_answered(response, Source.ARCHIVE)
-        self._read_archive_aside(selector, response.url)
+        selector = self._archive_page(response)
         items = archive_pages.day_items(selector, response.url, self.config.base_url)
         del selector
         wanted = [item.url for item in items if self._in_window(item.url)]
@@ -526,10 +522,14 @@ class RfiCnSpider(Spider):
         self._answered(response)
         self.archive.answered(source)
 
-    def _read_archive_aside(self, selector: Selector, url: str) -> None:
-        """Year and day pages list the archive's years in an aside."""
+    def _archive_page(self, response: TextResponse) -> Selector:
+        """A year or day page answered: its parsed page, whose aside (listing the archive's
+        years) is read here."""
         assert self.archive is not None
-        self.archive.aside(archive_pages.year_links(selector, url, self.config.base_url))
+        self._archive_answered(response, Source.ARCHIVE)
+        selector = page_selector(response)
+        self.archive.aside(archive_pages.year_links(selector, response.url, self.config.base_url))
+        return selector
 
     # -- plumbing -------------------------------------------------------------------------
 
