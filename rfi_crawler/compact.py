@@ -1,10 +1,14 @@
-"""``HashSet``: a set that grows with the crawl, kept as 64-bit hashes (~10 bytes a member).
+"""A set and maps that grow with the crawl, kept as 64-bit hashes in arrays.
 
 A Python set of URLs or fingerprints costs ~100 bytes a member (the object and its slot);
-over a 300,000-article backfill that is tens of MB for each such set. Here a member is 8
-bytes in a sorted ``array`` plus, until the next merge, a slot in a small set of recent
-ones. Members are hashed to 64 bits: two different members collide with probability about
-n²/2⁶⁵ (3 in 10⁸ for a million), and a collision only makes a member look seen already.
+over a 300,000-article backfill that is tens of MB for each such set. Worse, each member
+is a small object that lives as long as the crawl, allocated among each page's short-lived
+ones: it pins the allocator's memory around it, so the process grows faster than its
+live objects do. Here a member is 8 bytes in a sorted ``array`` (and a map's value 4
+more), with no Python object per member: the recent members in a small sorted array,
+merged into the large one from time to time. Members are hashed to 64 bits: two different
+members collide with probability about n²/2⁶⁵ (3 in 10⁸ for a million), and a collision
+only makes a member look seen already.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import heapq
 from array import array
 from bisect import bisect_left
 from hashlib import blake2b
+from typing import Any
 
 _MERGE_AT = 4096  # recent members before a merge, at least; else an eighth of the merged
 
@@ -23,10 +28,21 @@ def hash64(value: str | bytes) -> int:
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
 
 
+def _find(keys: array, key: int) -> int:
+    """Where ``key`` is in the sorted ``keys``, or -1."""
+    at = bisect_left(keys, key)
+    return at if at < len(keys) and keys[at] == key else -1
+
+
 class HashSet:
     def __init__(self) -> None:
         self._merged = array("Q")  # sorted
-        self._recent: set[int] = set()
+        self._recent = array("Q")  # sorted; inserting moves at most an eighth of the members
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickled by an older release: the recent members in a set.
+        state["_recent"] = array("Q", sorted(state.get("_recent", ())))
+        self.__dict__.update(state)
 
     def __len__(self) -> int:
         return len(self._merged) + len(self._recent)
@@ -38,17 +54,93 @@ class HashSet:
         self.add_key(hash64(value))
 
     def has_key(self, key: int) -> bool:
-        if key in self._recent:
-            return True
-        merged = self._merged
-        at = bisect_left(merged, key)
-        return at < len(merged) and merged[at] == key
+        return _find(self._recent, key) >= 0 or _find(self._merged, key) >= 0
 
     def add_key(self, key: int) -> None:
-        if self.has_key(key):
+        if _find(self._merged, key) >= 0:
             return
-        self._recent.add(key)
-        if len(self._recent) >= max(_MERGE_AT, len(self._merged) // 8):
+        recent = self._recent
+        at = bisect_left(recent, key)
+        if at < len(recent) and recent[at] == key:
+            return
+        recent.insert(at, key)
+        if len(recent) >= max(_MERGE_AT, len(self._merged) // 8):
             # Streamed into the new array: no list of every member on the way.
-            self._merged = array("Q", heapq.merge(self._merged, sorted(self._recent)))
-            self._recent = set()
+            self._merged = array("Q", heapq.merge(self._merged, recent))
+            self._recent = array("Q")
+
+
+class HashMap:
+    """Hash keys (``hash64``) to unsigned 32-bit values (``array("I")``)."""
+
+    def __init__(self) -> None:
+        self._keys = array("Q")  # sorted
+        self._values = array("I")  # the value of each key, in the same order
+        self._recent_keys = array("Q")  # sorted; merged into the above from time to time
+        self._recent_values = array("I")
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._recent_keys)
+
+    def get(self, key: int) -> int | None:
+        at = _find(self._recent_keys, key)
+        if at >= 0:
+            return self._recent_values[at]
+        at = _find(self._keys, key)
+        return self._values[at] if at >= 0 else None
+
+    def __setitem__(self, key: int, value: int) -> None:
+        at = _find(self._keys, key)
+        if at >= 0:
+            self._values[at] = value
+            return
+        recent, values = self._recent_keys, self._recent_values
+        at = bisect_left(recent, key)
+        if at < len(recent) and recent[at] == key:
+            values[at] = value
+            return
+        recent.insert(at, key)
+        values.insert(at, value)
+        if len(recent) >= max(_MERGE_AT, len(self._keys) // 8):
+            self._merge()
+
+    def _merge(self) -> None:
+        keys, values = array("Q"), array("I")
+        # Keys are unique across both: the pairs are ordered by key alone.
+        for key, value in heapq.merge(
+            zip(self._keys, self._values, strict=True),
+            zip(self._recent_keys, self._recent_values, strict=True),
+        ):
+            keys.append(key)
+            values.append(value)
+        self._keys, self._values = keys, values
+        self._recent_keys, self._recent_values = array("Q"), array("I")
+
+
+class BlobMap:
+    """Hash keys to byte strings, all of them in one ``bytearray``: no Python object per
+    blob. Written once each, mostly: a blob replaced or discarded stays in the array."""
+
+    def __init__(self) -> None:
+        self._at = HashMap()  # → 1 + where its length (4 bytes), then it, starts; 0: none
+        self._blobs = bytearray()
+
+    def get(self, key: int) -> bytes | None:
+        at = self._at.get(key)
+        if not at:
+            return None
+        start = at + 3
+        size = int.from_bytes(self._blobs[at - 1 : start], "big")
+        return bytes(self._blobs[start : start + size])
+
+    def __setitem__(self, key: int, blob: bytes) -> None:
+        at = len(self._blobs) + 1
+        if at + 4 + len(blob) >= 1 << 32:  # where a blob is must fit the map's 32 bits
+            raise OverflowError("a BlobMap holds 4 GiB at most")
+        self._blobs += len(blob).to_bytes(4, "big")
+        self._blobs += blob
+        self._at[key] = at
+
+    def discard(self, key: int) -> None:
+        if self._at.get(key):
+            self._at[key] = 0

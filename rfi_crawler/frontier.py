@@ -8,11 +8,12 @@ far as the shorter path allows. Each URL is requested once per run.
 The frontier grows with the crawl (every URL met), so it is kept compact. URLs are keys
 as 64-bit hashes (``rfi_crawler.compact.hash64``; a collision, odds ~n²/2⁶⁵, would make
 an article look met already), not as strings: a percent-encoded Chinese URL is ~300
-characters. Per URL, one small int (depth and how it was reached); until the article is
-parsed, its referer (a listing page's URL or the linking article's, shared). Related
-links are kept only for articles deeper than 0, the only ones whose depth can still
-improve, joined and deflated (a dozen percent-encoded links, ~3 KB, take ~1.1 KB; they
-are read again only when the article moves closer).
+characters. Per URL, 12 bytes in a ``HashMap`` (its hash, and its depth and how it was
+reached), no Python object; until the article is parsed, its referer (a listing page's
+URL or the linking article's, shared). Related links are kept only for articles deeper
+than 0, the only ones whose depth can still improve, in one ``BlobMap``: joined, each
+escaped non-ASCII character as its UTF-8 bytes, deflated (the 13 site links of the real
+article, 3.4 KB, take 0.8 KB; they are read again only when the article moves closer).
 
 Articles waiting to be requested wait here too (``defer``/``take``), not as Scrapy
 requests: a ``Request`` in the scheduler costs ~1.3 KB (its cb_kwargs, headers and cached
@@ -23,15 +24,22 @@ drains. Kept in the frontier, they are kept in ``spider.state`` with it under JO
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import deque
 from typing import NamedTuple
 
-from rfi_crawler.compact import hash64
+from rfi_crawler.compact import BlobMap, HashMap, hash64
 
 RELATED = "related"
 _VIA_BITS = 5  # up to 32 ways of reaching an article; depth in the bits above
 _SEPARATOR = "\n"  # never inside a canonical URL
+# A canonical URL is ASCII, each non-ASCII character percent-encoded from its UTF-8 bytes
+# (9 characters for a Chinese one): kept as the bytes (3). Upper-case escapes only, so
+# that unpacking gives the same text back.
+_ESCAPED = re.compile(rb"(?:%[89A-F][0-9A-F])+")
+_HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
+_PACKED, _AS_GIVEN = b"p", b"g"  # how the links of a blob were kept
 
 
 class Discovery(NamedTuple):
@@ -45,25 +53,36 @@ class RelatedFrontier:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
         # Keyed by hash64(url).
-        self._reached: dict[int, int] = {}  # → depth << _VIA_BITS | via's index
+        self._reached = HashMap()  # → depth << _VIA_BITS | via's index
         self._referers: dict[int, str] = {}  # → referer of its best path, until parsed
-        self._related: dict[int, bytes] = {}  # (depth > 0, parsed) → links, deflated
+        self._referers_most = 0  # the most referers held since ``_referers`` was built
+        self._related = BlobMap()  # (depth > 0, parsed) → links, packed
         self._vias: list[str] = []  # each way of reaching, once (small ints in _reached)
         self._waiting: dict[int, deque[str]] = {}  # depth when deferred → URLs, in order
         self.improved = 0  # how many times a shorter path moved an article closer
 
     def __setstate__(self, state: dict) -> None:
         # A JOBDIR state pickled by an older release: URLs as keys, related links joined
-        # but not deflated, no queue.
+        # (then deflated), no queue; depths and links in dicts.
         state.setdefault("_waiting", {})
-        for name in ("_reached", "_referers", "_related"):
-            state[name] = {
-                hash64(key) if isinstance(key, str) else key: value
-                for key, value in state.get(name, {}).items()
-            }
-        for key, links in state["_related"].items():
-            if isinstance(links, str):
-                state["_related"][key] = zlib.compress(links.encode(), 1)
+        state.setdefault("_referers_most", len(state.get("_referers", ())))
+        state["_referers"] = {
+            hash64(key) if isinstance(key, str) else key: referer
+            for key, referer in state.get("_referers", {}).items()
+        }
+        if isinstance(state.get("_reached"), dict):
+            reached = HashMap()
+            for key, packed in state["_reached"].items():
+                reached[hash64(key) if isinstance(key, str) else key] = packed
+            state["_reached"] = reached
+        if isinstance(state.get("_related"), dict):
+            related = BlobMap()
+            for key, links in state["_related"].items():
+                joined = links if isinstance(links, str) else zlib.decompress(links).decode()
+                related[hash64(key) if isinstance(key, str) else key] = _pack(
+                    joined.split(_SEPARATOR) if joined else []
+                )
+            state["_related"] = related
         self.__dict__.update(state)
 
     @property
@@ -117,7 +136,7 @@ class RelatedFrontier:
                     for linked in self._links(current.url)
                 )
             if current.depth == 0:
-                self._related.pop(hash64(current.url), None)  # it cannot move closer again
+                self._related.discard(hash64(current.url))  # it cannot move closer again
         return to_request
 
     def parsed(self, url: str, related: list[str]) -> list[Discovery]:
@@ -129,11 +148,11 @@ class RelatedFrontier:
         key = hash64(url)
         # Its provenance was read when it was parsed: the referer (and the string of the
         # page it names) need not be kept.
-        self._referers.pop(key, None)
+        self._forget_referer(key)
         if self.max_depth == 0:
             return []
         if known.depth > 0:  # a shorter path may still come: keep the links for it
-            self._related[key] = zlib.compress(_SEPARATOR.join(related).encode(), 1)
+            self._related[key] = _pack(related)
         if known.depth >= self.max_depth:
             return []
         to_request: list[Discovery] = []
@@ -145,10 +164,19 @@ class RelatedFrontier:
         key = hash64(found.url)
         self._reached[key] = found.depth << _VIA_BITS | self._via_index(found.via)
         if found.referer is None:
-            self._referers.pop(key, None)
+            self._forget_referer(key)
         else:
             # Not a copy: the listing's URL string, or the linking article's.
             self._referers[key] = found.referer
+            self._referers_most = max(self._referers_most, len(self._referers))
+
+    def _forget_referer(self, key: int) -> None:
+        referers = self._referers
+        if referers.pop(key, None) is not None and len(referers) < self._referers_most // 8:
+            # A dict never gives back its table, and a sitemap's articles all wait with a
+            # referer at once: rebuilt, it is sized to what it still holds.
+            self._referers = dict(referers)
+            self._referers_most = len(referers)
 
     def _via_index(self, via: str) -> int:
         try:
@@ -160,6 +188,21 @@ class RelatedFrontier:
             return len(self._vias) - 1
 
     def _links(self, url: str) -> list[str]:
-        deflated = self._related.get(hash64(url))
-        joined = zlib.decompress(deflated).decode() if deflated else ""
-        return joined.split(_SEPARATOR) if joined else []
+        packed = self._related.get(hash64(url))
+        return [] if packed is None else _unpack(packed)
+
+
+def _pack(links: list[str]) -> bytes:
+    joined = _SEPARATOR.join(links)
+    if not joined.isascii():  # no canonical URL: kept as given
+        return _AS_GIVEN + zlib.compress(joined.encode("utf-8", "surrogatepass"), 1)
+    raw = _ESCAPED.sub(lambda m: bytes.fromhex(m[0].replace(b"%", b"").decode()), joined.encode())
+    return _PACKED + zlib.compress(raw, 1)
+
+
+def _unpack(packed: bytes) -> list[str]:
+    raw = zlib.decompress(packed[1:])
+    if packed[:1] == _PACKED:
+        raw = _HIGH_BYTES.sub(lambda m: b"%" + m[0].hex("%").upper().encode(), raw)
+    joined = raw.decode("utf-8", "surrogatepass")
+    return joined.split(_SEPARATOR) if joined else []

@@ -1,9 +1,10 @@
-"""Sets that grow with the crawl, kept compact: ``HashSet``, the request dupefilter and
-the within-run article dedup."""
+"""Sets and maps that grow with the crawl, kept compact: ``HashSet``, ``HashMap``, the
+request dupefilter and the within-run article dedup."""
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 import random
 import tracemalloc
 from collections import Counter
@@ -12,7 +13,7 @@ import pytest
 from scrapy import Request
 from scrapy.utils.misc import build_from_crawler
 
-from rfi_crawler.compact import HashSet, hash64
+from rfi_crawler.compact import BlobMap, HashMap, HashSet, hash64
 from rfi_crawler.dupefilter import CompactDupeFilter
 from rfi_crawler.outcomes import Dropped, OutcomeLedger
 from rfi_crawler.pipelines import DuplicateArticlePipeline
@@ -37,6 +38,84 @@ def test_hash_set_answers_as_a_set_across_merges():
     assert not any(url in found for url in strangers)
     assert len(found._merged) > 20_000  # merged several times
     assert list(found._merged) == sorted(found._merged)
+
+
+def test_hash_set_pickled_by_an_older_release_loads():
+    # Its recent members were a set of ints then.
+    old = HashSet.__new__(HashSet)
+    old.__dict__.update(_merged=HashSet()._merged, _recent={hash64("b"), hash64("a")})
+    resumed = pickle.loads(pickle.dumps(old))
+    assert "a" in resumed and "b" in resumed and "c" not in resumed
+    resumed.add("c")
+    assert len(resumed) == 3 and list(resumed._recent) == sorted(resumed._recent)
+
+
+def test_hash_map_answers_as_a_dict_across_merges():
+    rng = random.Random(7)
+    keys = [rng.getrandbits(64) for _ in range(40_000)]
+    found, reference = HashMap(), {}
+    for n, key in enumerate(keys):
+        assert found.get(key) == reference.get(key)
+        value = rng.getrandbits(32)
+        found[key], reference[key] = value, value
+        if n % 101 == 0:  # a key met earlier (merged or recent) gets a new value
+            earlier = keys[rng.randrange(n + 1)]
+            found[earlier] = reference[earlier] = n
+            assert len(found) == len(reference)
+    assert len(found) == len(reference)
+    assert all(found.get(key) == value for key, value in reference.items())
+    assert found.get(max(keys) + 1) is None and found.get(0) is None
+    assert len(found._keys) > 30_000  # merged several times
+    assert list(found._keys) == sorted(found._keys)
+    assert pickle.loads(pickle.dumps(found)).get(keys[123]) == reference[keys[123]]
+
+
+@pytest.mark.parametrize("kind", [HashSet, HashMap])
+@pytest.mark.parametrize("count", [4_000, 60_000])  # all recent; mostly merged
+def test_members_are_no_python_objects(kind, count):
+    keys = [hash64(str(n)) for n in range(count)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        compact = kind()
+        for key in keys:
+            if kind is HashSet:
+                compact.add_key(key)
+            else:
+                compact[key] = 1
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 8 bytes a key, 4 a value, arrays grown ahead by up to an eighth; an int object per
+    # key alone would be 32 (as the recent members in a set were: up to an eighth of all,
+    # the first 4,096 at least).
+    assert held / len(keys) < (10 if kind is HashSet else 15), held / len(keys)
+
+
+def test_blob_map_answers_as_a_dict_and_holds_no_object_per_blob():
+    rng = random.Random(11)
+    blobs = {rng.getrandbits(64): rng.randbytes(rng.randrange(0, 600)) for _ in range(10_000)}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        found = BlobMap()
+        for key, blob in blobs.items():
+            found[key] = blob
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # The blobs' bytes, 4 for each length, 12 for the key and where; a bytes object
+    # alone adds 33, and a dict slot and an int key ~70.
+    assert held < 1.15 * (sum(map(len, blobs.values())) + 16 * len(blobs)), held
+    assert all(found.get(key) == blob for key, blob in blobs.items())
+    assert found.get(1) is None
+    replaced, discarded = list(blobs)[:2]
+    found[replaced] = b"new"
+    found.discard(discarded)
+    found.discard(2)  # never there: nothing happens
+    assert found.get(replaced) == b"new" and found.get(discarded) is None
+    resumed = pickle.loads(pickle.dumps(found))
+    assert resumed.get(replaced) == b"new" and resumed.get(list(blobs)[5]) == blobs[list(blobs)[5]]
 
 
 def test_hash64_is_stable_and_takes_bytes_and_text():

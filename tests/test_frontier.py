@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from rfi_crawler.frontier import Discovery, RelatedFrontier
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rfi_crawler.frontier import Discovery, RelatedFrontier, _pack, _unpack
+
+REAL_ARTICLE = Path(__file__).parents[2] / "shared/rfi_pages/article_20251130_zhengzhi.html"
 
 
 def urls_of(found: list[Discovery]) -> list[str]:
@@ -71,3 +79,31 @@ def test_cycles_terminate():
     frontier.parsed("a", ["b"])
     assert frontier.parsed("b", ["a"]) == []
     assert frontier.offer("b", 0, "rss") == []
+
+
+# -- related links, packed ------------------------------------------------------------------
+
+
+def test_packed_links_are_the_links_at_a_quarter_of_their_size():
+    html = REAL_ARTICLE.read_text(encoding="utf-8")
+    paths = re.findall(r'href="(?:https://www\.rfi\.fr)?(/cn/[^"]+/\d{8}-[^"/]+)"', html)
+    links = ["https://www.rfi.fr" + path for path in sorted(set(paths))]
+    assert len(links) >= 10 and all("%E" in link for link in links)
+    assert _unpack(_pack(links)) == links
+    # Percent-encoded Chinese, deflated as it is, took ~36 % of the text.
+    assert len(_pack(links)) < 0.25 * len("\n".join(links))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(st.characters(blacklist_characters="\n"), min_size=1),
+            # escapes in both cases, cut sequences, a literal percent
+            st.lists(st.sampled_from(["%E4", "%b8", "%AD", "%25", "%", "a", "/", "%FF"]))
+            .map("".join)
+            .filter(bool),
+        )
+    )
+)
+def test_any_links_come_back_as_they_went_in(links):
+    assert _unpack(_pack(links)) == links
