@@ -15,6 +15,9 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.utils import misc
+from scrapy.utils.misc import warn_on_generator_with_return_value
+from scrapy.utils.request import request_from_dict
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -159,6 +162,30 @@ def test_nearer_articles_are_requested_first():
     assert (near.priority, far.priority) == (0, -2)
     listing = spider._listing_request("/cn/", spider.parse_homepage)
     assert listing.priority > near.priority
+
+
+def test_each_callback_is_checked_once_not_at_every_response(monkeypatch):
+    # Scrapy asks of each response's callback whether it is a generator returning a
+    # value, reading its source; the answer is cached by the callback object, weakly.
+    checked = []
+    getsource = misc.inspect.getsource
+    monkeypatch.setattr(
+        misc.inspect, "getsource", lambda f: checked.append(f.__name__) or getsource(f)
+    )
+    spider = built_crawler().spider
+    spider.refresh_policy = RefreshPolicy(None, (), 0, False, datetime.now(UTC))
+    for n in range(3):
+        found = Discovery(f"https://www.rfi.fr/cn/a/20261120-{n}", 0, "homepage", None)
+        (request,) = spider._requests([found])
+        warn_on_generator_with_return_value(spider, request.callback)
+        listing = spider._listing_request(f"/cn/{n}", spider.parse_listing)
+        warn_on_generator_with_return_value(spider, listing.callback)
+        del request, listing  # as each request is, once its response is parsed
+    assert checked == ["parse_article", "parse_listing"]
+    # JOBDIR stores a callback by name: a request resumed carries the same object.
+    year = spider._listing_request("/cn/x", spider.parse_year, year=2020)
+    resumed = request_from_dict(year.to_dict(spider=spider), spider=spider)
+    assert resumed.callback is year.callback is spider.parse_year
 
 
 # -- guards -------------------------------------------------------------------------------
