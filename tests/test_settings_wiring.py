@@ -45,6 +45,8 @@ def test_defaults_are_polite_to_the_real_site():
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
     assert 0 < settings.getint("DOWNLOAD_MAXSIZE") <= 16 * 1024 * 1024
     assert settings["FEED_EXPORT_ENCODING"] == "utf-8"
+    # Scrapy starts this many tasks for each response's output; a page yields one record.
+    assert settings.getint("CONCURRENT_ITEMS") == 16
     assert spider.allowed_domains == ["www.rfi.fr"]
     assert spider.arguments == SpiderArguments(related_depth=2)
 
