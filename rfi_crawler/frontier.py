@@ -17,9 +17,12 @@ article, 3.4 KB, take 0.8 KB; they are read again only when the article moves cl
 
 Articles waiting to be requested wait here too (``defer``/``take``), not as Scrapy
 requests: a ``Request`` in the scheduler costs ~1.3 KB (its cb_kwargs, headers and cached
-fingerprint), and a sitemap lists tens of thousands at once. Waiting costs one reference
-to the URL in a queue per depth; the spider takes a few at a time as the scheduler
-drains. Kept in the frontier, they are kept in ``spider.state`` with it under JOBDIR.
+fingerprint), and a sitemap lists tens of thousands at once. They wait in a queue per
+depth, packed in blocks like related links (``UrlQueue``: ~30 instead of ~350 bytes a
+URL); the spider takes a few at a time as the scheduler drains. A crawl reads its
+listings first, so nearly every article it will fetch waits here at once: the queue
+sets how a crawl's peak memory grows with its size. Kept in the frontier, they are kept
+in ``spider.state`` with it under JOBDIR.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rfi_crawler.compact import BlobMap, HashMap, hash64
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 RELATED = "related"
 _VIA_BITS = 5  # up to 32 ways of reaching an article; depth in the bits above
@@ -49,6 +55,46 @@ class Discovery(NamedTuple):
     referer: str | None  # the page that links it
 
 
+class UrlQueue:
+    """URLs first in, first out, packed in blocks of ``BLOCK``: a listing's or a sitemap's
+    URLs, met together, share most of their characters. Only the newest block (being
+    filled) and the oldest (being taken from) are kept as strings."""
+
+    BLOCK = 256
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        self._head: deque[str] = deque()  # the oldest URLs, taken from the left
+        self._blocks: deque[bytes | tuple[str, ...]] = deque()  # then these, in order
+        self._tail: list[str] = []  # then the newest, filling a block
+        self._length = 0
+        for url in urls:
+            self.append(url)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def append(self, url: str) -> None:
+        self._tail.append(url)
+        self._length += 1
+        if len(self._tail) == self.BLOCK:
+            if any(_SEPARATOR in url for url in self._tail):  # none should: kept as they are
+                self._blocks.append(tuple(self._tail))
+            else:
+                self._blocks.append(_pack(self._tail))
+            self._tail = []
+
+    def popleft(self) -> str:
+        if not self._head:
+            if self._blocks:
+                block = self._blocks.popleft()
+                self._head = deque(_unpack(block) if isinstance(block, bytes) else block)
+            else:
+                self._head, self._tail = deque(self._tail), []
+        url = self._head.popleft()  # IndexError when empty, as a deque's
+        self._length -= 1
+        return url
+
+
 class RelatedFrontier:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
@@ -58,13 +104,16 @@ class RelatedFrontier:
         self._referers_most = 0  # the most referers held since ``_referers`` was built
         self._related = BlobMap()  # (depth > 0, parsed) → links, packed
         self._vias: list[str] = []  # each way of reaching, once (small ints in _reached)
-        self._waiting: dict[int, deque[str]] = {}  # depth when deferred → URLs, in order
+        self._waiting: dict[int, UrlQueue] = {}  # depth when deferred → URLs, in order
         self.improved = 0  # how many times a shorter path moved an article closer
 
     def __setstate__(self, state: dict) -> None:
         # A JOBDIR state pickled by an older release: URLs as keys, related links joined
-        # (then deflated), no queue; depths and links in dicts.
-        state.setdefault("_waiting", {})
+        # (then deflated), no queue or a queue of strings; depths and links in dicts.
+        state["_waiting"] = {
+            depth: queue if isinstance(queue, UrlQueue) else UrlQueue(queue)
+            for depth, queue in state.get("_waiting", {}).items()
+        }
         state.setdefault("_referers_most", len(state.get("_referers", ())))
         state["_referers"] = {
             hash64(key) if isinstance(key, str) else key: referer
@@ -93,7 +142,7 @@ class RelatedFrontier:
     def defer(self, found: Discovery) -> None:
         """``found`` (as ``offer`` gave it) is to be requested once the crawl has room."""
         # Its URL string waits here until requested (the frontier keeps only its hash).
-        self._waiting.setdefault(found.depth, deque()).append(found.url)
+        self._waiting.setdefault(found.depth, UrlQueue()).append(found.url)
 
     def take(self) -> Discovery | None:
         """The next article to request: the nearest first, in the order they were met;

@@ -13,8 +13,9 @@ import pytest
 from scrapy.exceptions import DontCloseSpider
 
 from rfi_crawler.compact import hash64
-from rfi_crawler.frontier import Discovery, RelatedFrontier
+from rfi_crawler.frontier import Discovery, RelatedFrontier, UrlQueue
 from rfi_crawler.spiders.rfi_cn import AHEAD_PER_SLOT, MIN_AHEAD
+from rfi_crawler.urls import quote_path
 from tests.crawling import built_crawler, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -93,6 +94,56 @@ def test_a_frontier_with_its_depths_in_a_dict_loads():
     assert [resumed.best(u).depth for u in "abcde"] == [0, 0, 1, 1, 2]
     assert resumed.offer("d", 0, "sitemap") == []  # d too, and e with it
     assert resumed.best("e") == Discovery("e", 1, "related", "d")
+
+
+def test_a_frontier_pickled_with_queues_of_strings_loads():
+    # As releases before packed queues pickled it: a deque of URLs per depth.
+    frontier = RelatedFrontier(1)
+    for url in ("a", "b", "c"):
+        frontier.defer(frontier.offer(url, 0, "rss")[0])
+    old = RelatedFrontier.__new__(RelatedFrontier)
+    old.__dict__.update(frontier.__dict__ | {"_waiting": {0: deque(["a", "b", "c"])}})
+    resumed = pickle.loads(pickle.dumps(old))
+    assert resumed.waiting == 3
+    assert [resumed.take().url for _ in range(3)] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("size", [0, 1, UrlQueue.BLOCK - 1, UrlQueue.BLOCK, 3 * UrlQueue.BLOCK + 7])
+def test_the_queue_gives_urls_back_in_order_across_blocks(size):
+    urls = [f"https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/2025113{n % 10}-{n}" for n in range(size)]
+    queue, taken = UrlQueue(), []
+    for n, url in enumerate(urls):  # taking while appending, as a crawl does
+        queue.append(url)
+        if n % 3 == 0:
+            taken.append(queue.popleft())
+    resumed = pickle.loads(pickle.dumps(queue))
+    assert len(resumed) == size - len(taken)
+    taken += [resumed.popleft() for _ in range(len(resumed))]
+    assert taken == urls
+    with pytest.raises(IndexError):
+        resumed.popleft()
+
+
+def test_a_url_holding_the_separator_comes_back_whole():
+    urls = [f"u{n}" for n in range(UrlQueue.BLOCK * 2)]
+    urls[5] = "u\nv"
+    queue = UrlQueue(urls)
+    assert [queue.popleft() for _ in range(len(urls))] == urls
+
+
+def test_waiting_urls_are_kept_packed():
+    site = ReplicaSite(articles=2000, seed=1, page_size=50)
+    urls = [f"http://127.0.0.1:8000{quote_path(path)}" for path in site.by_path]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        queue = UrlQueue(urls)
+        per_url = (tracemalloc.get_traced_memory()[0] - before) / len(urls)
+    finally:
+        tracemalloc.stop()
+    assert len(queue) == len(urls)
+    # A string each took ~340 bytes (percent-encoded Chinese paths) and a deque slot.
+    assert per_url < 60, per_url
 
 
 # -- the spider hands them over as the scheduler drains ------------------------------------
