@@ -57,7 +57,7 @@ def _interleaved(large: array, small: array, places: list[int]) -> array:
 class HashSet:
     def __init__(self) -> None:
         self._merged = array("Q")  # sorted
-        self._recent = array("Q")  # sorted; inserting moves at most an eighth of the members
+        self._recent = array("Q")  # sorted, fewer than _MERGE_AT
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Pickled by an older release: the recent members in a set.
@@ -122,7 +122,7 @@ class HashMap:
         recent.insert(at, key)
         try:
             values.insert(at, value)
-        except OverflowError:  # a value out of range leaves the map as it was
+        except (OverflowError, TypeError):  # a value out of range, or no int: no change
             del recent[at]
             raise
         if len(recent) >= _MERGE_AT:

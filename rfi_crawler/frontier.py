@@ -76,7 +76,7 @@ class UrlQueue:
     def append(self, url: str) -> None:
         self._tail.append(url)
         self._length += 1
-        if len(self._tail) == self.BLOCK:
+        if len(self._tail) >= self.BLOCK:
             if any(_SEPARATOR in url for url in self._tail):  # none should: kept as they are
                 self._blocks.append(tuple(self._tail))
             else:
