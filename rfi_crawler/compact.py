@@ -28,10 +28,16 @@ def hash64(value: str | bytes) -> int:
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
 
 
+def _slot(keys: array, key: int) -> tuple[int, bool]:
+    """Where ``key`` is, or would go, in the sorted ``keys``; and whether it is there."""
+    at = bisect_left(keys, key)
+    return at, at < len(keys) and keys[at] == key
+
+
 def _find(keys: array, key: int) -> int:
     """Where ``key`` is in the sorted ``keys``, or -1."""
-    at = bisect_left(keys, key)
-    return at if at < len(keys) and keys[at] == key else -1
+    at, there = _slot(keys, key)
+    return at if there else -1
 
 
 def _places(keys: array, recent: array) -> list[int]:
@@ -80,8 +86,8 @@ class HashSet:
         if _find(self._merged, key) >= 0:
             return
         recent = self._recent
-        at = bisect_left(recent, key)
-        if at < len(recent) and recent[at] == key:
+        at, there = _slot(recent, key)
+        if there:
             return
         recent.insert(at, key)
         if len(recent) >= _MERGE_AT:
@@ -115,8 +121,8 @@ class HashMap:
             self._values[at] = value
             return
         recent, values = self._recent_keys, self._recent_values
-        at = bisect_left(recent, key)
-        if at < len(recent) and recent[at] == key:
+        at, there = _slot(recent, key)
+        if there:
             values[at] = value
             return
         recent.insert(at, key)

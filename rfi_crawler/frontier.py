@@ -116,21 +116,18 @@ class RelatedFrontier:
         }
         state.setdefault("_referers_most", len(state.get("_referers", ())))
         state["_referers"] = {
-            hash64(key) if isinstance(key, str) else key: referer
-            for key, referer in state.get("_referers", {}).items()
+            _hashed(key): referer for key, referer in state.get("_referers", {}).items()
         }
         if isinstance(state.get("_reached"), dict):
             reached = HashMap()
             for key, packed in state["_reached"].items():
-                reached[hash64(key) if isinstance(key, str) else key] = packed
+                reached[_hashed(key)] = packed
             state["_reached"] = reached
         if isinstance(state.get("_related"), dict):
             related = BlobMap()
             for key, links in state["_related"].items():
                 joined = links if isinstance(links, str) else zlib.decompress(links).decode()
-                related[hash64(key) if isinstance(key, str) else key] = _pack(
-                    joined.split(_SEPARATOR) if joined else []
-                )
+                related[_hashed(key)] = _pack(joined.split(_SEPARATOR) if joined else [])
             state["_related"] = related
         self.__dict__.update(state)
 
@@ -239,6 +236,11 @@ class RelatedFrontier:
     def _links(self, url: str) -> list[str]:
         packed = self._related.get(hash64(url))
         return [] if packed is None else _unpack(packed)
+
+
+def _hashed(key: str | int) -> int:
+    """A key of a state pickled by an older release: a URL then, its hash now."""
+    return hash64(key) if isinstance(key, str) else key
 
 
 def _pack(links: list[str]) -> bytes:
