@@ -176,6 +176,13 @@ def glibc_heap() -> str:
     )
 
 
+# --profile memory and allocator: the extension that writes the profile, and its file.
+PROBES = {
+    "memory": ("memory.txt", "benchmarks.crawl.MemoryProbe"),
+    "allocator": ("allocator.txt", "benchmarks.crawl.AllocatorProbe"),
+}
+
+
 def settings_for(concurrency: int, listing_pages: int, base_url: str) -> dict[str, str]:
     return {
         "AUTOTHROTTLE_ENABLED": "0",
@@ -220,17 +227,12 @@ def run_spider(
     command = [sys.executable, "-m", "scrapy", "crawl", spider]
     if profile == "cpu":
         command[1:1] = ["-m", "cProfile", "-o", str(workdir / "cpu.prof")]
-    elif profile == "memory":
-        environment["PYTHONTRACEMALLOC"] = "1"
-        merged["PROFILE_DUMP_FILE"] = str(workdir / "memory.txt")
-        merged["EXTENSIONS"] = json.dumps(
-            {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.MemoryProbe": 0}
-        )
-    elif profile == "allocator":
-        merged["PROFILE_DUMP_FILE"] = str(workdir / "allocator.txt")
-        merged["EXTENSIONS"] = json.dumps(
-            {"tests.stats_dump.StatsDump": 0, "benchmarks.crawl.AllocatorProbe": 0}
-        )
+    elif profile in PROBES:
+        if profile == "memory":
+            environment["PYTHONTRACEMALLOC"] = "1"
+        dump_file, probe = PROBES[profile]
+        merged["PROFILE_DUMP_FILE"] = str(workdir / dump_file)
+        merged["EXTENSIONS"] = json.dumps({"tests.stats_dump.StatsDump": 0, probe: 0})
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
     server.reset_log()
