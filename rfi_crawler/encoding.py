@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 FALLBACK = "gb18030"  # a superset of GBK and GB2312
 # Bodies are checked in pieces of this size: decoding a 540 KB page whole makes a 2 MB
 # string (one character outside the BMP widens all to 4 bytes) only to drop it, which
-# costs several times the decoding itself.
-CHUNK = 64 * 1024
+# costs several times the decoding itself. In these codecs an all-ASCII piece met between
+# two characters is valid as it is, and ``bytes.isascii`` reads it ~1,000× faster than a
+# decoder: two thirds of a real page's pieces (its CSS and scripts).
+CHUNK = 8 * 1024
+_ASCII_SAFE = frozenset({"utf-8", "gb18030"})
 
 
 def _decodes(body: bytes, encoding: str) -> bool:
@@ -25,11 +28,15 @@ def _decodes(body: bytes, encoding: str) -> bool:
     if not body:
         return True  # as ``b"".decode(…)``, which looks no codec up
     try:
+        skip_ascii = codecs.lookup(encoding).name in _ASCII_SAFE
         # An incremental decoder carries a character cut at a piece's end into the next.
-        decode = codecs.getincrementaldecoder(encoding)().decode
+        decoder = codecs.getincrementaldecoder(encoding)()
         for start in range(0, len(body), CHUNK):
-            decode(body[start : start + CHUNK])
-        decode(b"", True)
+            piece = body[start : start + CHUNK]
+            if skip_ascii and piece.isascii() and not decoder.getstate()[0]:
+                continue
+            decoder.decode(piece)
+        decoder.decode(b"", True)
     except (UnicodeDecodeError, LookupError):
         return False
     return True

@@ -35,6 +35,11 @@ def bodies() -> list[bytes]:
             out += [pad + encoded + b"b", pad + encoded[:-1] + b"b", pad + encoded[:-1]]
             gb_char = char.encode("gb18030")
             out += [pad + gb_char + b"b", pad + gb_char[:-1] + b"b"]
+            # A character cut by an all-ASCII piece: no piece may be skipped while one is
+            # pending, though the bytes on either side would join into a valid one.
+            for encoded_char in (encoded, gb_char):
+                head, rest = encoded_char[:shift], encoded_char[shift:]
+                out.append(pad + head + b"a" * CHUNK + rest + b"b")
     chosen = random.Random(3)
     for _ in range(150):
         body = bytearray(chosen.choice((real, gb)))
