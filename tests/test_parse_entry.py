@@ -187,3 +187,39 @@ def test_the_faster_pub_dates_query_finds_what_the_old_one_found():
         root = page_selector(response(url, body)).root
         assert bool(_PUB_DATES(root)) == bool(old(root)), url
         assert set(_PUB_DATES(root)) == set(old(root))
+
+
+def _spelled_with_slashes(path: str) -> str:
+    """The ``//`` spelling of a query written with ``descendant::`` steps."""
+    path = path.replace("/descendant::", "//").replace("| descendant::", "| .//")
+    return ".//" + path.removeprefix("descendant::") if path.startswith("descendant::") else path
+
+
+def test_descendant_queries_find_what_their_double_slash_spelling_finds():
+    """The extractors spell ``//x[…]`` as ``descendant::x[…]`` for speed (page.py): on every
+    page we have, from the root and from every article, aside and figure, each query gives
+    the nodes, in order, that its ``//`` spelling gives."""
+    from rfi_crawler.extract import article, listing, media, page
+
+    queries = [
+        value
+        for module in (article, listing, media, page, archive_pages)
+        for value in vars(module).values()
+        if isinstance(value, etree.XPath) and "descendant::" in value.path
+    ]
+    assert len(queries) >= 20
+    pairs = [(query, etree.XPath(_spelled_with_slashes(query.path))) for query in queries]
+    for url, body in [*real_pages(), *replica_pages()]:
+        root = page_selector(response(url, body)).root
+        tree = root.getroottree()
+        contexts = [root, *root.iter("article", "aside", "figure")]
+        for query, slashes in pairs:
+            for context in contexts:
+                found = [
+                    tree.getpath(n) if isinstance(n, etree._Element) else n for n in query(context)
+                ]
+                expected = [
+                    tree.getpath(n) if isinstance(n, etree._Element) else n
+                    for n in slashes(context)
+                ]
+                assert found == expected, (url, query.path)

@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 
 XPath = etree.XPath
 
-CALENDAR_LINKS = XPath('//div[contains(@class, "o-light-calendar")]//ul/li//a[@href]')
-YEAR_LINKS = XPath('//li[contains(@class, "o-aside-content__archive-years__year")]//a[@href]')
+CALENDAR_LINKS = XPath(
+    '/descendant::div[contains(@class, "o-light-calendar")]/descendant::ul/li/descendant::a[@href]'
+)
+YEAR_LINKS = XPath(
+    '/descendant::li[contains(@class, "o-aside-content__archive-years__year")]/descendant::a[@href]'
+)
 DAY_ITEMS = XPath(
-    '//div[contains(@class, "o-archive-day")]'
-    '//ul[contains(@class, "o-archive-day__list")]/li//a[@href]'
+    '/descendant::div[contains(@class, "o-archive-day")]'
+    '/descendant::ul[contains(@class, "o-archive-day__list")]/li/descendant::a[@href]'
 )
 ARCHIVE = urls.ARCHIVE_SEGMENT
 _YEAR_PATH = re.compile(rf"^/cn/{ARCHIVE}/(\d{{4}})/?$")

@@ -36,6 +36,9 @@ from lxml import etree
 from rfi_crawler import urls
 from rfi_crawler.extract.media import page_media
 from rfi_crawler.extract.page import (
+    ARTICLE,
+    ARTICLE_BY_CLASS,
+    TAG_LINKS,
     data_scripts,
     datalayer,
     head_metas,
@@ -56,35 +59,38 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 XPath = etree.XPath
 
-ARTICLE = XPath("//article[@data-article-content]")
-ARTICLE_BY_CLASS = XPath('//article[contains(@class, "t-content__article")]')
 CANONICAL = XPath('/html/head/link[@rel="canonical"]/@href')
 HTML_LANG = XPath("/html/@lang")
 HEAD_TITLE = XPath("/html/head/title")
 ALTERNATES = XPath('/html/head/link[@rel="alternate"][@hreflang]')
-TITLE = XPath('.//h1[contains(@class, "t-content__title")]')
+TITLE = XPath('descendant::h1[contains(@class, "t-content__title")]')
 KICKER = XPath(
-    './/*[contains(@class, "t-content__section")]//*[contains(@class, "a-tag__wrapper")]'
+    'descendant::*[contains(@class, "t-content__section")]'
+    '/descendant::*[contains(@class, "a-tag__wrapper")]'
 )
-LEAD = XPath('.//p[contains(@class, "t-content__chapo")]')
-PUB_TIMES = XPath('.//*[contains(@class, "m-pub-dates__date")]//time')
-AUTHOR_LINKS = XPath('.//a[contains(@class, "m-from-author__name")]')
-BODY = XPath('.//div[contains(concat(" ", normalize-space(@class), " "), " t-content__body ")]')
-BODY_LINKS = XPath("./descendant::a/@href")
-MAIN_FIGURE = XPath('.//*[contains(@class, "t-content__main-media")]//figure')
-FIGCAPTION_SPANS = XPath(".//figcaption/span")
-# 2025: `a.a-hot-tag`; 2021–2023: `ul.m-tags-list li.m-tags-list__tag a` (RFI_SITE.md).
-TAG_LINKS = XPath('//div[contains(@class, "t-content__tags")]//a')
-BREADCRUMB = XPath('//nav[contains(@class, "m-breadcrumb")]//a[contains(@class, "__link")]')
+LEAD = XPath('descendant::p[contains(@class, "t-content__chapo")]')
+PUB_TIMES = XPath('descendant::*[contains(@class, "m-pub-dates__date")]/descendant::time')
+AUTHOR_LINKS = XPath('descendant::a[contains(@class, "m-from-author__name")]')
+BODY = XPath(
+    'descendant::div[contains(concat(" ", normalize-space(@class), " "), " t-content__body ")]'
+)
+BODY_LINKS = XPath("descendant::a/@href")
+MAIN_FIGURE = XPath('descendant::*[contains(@class, "t-content__main-media")]/descendant::figure')
+FIGCAPTION_SPANS = XPath("descendant::figcaption/span")
+BREADCRUMB = XPath(
+    '/descendant::nav[contains(@class, "m-breadcrumb")]/descendant::a[contains(@class, "__link")]'
+)
 # The "same topic" aside is found by its attributes: its heading varies (其他新闻, 同一主题…).
-RELATED_TEASERS = XPath('.//div[contains(@class, "m-item-list-article")]')
-RELATED_TITLE_LINK = XPath('.//*[contains(@class, "article__title")]//a[@data-article-item-link]')
-RELATED_ANY_LINK = XPath(".//a[@data-article-item-link]")
-RELATED_ASIDE = XPath('//aside[@data-org-type="aside-content--related"]')
+RELATED_TEASERS = XPath('descendant::div[contains(@class, "m-item-list-article")]')
+RELATED_TITLE_LINK = XPath(
+    'descendant::*[contains(@class, "article__title")]/descendant::a[@data-article-item-link]'
+)
+RELATED_ANY_LINK = XPath("descendant::a[@data-article-item-link]")
+RELATED_ASIDE = XPath('/descendant::aside[@data-org-type="aside-content--related"]')
 # The usual shape in one query (each teaser's image link repeats its title link and is
 # marked aria-hidden); teasers are walked one by one only when it finds none.
 RELATED_TITLE_LINKS = XPath(
-    ".//a[@data-article-item-link][not(@aria-hidden)]"
+    "descendant::a[@data-article-item-link][not(@aria-hidden)]"
     '[ancestor::*[contains(@class, "article__title")]]'
 )
 
@@ -442,7 +448,7 @@ def largest_rendition(img: Any) -> str | None:
 def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dict[str, Any] | None:
     figures = MAIN_FIGURE(article) if article is not None else []
     figure = figures[0] if figures else None
-    imgs = figure.xpath(".//img") if figure is not None else []
+    imgs = figure.xpath("descendant::img") if figure is not None else []
     ld_image = ld.get("image")
     if isinstance(ld_image, list):
         ld_image = ld_image[0] if ld_image else None

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
 XPath = etree.XPath
 
-TEASER_LINKS = XPath("//a[@data-article-item-link]")
-NEWS_FEED_LINKS = XPath('//div[contains(@class, "m-item-news-feed")]//a[@href]')
-ALL_LINKS = XPath("//a[@href]")
+TEASER_LINKS = XPath("/descendant::a[@data-article-item-link]")
+NEWS_FEED_LINKS = XPath(
+    '/descendant::div[contains(@class, "m-item-news-feed")]/descendant::a[@href]'
+)
+ALL_LINKS = XPath("/descendant::a[@href]")
 # The header's burger menu and site navs list the sections (seen on the homepage).
 NAV_LINKS = XPath(
-    '//*[contains(@class, "m-burger-list")]//a/@href'
-    ' | //nav[contains(@class, "o-site-nav")]//a/@href'
+    '/descendant::*[contains(@class, "m-burger-list")]/descendant::a/@href'
+    ' | /descendant::nav[contains(@class, "o-site-nav")]/descendant::a/@href'
 )
 
 

@@ -14,9 +14,9 @@ from lxml import etree
 
 from rfi_crawler.extract.page import json_documents
 
-ARTICLE_PLAYERS = etree.XPath(".//script[@data-media-id]/text()")
-VIDEO_SOURCES = etree.XPath(".//video-player/@source | .//youtube-player/@source")
-VIDEO_SCRIPTS = etree.XPath(".//script[@data-media-video-id]/text()")
+ARTICLE_PLAYERS = etree.XPath("descendant::script[@data-media-id]/text()")
+VIDEO_SOURCES = etree.XPath("descendant::video-player/@source | descendant::youtube-player/@source")
+VIDEO_SCRIPTS = etree.XPath("descendant::script[@data-media-video-id]/text()")
 # Archive files glue attributes to their tag (`<youtube-playertype="em"…source="…"`), so a
 # player there is found by its text: a `source="…"` within a bounded window after the tag.
 _GLUED_PLAYER = re.compile(r"<(video|youtube|audio)-player")

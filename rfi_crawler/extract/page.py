@@ -2,7 +2,10 @@
 
 Queries are compiled once (lxml ``XPath`` objects) and run on the lxml root of a parsel
 ``Selector``: extraction runs on every page of a crawl, and compiling a query per call
-costs as much as running it.
+costs as much as running it. The extractors' queries spell ``//x[…]`` as
+``/descendant::x[…]`` (and ``.//x[…]`` as ``descendant::x[…]``): the same nodes when no
+predicate counts positions, but libxml2 walks ``//`` with a predicate through a node-set
+of every node of the page, 2–3× slower on a real one (tests/test_parse_entry.py).
 """
 
 from __future__ import annotations
@@ -119,26 +122,27 @@ def _texts(element: Any) -> list[str]:
 #              carry a.a-hot-tag (2025 page)
 #   2022-2023  tag links under .t-content__tags without a-hot-tag (ul.m-tags-list li a)
 #   2020-2021  an article found only by class t-content__article (no data-article-content)
-_CONTENT_ARTICLE = etree.XPath("//article[@data-article-content]")
-_CLASS_ARTICLE = etree.XPath('//article[contains(@class, "t-content__article")]')
+ARTICLE = etree.XPath("/descendant::article[@data-article-content]")
+ARTICLE_BY_CLASS = etree.XPath('/descendant::article[contains(@class, "t-content__article")]')
 # Only whether one exists matters: the time elements (few) are tested for such an ancestor,
 # rather than every element for the class (5× faster on a real page).
-_PUB_DATES = etree.XPath('//time[ancestor::*[contains(@class, "m-pub-dates__date")]]')
-_TAG_LINKS = etree.XPath('//div[contains(@class, "t-content__tags")]//a')
+_PUB_DATES = etree.XPath('/descendant::time[ancestor::*[contains(@class, "m-pub-dates__date")]]')
+# 2025: `a.a-hot-tag`; 2021–2023: `ul.m-tags-list li.m-tags-list__tag a` (RFI_SITE.md).
+TAG_LINKS = etree.XPath('/descendant::div[contains(@class, "t-content__tags")]/descendant::a')
 
 
 def template_generation(selector: Any) -> str:
     """``current``, ``2022-2023``, ``2020-2021`` or ``unknown``: the runtime judges layout
     drift only on current-template article pages (old pages lack fields by design)."""
     root = selector.root
-    tag_links = _TAG_LINKS(root)
+    tag_links = TAG_LINKS(root)
     old_tags = bool(tag_links) and not any(
         "a-hot-tag" in link.get("class", "") for link in tag_links
     )
-    if _CONTENT_ARTICLE(root):
+    if ARTICLE(root):
         if old_tags:
             return "2022-2023"
         return "current" if _PUB_DATES(root) else "unknown"
-    if _CLASS_ARTICLE(root):
+    if ARTICLE_BY_CLASS(root):
         return "2022-2023" if old_tags else "2020-2021"
     return "unknown"
