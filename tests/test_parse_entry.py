@@ -223,3 +223,12 @@ def test_descendant_queries_find_what_their_double_slash_spelling_finds():
                     for n in slashes(context)
                 ]
                 assert found == expected, (url, query.path)
+
+
+def test_pages_are_parsed_into_plain_lxml_elements():
+    """No ``lxml.html`` class lookup per element touched (parse.py); the fields stay the
+    same (the tests above)."""
+    url, body = real_pages()[0]
+    root = page_selector(response(url, body)).root
+    assert type(root) is etree._Element
+    assert {type(element) for element in root.iter("article", "meta", "a")} == {etree._Element}
