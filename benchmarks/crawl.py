@@ -416,6 +416,7 @@ def crawl_site(
                 )
                 null_settings = {**settings, "NULL_URLS_FILE": str(urls_file)}
                 results.append(run_spider("null", server, root / f"null-{n}", null_settings, extra))
+                results[-1]["parse_ms"] = parse_cost_ms(site)
             for result in results:
                 runs[result["spider"]].append(result)
                 print(
@@ -428,6 +429,22 @@ def crawl_site(
                     flush=True,
                 )
     return runs
+
+
+def parse_cost_ms(site: Any, pages: int = 20, rounds: int = 7) -> float:
+    """CPU ms for parsel to parse one of the replica's article pages and free its tree (the
+    median of ``rounds`` over ``pages`` pages), measured in this process between crawls:
+    the "parse" of the CPU bound, null + parse + 2 ms."""
+    from parsel import Selector
+
+    bodies = [site.render_article(a).encode() for a in itertools.islice(site.articles, pages)]
+    costs = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for body in bodies:
+            Selector(body=body, encoding="utf-8", type="html")
+        costs.append(1000 * (time.process_time() - start) / len(bodies))
+    return statistics.median(costs)
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -464,6 +481,12 @@ def print_table(
             for s in spiders
         ]
         print(f"| {title} | " + " | ".join(cells) + " |")
+    if reference is not None:
+        parse, null_cpu = median(runs["null"], "parse_ms"), median(runs["null"], "cpu_ms_per_page")
+        print(
+            f"\nparse (parsel, a replica article page, between the crawls): {parse:.2f} ms; "
+            f"CPU bound null + parse + 2 ms = {null_cpu + parse + 2:.1f} ms"
+        )
 
 
 if __name__ == "__main__":
