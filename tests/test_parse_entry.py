@@ -5,6 +5,7 @@ Response↔Selector cycle."""
 from __future__ import annotations
 
 import gc
+import random
 import weakref
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ from scrapy.utils.test import get_crawler
 from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
-from rfi_crawler.extract.page import _PUB_DATES, template_generation
+from rfi_crawler.extract.page import Landmarks, template_generation
 from rfi_crawler.extract.parse import page_selector
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider, Via
 from tests.replica.site import ReplicaSite
@@ -180,13 +181,51 @@ def test_listing_callbacks_leave_no_cycle_either():
             gc.enable()
 
 
-def test_the_faster_pub_dates_query_finds_what_the_old_one_found():
-    """template_generation asks whether a time sits under .m-pub-dates__date (page.py)."""
-    old = etree.XPath('//*[contains(@class, "m-pub-dates__date")]//time')
+# What each of the landmarks of a page is (page.Landmarks), as the query it replaced.
+LANDMARK_QUERIES = {
+    "scripts": "//script",
+    "buttons": "//button",
+    "asides": "//aside",
+    "content_articles": "//article[@data-article-content]",
+    "class_articles": '//article[contains(@class, "t-content__article")]',
+    "pub_dates": '//*[contains(@class, "m-pub-dates__date")]//time',
+    "tag_links": '//div[contains(@class, "t-content__tags")]//a',
+}
+
+
+def assert_landmarks_are_their_queries(root) -> None:
+    marks = Landmarks(root)
+    for name, query in LANDMARK_QUERIES.items():
+        assert getattr(marks, name) == root.xpath(query), name
+
+
+def test_landmarks_are_what_their_queries_find_on_every_page():
+    """One walk of the tree finds what the whole-page queries found, in document order."""
     for url, body in [*real_pages(), *replica_pages()]:
-        root = page_selector(response(url, body)).root
-        assert bool(_PUB_DATES(root)) == bool(old(root)), url
-        assert set(_PUB_DATES(root)) == set(old(root))
+        assert_landmarks_are_their_queries(page_selector(response(url, body)).root)
+
+
+def random_tree(chosen: random.Random) -> etree._Element:
+    """Landmark tags nested at random, in and around each other, with the classes sought."""
+    tags = ["div", "article", "time", "a", "aside", "script", "button", "span", "li"]
+    classes = ["t-content__tags", "m-pub-dates__date", "t-content__article", "a-hot-tag", "x"]
+    root = etree.Element(chosen.choice(tags))
+    elements = [root]
+    for _ in range(chosen.randint(1, 60)):
+        element = etree.SubElement(chosen.choice(elements), chosen.choice(tags))
+        if chosen.random() < 0.5:
+            element.set("class", " ".join(chosen.sample(classes, chosen.randint(1, 2))))
+        if chosen.random() < 0.2:
+            element.set("data-article-content", chosen.choice(["", "1"]))
+        elements.append(element)
+    return root
+
+
+def test_landmarks_are_what_their_queries_find_on_random_trees():
+    """Nested tag containers, a time under two dated ancestors, the root itself a match."""
+    chosen = random.Random(13)
+    for _ in range(1500):
+        assert_landmarks_are_their_queries(random_tree(chosen))
 
 
 def _spelled_with_slashes(path: str) -> str:

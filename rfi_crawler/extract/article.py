@@ -36,9 +36,7 @@ from lxml import etree
 from rfi_crawler import urls
 from rfi_crawler.extract.media import page_media
 from rfi_crawler.extract.page import (
-    ARTICLE,
-    ARTICLE_BY_CLASS,
-    TAG_LINKS,
+    Landmarks,
     data_scripts,
     datalayer,
     head_metas,
@@ -86,7 +84,7 @@ RELATED_TITLE_LINK = XPath(
     'descendant::*[contains(@class, "article__title")]/descendant::a[@data-article-item-link]'
 )
 RELATED_ANY_LINK = XPath("descendant::a[@data-article-item-link]")
-RELATED_ASIDE = XPath('/descendant::aside[@data-org-type="aside-content--related"]')
+RELATED_ASIDE_TYPE = "aside-content--related"  # aside[@data-org-type]
 # The usual shape in one query (each teaser's image link repeats its title link and is
 # marked aria-hidden); teasers are walked one by one only when it finds none.
 RELATED_TITLE_LINKS = XPath(
@@ -152,16 +150,19 @@ def extract_article(
     base_url: str | None = None,
     crawl: dict[str, Any] | None = None,
     stats: StatsCollector | None = None,
+    marks: Landmarks | None = None,
 ) -> ArticleItem | None:
     """The record of an article page, or None when the page is not a content page.
 
-    Values go to the loader raw; it does every cleaning (see loaders.ArticleLoader)."""
+    Values go to the loader raw; it does every cleaning (see loaders.ArticleLoader).
+    ``marks``: the page's landmarks, when the caller has them already."""
     root = selector.root
+    marks = marks or Landmarks(root)
     metas = head_metas(root)
-    ld_texts, layer_text = data_scripts(root)
+    ld_texts, layer_text = data_scripts(marks.scripts)
     ld = json_ld_of_type(json_ld_objects(ld_texts), *ARTICLE_JSON_LD_TYPES)
     layer = datalayer(layer_text)
-    articles = ARTICLE(root) or ARTICLE_BY_CLASS(root)
+    articles = marks.content_articles or marks.class_articles
     article = articles[0] if articles else None
 
     url = _canonical(root, metas, ld, page_url, base_url)
@@ -170,7 +171,7 @@ def extract_article(
     path = urls.path_of(url)
     edition = urls.edition_of(path)
     programme = urls.programme_in_path(path)
-    media = page_media(root, article, ld)
+    media = page_media(marks.buttons, article, ld)
 
     loader = ArticleLoader(programme=programme)
     loader.add_value(
@@ -228,7 +229,7 @@ def extract_article(
             metas.get("article:tag", []),
             lambda: _keywords_less_section(ld.get("keywords"), section),
             lambda: _layer_names(layer.get("tags")),
-            lambda: _texts(root, TAG_LINKS),
+            lambda: [text_of(link) for link in marks.tag_links],
         ],
     )
     blocks, subheadings, credit = body_blocks(article)
@@ -238,7 +239,7 @@ def extract_article(
     loader.add_value("image", _image(metas, ld, article))
     loader.add_value("media", media)
     loader.add_value("type", content_type(layer, metas, media, programme))
-    loader.add_value("related", related_links(root, url, base_url))
+    loader.add_value("related", related_links(marks.asides, url, base_url))
     loader.add_value("links", _body_links(article, url, base_url))
     loader.add_value("translations", translations(root, edition, base_url))
     loader.add_value("crawl", crawl)
@@ -500,9 +501,10 @@ def content_type(
     return "article"
 
 
-def related_links(root: Any, page_url: str, base_url: str | None) -> list[dict[str, str]]:
-    """The "same topic" aside, whatever its heading; the page itself dropped."""
-    asides = RELATED_ASIDE(root)
+def related_links(asides: list[Any], page_url: str, base_url: str | None) -> list[dict[str, str]]:
+    """The "same topic" aside (of the page's ``asides``), whatever its heading; the page
+    itself dropped."""
+    asides = [aside for aside in asides if aside.get("data-org-type") == RELATED_ASIDE_TYPE]
     links = [link for aside in asides for link in RELATED_TITLE_LINKS(aside)]
     if not links:
         links = [
@@ -544,10 +546,15 @@ def translations(root: Any, edition: str | None, base_url: str | None) -> dict[s
     return twins
 
 
-def tag_hubs(selector: Selector, page_url: str, base_url: str | None = None) -> list[str]:
+def tag_hubs(
+    selector: Selector,
+    page_url: str,
+    base_url: str | None = None,
+    marks: Landmarks | None = None,
+) -> list[str]:
     """Canonical URLs of the article's keyword hubs (``/cn/关键词/<tag>/``)."""
     hubs: list[str] = []
-    for link in TAG_LINKS(selector.root):
+    for link in (marks or Landmarks(selector.root)).tag_links:
         url = urls.resolve_link(link.get("href", ""), page_url, base_url)
         if url and urls.is_tag_path(urls.path_of(url)) and url not in hubs:
             hubs.append(url)

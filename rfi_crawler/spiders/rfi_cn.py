@@ -19,7 +19,7 @@ from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, iter_sitemap, rss_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
-from rfi_crawler.extract.page import template_generation
+from rfi_crawler.extract.page import Landmarks, template_generation
 from rfi_crawler.extract.parse import page_selector
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
@@ -276,10 +276,12 @@ class RfiCnSpider(Spider):
             "depth": best.depth,
             "origin": self.config.origin,
         }
-        # Parsed once, and not cached on the response (no Response↔Selector cycle).
+        # Parsed once, and not cached on the response (no Response↔Selector cycle); its
+        # landmarks found in one walk, for the record, the template and the tag hubs.
         selector = page_selector(response)
+        marks = Landmarks(selector.root)
         item = extract_article(
-            selector, response.url, self.config.base_url, crawl, self.crawler.stats
+            selector, response.url, self.config.base_url, crawl, self.crawler.stats, marks
         )
         self.crawler.signals.send_catch_log(
             rfi_signals.page_extracted,
@@ -287,7 +289,7 @@ class RfiCnSpider(Spider):
             record=None if item is None else item.__dict__,
             # Pages of a known older template lack fields by design: drift does not judge
             # them. "unknown" is judged: a page of a new layout is what drift is about.
-            current=template_generation(selector) not in OLDER_TEMPLATES,
+            current=template_generation(selector, marks) not in OLDER_TEMPLATES,
         )
         if item is None:
             self._settle(url, "failed/no_article")
@@ -295,10 +297,10 @@ class RfiCnSpider(Spider):
             return
         hubs: list[str] = []
         if self.config.follow_tags and best.depth < self.arguments.related_depth:
-            hubs = tag_hubs(selector, response.url, self.config.base_url)
+            hubs = tag_hubs(selector, response.url, self.config.base_url, marks)
         # The page's tree goes before the item does: this generator waits at ``yield``
         # while the item's pipelines run (a store claim); a tree is ~2.3× its page.
-        del selector
+        del selector, marks
         yield item
         related = [link["url"] for link in item.related]
         self._count("discovered/related", len(related))
