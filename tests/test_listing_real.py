@@ -92,3 +92,70 @@ def test_pager_links_are_read_from_the_page():
 
 def test_the_real_homepage_has_no_pager(homepage):
     assert pager_links(homepage, HOME_URL, HOME_URL) == {}
+
+
+def every_occurrence(selector: Selector, page_url: str, base_url: str | None) -> list:
+    """``content_links`` as it was before it skipped links and hrefs met twice: every
+    occurrence of every link canonicalised and titled (the reference it must equal)."""
+    from rfi_crawler.extract.listing import (
+        ALL_LINKS,
+        NEWS_FEED_LINKS,
+        TEASER_LINKS,
+        ListingLink,
+    )
+    from rfi_crawler.extract.page import text_of
+    from rfi_crawler.processors import clean_text
+
+    root = selector.root
+    found: dict = {}
+    for kind, query in (("teaser", TEASER_LINKS), ("news_feed", NEWS_FEED_LINKS)):
+        for link in query(root):
+            url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
+            if url is None:
+                continue
+            title = clean_text(text_of(link)) or clean_text(link.get("title"))
+            known = found.get(url)
+            if known is None:
+                found[url] = ListingLink(url, title, kind)
+            elif known.title is None and title:
+                found[url] = ListingLink(url, title, known.kind)
+    for link in ALL_LINKS(root):
+        url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
+        if url is None:
+            continue
+        title = clean_text(text_of(link)) or clean_text(link.get("title"))
+        known = found.get(url)
+        if known is None:
+            found[url] = ListingLink(url, title, "other")
+        elif known.title is None and title:
+            found[url] = ListingLink(url, title, known.kind)
+    return list(found.values())
+
+
+def shuffled_listing(chosen) -> str:
+    """Teasers, news-feed items and plain links sharing hrefs, titled or not, in any order."""
+    hrefs = [f"/cn/中国/2025113{n}-x{n}" for n in range(4)] + ["/cn/中国/", "https://example.org/"]
+    parts = []
+    for _ in range(chosen.randint(1, 25)):
+        href = chosen.choice(hrefs)
+        text = chosen.choice(["", " ", "标题", "<span>标</span>题"])
+        title = chosen.choice(["", ' title="题目"'])
+        link = chosen.choice(
+            [
+                f'<a data-article-item-link href="{href}"{title}>{text}</a>',
+                f'<div class="m-item-news-feed"><a href="{href}"{title}>{text}</a></div>',
+                f'<a href="{href}"{title}>{text}</a>',
+            ]
+        )
+        parts.append(link)
+    return "<html><body>" + "".join(parts) + "</body></html>"
+
+
+def test_links_met_twice_are_read_once_with_the_same_result(homepage):
+    import random
+
+    assert content_links(homepage, HOME_URL) == every_occurrence(homepage, HOME_URL, None)
+    chosen = random.Random(5)
+    for _ in range(400):
+        page = Selector(text=shuffled_listing(chosen))
+        assert content_links(page, HOME_URL) == every_occurrence(page, HOME_URL, None)

@@ -47,20 +47,32 @@ def content_links(
     """
     root = selector.root
     found: dict[str, ListingLink] = {}
+    # A link met again (a teaser is also a link) changes nothing; an href met again (a
+    # teaser's picture and title link alike) has the same canonical URL.
+    seen: set[etree._Element] = set()
+    canonical: dict[str, str | None] = {}
     for kind, links in (
         ("teaser", TEASER_LINKS(root)),
         ("news_feed", NEWS_FEED_LINKS(root)),
         ("other", ALL_LINKS(root)),
     ):
         for link in links:
-            url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
+            if link in seen:
+                continue
+            seen.add(link)
+            href = link.get("href", "")
+            if href not in canonical:
+                canonical[href] = urls.canonical_content_url(href, page_url, base_url)
+            url = canonical[href]
             if url is None:
                 continue
-            title = clean_text(text_of(link)) or clean_text(link.get("title"))
             known = found.get(url)
+            if known is not None and known.title is not None:
+                continue
+            title = clean_text(text_of(link)) or clean_text(link.get("title"))
             if known is None:
                 found[url] = ListingLink(url, title, kind)
-            elif known.title is None and title:
+            elif title:
                 found[url] = ListingLink(url, title, known.kind)
     return list(found.values())
 
