@@ -135,6 +135,7 @@ def every_occurrence(selector: Selector, page_url: str, base_url: str | None) ->
 def shuffled_listing(chosen) -> str:
     """Teasers, news-feed items and plain links sharing hrefs, titled or not, in any order."""
     hrefs = [f"/cn/中国/2025113{n}-x{n}" for n in range(4)] + ["/cn/中国/", "https://example.org/"]
+    hrefs += ["/cn/中国/2/", "/cn/%E4%B8%AD%E5%9B%BD/2", "https://www.rfi.fr/cn/中国/3/", "?p=2"]
     parts = []
     for _ in range(chosen.randint(1, 25)):
         href = chosen.choice(hrefs)
@@ -151,11 +152,26 @@ def shuffled_listing(chosen) -> str:
     return "<html><body>" + "".join(parts) + "</body></html>"
 
 
+def pager_of_every_link(selector: Selector, page_url: str, listing_url: str) -> dict:
+    """``pager_links`` as it was before it read each href once (the reference)."""
+    from rfi_crawler.extract.listing import ALL_LINKS
+
+    pages: dict = {}
+    for link in ALL_LINKS(selector.root):
+        url = urls.resolve_link(link.get("href", ""), page_url)
+        number = url and urls.listing_page_number(urls.path_of(url), urls.path_of(listing_url))
+        if number and number > 1:
+            pages.setdefault(number, url)
+    return pages
+
+
 def test_links_met_twice_are_read_once_with_the_same_result(homepage):
     import random
 
     assert content_links(homepage, HOME_URL) == every_occurrence(homepage, HOME_URL, None)
+    section = "https://www.rfi.fr/cn/中国/"
     chosen = random.Random(5)
     for _ in range(400):
         page = Selector(text=shuffled_listing(chosen))
         assert content_links(page, HOME_URL) == every_occurrence(page, HOME_URL, None)
+        assert pager_links(page, section, section) == pager_of_every_link(page, section, section)

@@ -22,6 +22,7 @@ NEWS_FEED_LINKS = XPath(
     '/descendant::div[contains(@class, "m-item-news-feed")]/descendant::a[@href]'
 )
 ALL_LINKS = XPath("/descendant::a[@href]")
+ALL_HREFS = XPath("/descendant::a/@href")
 # The header's burger menu and site navs list the sections (seen on the homepage).
 NAV_LINKS = XPath(
     '/descendant::*[contains(@class, "m-burger-list")]/descendant::a/@href'
@@ -97,8 +98,9 @@ def pager_links(
     """
     listing_path = urls.path_of(listing_url)
     pages: dict[int, str] = {}
-    for link in ALL_LINKS(selector.root):
-        url = urls.resolve_link(link.get("href", ""), page_url, base_url)
+    # Each href once (a listing repeats most of its links), first met first.
+    for href in dict.fromkeys(ALL_HREFS(selector.root)):
+        url = urls.resolve_link(href, page_url, base_url)
         if url is None:
             continue
         number = urls.listing_page_number(urls.path_of(url), listing_path)
