@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("charset", "parse", "extract", "template", "hubs", "free", "total")
@@ -47,10 +48,12 @@ def write_pages(directory: Path, pages: int) -> None:
     (directory / "paths.json").write_text(json.dumps(paths), encoding="utf-8")
 
 
-def measure(directory: Path, rounds: int) -> dict[str, list[float]]:
-    """Per-round CPU ms per article of each phase, with the rfi_crawler on ``sys.path``."""
+def measure(directory: Path, rounds: int) -> dict[str, Any]:
+    """Per-round CPU ms per article of each phase, with the rfi_crawler on ``sys.path``, and
+    where that rfi_crawler is."""
     from scrapy.http import HtmlResponse, Request
 
+    import rfi_crawler
     from rfi_crawler.encoding import true_encoding
     from rfi_crawler.extract import page as page_module
     from rfi_crawler.extract.article import extract_article, tag_hubs
@@ -60,19 +63,21 @@ def measure(directory: Path, rounds: int) -> dict[str, list[float]]:
     # Before the landmarks (282465a), each function walked the page on its own.
     landmarks = getattr(page_module, "Landmarks", None)
     paths = json.loads((directory / "paths.json").read_text(encoding="utf-8"))
-    responses = [
-        HtmlResponse(
-            url=BASE + path,
-            body=(directory / f"{number}.html").read_bytes(),
-            headers={"Content-Type": "text/html; charset=UTF-8"},
-            request=Request(BASE + path),
-        )
-        for number, path in enumerate(paths)
-    ]
+    bodies = [(directory / f"{number}.html").read_bytes() for number in range(len(paths))]
     clock = time.process_time
     per_round: dict[str, list[float]] = {phase: [] for phase in PHASES}
     for number in range(rounds + 1):
         spent = dict.fromkeys(PHASES, 0.0)
+        # New responses each round, as a crawl's are (a response caches its encoding).
+        responses = [
+            HtmlResponse(
+                url=BASE + path,
+                body=body,
+                headers={"Content-Type": "text/html; charset=UTF-8"},
+                request=Request(BASE + path),
+            )
+            for path, body in zip(paths, bodies, strict=True)
+        ]
         for response in responses:
             start = clock()
             true_encoding(response)
@@ -98,29 +103,33 @@ def measure(directory: Path, rounds: int) -> dict[str, list[float]]:
         if number:  # the first round warms imports and caches up
             for phase in PHASES:
                 per_round[phase].append(1000 * spent[phase] / len(responses))
-    return per_round
+    return {"package": rfi_crawler.__file__, "phases": per_round}
 
 
 def run(project: Path, directory: Path, rounds: int) -> dict[str, list[float]]:
-    """This script's ``--measure`` in a child whose rfi_crawler is ``project``'s: the
-    child's path starts with that project's directory, and no other project is on it."""
+    """This script's ``--measure`` in a child whose path starts with ``project`` (and names
+    no other project), so that its rfi_crawler is that project's; checked."""
     arguments = ["--measure", str(directory), "--rounds", str(rounds)]
     start = (
-        f"import runpy, sys; sys.argv[1:] = {arguments!r}; "
-        f"runpy.run_path({__file__!r}, run_name='__main__')"
+        f"import runpy, sys; sys.path.insert(0, {str(project)!r}); sys.argv[1:] = "
+        f"{arguments!r}; runpy.run_path({__file__!r}, run_name='__main__')"
     )
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     process = subprocess.run(
         [sys.executable, "-c", start],
         cwd=project,
         env=environment,
-        stdout=subprocess.PIPE,
+        capture_output=True,
         text=True,
         check=False,
     )
     if process.returncode:
-        raise SystemExit(f"measuring {project} failed (status {process.returncode})")
-    return json.loads(process.stdout)
+        last = (process.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise SystemExit(f"measuring {project} failed (status {process.returncode}): {last}")
+    measured = json.loads(process.stdout)
+    if not Path(measured["package"]).resolve().is_relative_to(project.resolve()):
+        raise SystemExit(f"measuring {project} imported {measured['package']} instead")
+    return measured["phases"]
 
 
 def main() -> int:
