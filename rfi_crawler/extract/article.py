@@ -232,7 +232,9 @@ def extract_article(
             lambda: [text_of(link) for link in marks.tag_links],
         ],
     )
-    blocks, subheadings, credit = body_blocks(article)
+    bodies = BODY(article) if article is not None else []
+    body = bodies[0] if bodies else None
+    blocks, subheadings, credit = blocks_of(body) if body is not None else ([], [], None)
     loader.add_value("body", blocks)
     loader.add_value("subheadings", subheadings)
     loader.add_value("credit", credit)
@@ -240,7 +242,7 @@ def extract_article(
     loader.add_value("media", media)
     loader.add_value("type", content_type(layer, metas, media, programme))
     loader.add_value("related", related_links(marks.asides, url, base_url))
-    loader.add_value("links", _body_links(article, url, base_url))
+    loader.add_value("links", _body_links(body, url, base_url))
     loader.add_value("translations", translations(root, edition, base_url))
     loader.add_value("crawl", crawl)
     return finalize(loader.load_item())
@@ -355,12 +357,6 @@ def _keywords_less_section(keywords: Any, section: str | None) -> list[str]:
     return keywords
 
 
-def body_blocks(article: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
-    """Raw blocks of ``.t-content__body`` in order, its subheads, and its closing credit."""
-    bodies = BODY(article) if article is not None else []
-    return blocks_of(bodies[0]) if bodies else ([], [], None)
-
-
 def blocks_of(body: Any) -> tuple[list[list[str]], list[list[str]], str | None]:
     """Blocks of a body element in order (ads, promos and media left out), each as its raw
     lines; the subheads' blocks; and a wire credit (`© 2021 AFP`) that closed the
@@ -449,7 +445,7 @@ def largest_rendition(img: Any) -> str | None:
 def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dict[str, Any] | None:
     figures = MAIN_FIGURE(article) if article is not None else []
     figure = figures[0] if figures else None
-    imgs = figure.xpath("descendant::img") if figure is not None else []
+    imgs = list(figure.iter("img")) if figure is not None else []
     ld_image = ld.get("image")
     if isinstance(ld_image, list):
         ld_image = ld_image[0] if ld_image else None
@@ -522,9 +518,9 @@ def related_links(asides: list[Any], page_url: str, base_url: str | None) -> lis
     return related
 
 
-def _body_links(article: Any, page_url: str, base_url: str | None) -> list[str]:
-    bodies = BODY(article) if article is not None else []
-    hrefs = BODY_LINKS(bodies[0]) if bodies else []
+def _body_links(body: Any, page_url: str, base_url: str | None) -> list[str]:
+    """Content pages the article's body (``.t-content__body``) links, the page itself left out."""
+    hrefs = BODY_LINKS(body) if body is not None else []
     found = (
         urls.canonical_content_url(h, page_url, base_url, editions=("cn", "tw")) for h in hrefs
     )
