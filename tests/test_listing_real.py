@@ -108,7 +108,11 @@ def every_occurrence(selector: Selector, page_url: str, base_url: str | None) ->
 
     root = selector.root
     found: dict = {}
-    for kind, query in (("teaser", TEASER_LINKS), ("news_feed", NEWS_FEED_LINKS)):
+    for kind, query in (
+        ("teaser", TEASER_LINKS),
+        ("news_feed", NEWS_FEED_LINKS),
+        ("other", ALL_LINKS),
+    ):
         for link in query(root):
             url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
             if url is None:
@@ -119,16 +123,6 @@ def every_occurrence(selector: Selector, page_url: str, base_url: str | None) ->
                 found[url] = ListingLink(url, title, kind)
             elif known.title is None and title:
                 found[url] = ListingLink(url, title, known.kind)
-    for link in ALL_LINKS(root):
-        url = urls.canonical_content_url(link.get("href", ""), page_url, base_url)
-        if url is None:
-            continue
-        title = clean_text(text_of(link)) or clean_text(link.get("title"))
-        known = found.get(url)
-        if known is None:
-            found[url] = ListingLink(url, title, "other")
-        elif known.title is None and title:
-            found[url] = ListingLink(url, title, known.kind)
     return list(found.values())
 
 
