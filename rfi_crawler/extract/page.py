@@ -58,9 +58,10 @@ class Landmarks:
 
     Each whole-page query walks all ~800 elements of a page, and an article page took
     eight (scripts, articles, buttons, asides, tag links twice, publication times, the
-    article again): ~0.5 ms of a crawl's time per page, where one walk costs ~0.06 ms.
-    Every list is in document order and holds what the query named in its comment gives
-    (tests/test_parse_entry.py compares them on every page we have and on random trees).
+    article again). A walk is memory-bound: ~0.02 ms on a tree in the caches, ~0.2 ms on
+    one that is not, as in a crawl (docs/performance.md). Every list is in document order
+    and holds what the query named in its comment gives (tests/test_parse_entry.py
+    compares them on every page we have and on random trees).
     """
 
     def __init__(self, root: Any) -> None:
