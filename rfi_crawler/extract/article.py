@@ -232,8 +232,7 @@ def extract_article(
             lambda: [text_of(link) for link in marks.tag_links],
         ],
     )
-    bodies = BODY(article) if article is not None else []
-    body = bodies[0] if bodies else None
+    body = _first(article, BODY)
     blocks, subheadings, credit = blocks_of(body) if body is not None else ([], [], None)
     loader.add_value("body", blocks)
     loader.add_value("subheadings", subheadings)
@@ -256,12 +255,16 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _first(context: Any, query: XPath) -> Any:
+    """The first node ``query`` finds in ``context`` (None: nowhere to look), or None."""
+    found = query(context) if context is not None else []
+    return found[0] if found else None
+
+
 def _first_text(context: Any, query: XPath) -> str | None:
     """Whole text (inline markup included) of the first match, or None."""
-    if context is None:
-        return None
-    found = query(context)
-    return text_of(found[0]) if found else None
+    node = _first(context, query)
+    return None if node is None else text_of(node)
 
 
 def _texts(context: Any, query: XPath) -> list[str]:
@@ -443,8 +446,7 @@ def largest_rendition(img: Any) -> str | None:
 
 
 def _image(metas: dict[str, list[str]], ld: dict[str, Any], article: Any) -> dict[str, Any] | None:
-    figures = MAIN_FIGURE(article) if article is not None else []
-    figure = figures[0] if figures else None
+    figure = _first(article, MAIN_FIGURE)
     imgs = list(figure.iter("img")) if figure is not None else []
     ld_image = ld.get("image")
     if isinstance(ld_image, list):
