@@ -11,6 +11,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.compact import HashSet
+from rfi_crawler.export.claims import ClaimBatcher
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
 from rfi_crawler.refresh import RefreshExtension
@@ -107,13 +108,15 @@ class ExportPipeline(_CrawlerPipeline):
     ``RFI_FSYNC_SECONDS``, and at the end). Unchanged articles are dropped (counted).
 
     The run file is created at the first record: a run that exports nothing leaves only
-    its manifest. Store calls run on a thread of their own (``StoreThread``); a store
-    error stops the run with ``state_error``."""
+    its manifest. Store calls run on a thread of their own (``StoreThread``), the claims
+    of records that arrive together in one call (``ClaimBatcher``); a store error stops
+    the run with ``state_error``."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.run = crawler.get_extension(CrawlRun)
         self.store = StoreThread(self.run.config.state_uri, self.run.config.state_timeout)
+        self.claims = ClaimBatcher(self.store)
         self.writer: RunFileWriter | None = None
         self.pending: list[tuple[str, int]] = []
         self.failed: str | None = None  # the outcome of records after a failure
@@ -146,7 +149,7 @@ class ExportPipeline(_CrawlerPipeline):
         record = dict(ItemAdapter(item).items())  # shallow: read and written, never changed
         now = self._now()
         try:
-            claim = await self.store.call("claim", record, self.run.run_id, now)
+            claim = await self.claims.claim(record, self.run.run_id, now)
         except STORE_ERRORS as exc:
             self._store_failed(exc)
             raise Dropped(

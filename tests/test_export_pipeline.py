@@ -67,6 +67,32 @@ def test_versions_and_unchanged_records(tmp_path):
     assert crawler.stats.get_value("rfi/exported/changed") == 1
 
 
+def test_records_that_arrive_together_are_claimed_in_one_store_transaction(tmp_path, monkeypatch):
+    crawler, pipeline = open_pipeline(tmp_path, RFI_FSYNC_EVERY="3")
+    batches = []
+    claim_many = SqliteStateStore.claim_many
+
+    def spy(self, claims, run_id):
+        batches.append([record["id"] for record, _ in claims])
+        return claim_many(self, claims, run_id)
+
+    monkeypatch.setattr(SqliteStateStore, "claim_many", spy)
+
+    async def together():
+        return await asyncio.gather(*(pipeline.process_item(item(n)) for n in range(5)))
+
+    assert [exported.version for exported in sync(together())] == [1] * 5
+    close(crawler, pipeline)
+    assert batches == [[f"WBMZ{n}" for n in range(5)]]
+    run = crawler.get_extension(CrawlRun)
+    assert [r["id"] for _, r in iter_records(run.output_path)] == [f"WBMZ{n}" for n in range(5)]
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    try:
+        assert store.count() == 5
+    finally:
+        store.close()
+
+
 def test_a_full_disk_stops_the_run_and_leaves_store_and_files_in_agreement(tmp_path, monkeypatch):
     crawler, pipeline = open_pipeline(tmp_path, RFI_FSYNC_EVERY="1")
     written = []
@@ -182,7 +208,7 @@ def test_a_corrupt_store_mid_run_stops_the_run_with_state_error(tmp_path, monkey
     def corrupt(self, *args):
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(SqliteStateStore, "claim", corrupt)
+    monkeypatch.setattr(SqliteStateStore, "claim_many", corrupt)
     with pytest.raises(DropItem, match="malformed") as dropped:
         export(pipeline, item(2))
     assert dropped.value.outcome == "failed/state_error"

@@ -60,6 +60,45 @@ def test_versions_grow_only_when_content_changes(store):
     assert known.published_at == "2026-11-25T08:00:00+00:00"
 
 
+def test_a_batch_of_claims_decides_what_the_same_claims_one_by_one_decide(store):
+    """New, taken (this run holds that very version), a second version, unchanged and
+    changed after a commit: in one transaction, each claim sees those before it."""
+
+    def steps(prefix):
+        first, second = record(f"{prefix}-1"), record(f"{prefix}-2")
+        return [
+            (first, NOW),
+            (second, NOW),
+            (first, NOW),
+            (record(f"{prefix}-1", body_hash="b" * 64), LATER),
+            (record(f"{prefix}-3", modified="2026-11-25T09:00:00+00:00"), LATER),
+        ]
+
+    def seen(claims):
+        return [(c.status, c.version) for c in claims]
+
+    for prefix in ("one", "batch"):
+        store.claim(record(f"{prefix}-2"), "r0", NOW)
+        store.commit([(f"{prefix}-2", 1)], "r0", NOW)
+    one_by_one = [store.claim(r, "r1", now) for r, now in steps("one")]
+    batch = store.claim_many(steps("batch"), "r1")
+    assert seen(batch) == seen(one_by_one) == [
+        (ClaimStatus.NEW, 1),
+        (ClaimStatus.UNCHANGED, 1),
+        (ClaimStatus.TAKEN, None),
+        (ClaimStatus.CHANGED, 2),
+        (ClaimStatus.NEW, 1),
+    ]
+
+
+def test_a_batch_of_claims_that_fails_leaves_none_of_them(store):
+    broken = {"id": "WBMZ9-RFI-CN-20261125"}  # no content hash: the claim raises
+    with pytest.raises(KeyError):
+        store.claim_many([(record(), NOW), (broken, NOW)], "r1")
+    # The first claim was rolled back with the batch: another run may claim it.
+    assert store.claim(record(), "r2", NOW).status is ClaimStatus.NEW
+
+
 def test_known_many_answers_for_the_known_urls_only(store):
     for n in range(3):
         store.claim(record(f"id-{n}"), "r1", NOW)

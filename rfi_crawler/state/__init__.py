@@ -9,7 +9,7 @@ is the embedded default: no server, safe for several crawls on one machine. Post
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -174,6 +174,10 @@ class StateStore(Protocol):
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
         """Reserve the record's next version for this run (or say why not), atomically."""
+
+    def claim_many(self, claims: Sequence[tuple[dict[str, Any], str]], run_id: str) -> list[Claim]:
+        """``claim`` of each (record, now) in turn, in one transaction: all made, or none
+        (an error rolls the batch back). Each claim sees those before it."""
 
     def flush(self) -> None:
         """Every claim made so far survives a power cut (called before the run file's

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -162,21 +162,28 @@ class PostgresStateStore:
         return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
+        return self.claim_many([(record, now)], run_id)[0]
+
+    def claim_many(self, claims: Sequence[tuple[dict[str, Any], str]], run_id: str) -> list[Claim]:
+        with self._transaction(*(record["id"] for record, _ in claims)) as db:
+            return [self._claim(db, record, run_id, now) for record, now in claims]
+
+    @staticmethod
+    def _claim(db: psycopg.Connection, record: dict[str, Any], run_id: str, now: str) -> Claim:
         article_id, content_hash = record["id"], record["content_hash"]
-        with self._transaction(article_id) as db:
-            row = db.execute(f"{CLAIM_READ} WHERE id = %s", (article_id,)).fetchone()
-            pending = db.execute(
-                "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
-            ).fetchall()
-            if any(claimed_hash == content_hash for _, claimed_hash in pending):
-                return Claim(ClaimStatus.TAKEN)
-            decided = decide_claim(row, pending, record, run_id, now)
-            if row:
-                db.execute(CHECKED_OK, (*decided.checked, article_id))
-            if decided.claim.status is ClaimStatus.UNCHANGED:
-                db.execute(UNCHANGED_SEEN, (*decided.seen, article_id))
-            else:
-                db.execute(CLAIM_INSERT, decided.claim_row)
+        row = db.execute(f"{CLAIM_READ} WHERE id = %s", (article_id,)).fetchone()
+        pending = db.execute(
+            "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
+        ).fetchall()
+        if any(claimed_hash == content_hash for _, claimed_hash in pending):
+            return Claim(ClaimStatus.TAKEN)
+        decided = decide_claim(row, pending, record, run_id, now)
+        if row:
+            db.execute(CHECKED_OK, (*decided.checked, article_id))
+        if decided.claim.status is ClaimStatus.UNCHANGED:
+            db.execute(UNCHANGED_SEEN, (*decided.seen, article_id))
+        else:
+            db.execute(CLAIM_INSERT, decided.claim_row)
         return decided.claim
 
     def flush(self) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,21 +154,27 @@ class SqliteStateStore:
         return found
 
     def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
-        article_id, content_hash = record["id"], record["content_hash"]
+        return self.claim_many([(record, now)], run_id)[0]
+
+    def claim_many(self, claims: Sequence[tuple[dict[str, Any], str]], run_id: str) -> list[Claim]:
         with self._transaction(durable=False):  # made durable by ``flush``
-            row = self.db.execute(f"{CLAIM_READ} WHERE id = ?", (article_id,)).fetchone()
-            pending = self.db.execute(
-                "SELECT version, content_hash FROM claims WHERE id = ?", (article_id,)
-            ).fetchall()
-            if any(claimed_hash == content_hash for _, claimed_hash in pending):
-                return Claim(ClaimStatus.TAKEN)
-            decided = decide_claim(row, pending, record, run_id, now)
-            if row:
-                self.db.execute(CHECKED_OK.replace("%s", "?"), (*decided.checked, article_id))
-            if decided.claim.status is ClaimStatus.UNCHANGED:
-                self.db.execute(UNCHANGED_SEEN.replace("%s", "?"), (*decided.seen, article_id))
-            else:
-                self.db.execute(CLAIM_INSERT.replace("%s", "?"), decided.claim_row)
+            return [self._claim(record, run_id, now) for record, now in claims]
+
+    def _claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
+        article_id, content_hash = record["id"], record["content_hash"]
+        row = self.db.execute(f"{CLAIM_READ} WHERE id = ?", (article_id,)).fetchone()
+        pending = self.db.execute(
+            "SELECT version, content_hash FROM claims WHERE id = ?", (article_id,)
+        ).fetchall()
+        if any(claimed_hash == content_hash for _, claimed_hash in pending):
+            return Claim(ClaimStatus.TAKEN)
+        decided = decide_claim(row, pending, record, run_id, now)
+        if row:
+            self.db.execute(CHECKED_OK.replace("%s", "?"), (*decided.checked, article_id))
+        if decided.claim.status is ClaimStatus.UNCHANGED:
+            self.db.execute(UNCHANGED_SEEN.replace("%s", "?"), (*decided.seen, article_id))
+        else:
+            self.db.execute(CLAIM_INSERT.replace("%s", "?"), decided.claim_row)
         return decided.claim
 
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
