@@ -16,7 +16,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 from rfi_crawler.extract import archive_pages
-from rfi_crawler.extract.article import extract_article, tag_hubs
+from rfi_crawler.extract.article import ArticleParts, extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import Landmarks, template_generation
 from rfi_crawler.extract.parse import page_selector
@@ -226,6 +226,59 @@ def test_landmarks_are_what_their_queries_find_on_random_trees():
     chosen = random.Random(13)
     for _ in range(1500):
         assert_landmarks_are_their_queries(random_tree(chosen))
+
+
+# What each part of an article (article.ArticleParts) is, as the query it replaced.
+ARTICLE_PART_QUERIES = {
+    "kickers": 'descendant::*[contains(@class, "t-content__section")]'
+    '/descendant::*[contains(@class, "a-tag__wrapper")]',
+    "main_figures": 'descendant::*[contains(@class, "t-content__main-media")]/descendant::figure',
+    "pub_times": 'descendant::*[contains(@class, "m-pub-dates__date")]/descendant::time',
+}
+
+
+def assert_parts_are_their_queries(article) -> None:
+    parts = ArticleParts(article)
+    for name, query in ARTICLE_PART_QUERIES.items():
+        assert getattr(parts, name) == article.xpath(query), name
+
+
+def test_article_parts_are_what_their_queries_find_on_every_page():
+    """One walk of an article finds what its three class queries found, in document order,
+    from every article element and from the page's root."""
+    for url, body in [*real_pages(), *replica_pages()]:
+        root = page_selector(response(url, body)).root
+        for context in [root, *root.iter("article")]:
+            assert_parts_are_their_queries(context)
+    empty = ArticleParts(None)
+    assert (empty.kickers, empty.main_figures, empty.pub_times) == ([], [], [])
+
+
+def test_article_parts_are_what_their_queries_find_on_random_trees():
+    """Containers nested in each other and in what they contain, a class on the context
+    itself (a query never counts it), near-miss and absent classes."""
+    tags = ["div", "section", "figure", "time", "span", "a", "p"]
+    classes = [
+        "t-content__section",
+        "a-tag__wrapper",
+        "t-content__main-media",
+        "m-pub-dates__date",
+        "t-content__sectionx",
+        "a-tag",
+        "",
+    ]
+    chosen = random.Random(29)
+    for _ in range(1500):
+        root = etree.Element(chosen.choice(tags))
+        elements = [root]
+        for _ in range(chosen.randint(1, 60)):
+            element = etree.SubElement(chosen.choice(elements), chosen.choice(tags))
+            if chosen.random() < 0.6:
+                element.set("class", " ".join(chosen.sample(classes, chosen.randint(1, 3))))
+            elements.append(element)
+        if chosen.random() < 0.3:
+            root.set("class", chosen.choice(classes))
+        assert_parts_are_their_queries(root)
 
 
 def _spelled_with_slashes(path: str) -> str:

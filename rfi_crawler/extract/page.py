@@ -84,24 +84,25 @@ class Landmarks:
         ]
         # //div[contains(@class, "t-content__tags")]//a
         # 2025: `a.a-hot-tag`; 2021–2023: `ul.m-tags-list li.m-tags-list__tag a` (RFI_SITE.md).
-        self.tag_links = _links_under(
-            [div for div in found["div"] if "t-content__tags" in div.get("class", "")]
+        self.tag_links = descendants_of(
+            [div for div in found["div"] if "t-content__tags" in div.get("class", "")], "a"
         )
 
 
 _LANDMARK_TAGS = ("script", "button", "aside", "article", "time", "div")
 
 
-def _links_under(containers: list[Any]) -> list[Any]:
-    """The ``a`` descendants of ``containers`` (in document order), each once."""
-    links: list[Any] = []
+def descendants_of(containers: list[Any], tag: Any = etree.Element) -> list[Any]:
+    """The ``tag`` descendants of ``containers`` (given in document order), in document
+    order, each once: ``containers/descendant::tag``."""
+    found: list[Any] = []
     outer: list[Any] = []
     for container in containers:
-        # A container inside one already walked adds nothing (its links were met there).
+        # A container inside one already walked adds nothing (its descendants were met there).
         if not any(up in outer for up in container.iterancestors()):
             outer.append(container)
-            links.extend(container.iter("a"))
-    return links
+            found.extend(container.iterdescendants(tag))
+    return found
 
 
 def data_scripts(scripts: list[Any]) -> tuple[list[str], str | None]:
