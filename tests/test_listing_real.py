@@ -130,6 +130,10 @@ def shuffled_listing(chosen) -> str:
     """Teasers, news-feed items and plain links sharing hrefs, titled or not, in any order."""
     hrefs = [f"/cn/中国/2025113{n}-x{n}" for n in range(4)] + ["/cn/中国/", "https://example.org/"]
     hrefs += ["/cn/中国/2/", "/cn/%E4%B8%AD%E5%9B%BD/2", "https://www.rfi.fr/cn/中国/3/", "?p=2"]
+    # Relative, escaped, dotted, queried and non-ASCII-digit forms of pager links, and
+    # near misses.
+    hrefs += ["3/", "../4/", "./", "%35/", "/cn/中国/6%2F", "/cn/中国/7/?x=1#f", " /cn/中国/8 "]
+    hrefs += ["/cn/中国/٣/", "/cn/中国/2x/", "/cn/中国/9/..", "/cn/中国//10//", "#11"]
     parts = []
     for _ in range(chosen.randint(1, 25)):
         href = chosen.choice(hrefs)
@@ -168,4 +172,6 @@ def test_links_met_twice_are_read_once_with_the_same_result(homepage):
     for _ in range(400):
         page = Selector(text=shuffled_listing(chosen))
         assert content_links(page, HOME_URL) == every_occurrence(page, HOME_URL, None)
-        assert pager_links(page, section, section) == pager_of_every_link(page, section, section)
+        for page_url in (section, section + "2/", section + "5/x"):
+            expected = pager_of_every_link(page, page_url, section)
+            assert pager_links(page, page_url, section) == expected

@@ -100,6 +100,11 @@ def pager_links(
     pages: dict[int, str] = {}
     # Each href once (a listing repeats most of its links), first met first.
     for href in dict.fromkeys(ALL_HREFS(selector.root)):
+        # A page of a pager ends with its number: the other links (nearly all) stop here,
+        # before their path is quoted into a URL and read back.
+        path = urls.link_path(href, page_url, base_url)
+        if path is None or not path.rstrip("/")[-1:].isdigit():
+            continue
         url = urls.resolve_link(href, page_url, base_url)
         if url is None:
             continue
