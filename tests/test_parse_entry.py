@@ -193,10 +193,14 @@ LANDMARK_QUERIES = {
 }
 
 
+def assert_found_as_queried(found, context, queries: dict[str, str]) -> None:
+    """Each attribute of ``found`` holds what its query finds from ``context``."""
+    for name, query in queries.items():
+        assert getattr(found, name) == context.xpath(query), name
+
+
 def assert_landmarks_are_their_queries(root) -> None:
-    marks = Landmarks(root)
-    for name, query in LANDMARK_QUERIES.items():
-        assert getattr(marks, name) == root.xpath(query), name
+    assert_found_as_queried(Landmarks(root), root, LANDMARK_QUERIES)
 
 
 def test_landmarks_are_what_their_queries_find_on_every_page():
@@ -205,16 +209,20 @@ def test_landmarks_are_what_their_queries_find_on_every_page():
         assert_landmarks_are_their_queries(page_selector(response(url, body)).root)
 
 
-def random_tree(chosen: random.Random) -> etree._Element:
-    """Landmark tags nested at random, in and around each other, with the classes sought."""
-    tags = ["div", "article", "time", "a", "aside", "script", "button", "span", "li"]
-    classes = ["t-content__tags", "m-pub-dates__date", "t-content__article", "a-hot-tag", "x"]
+LANDMARK_TAGS = ["div", "article", "time", "a", "aside", "script", "button", "span", "li"]
+LANDMARK_CLASSES = ["t-content__tags", "m-pub-dates__date", "t-content__article", "a-hot-tag", "x"]
+
+
+def random_tree(
+    chosen: random.Random, tags=LANDMARK_TAGS, classes=LANDMARK_CLASSES, most_classes=2
+) -> etree._Element:
+    """Tags nested at random, in and around each other, with the classes sought."""
     root = etree.Element(chosen.choice(tags))
     elements = [root]
     for _ in range(chosen.randint(1, 60)):
         element = etree.SubElement(chosen.choice(elements), chosen.choice(tags))
         if chosen.random() < 0.5:
-            element.set("class", " ".join(chosen.sample(classes, chosen.randint(1, 2))))
+            element.set("class", " ".join(chosen.sample(classes, chosen.randint(1, most_classes))))
         if chosen.random() < 0.2:
             element.set("data-article-content", chosen.choice(["", "1"]))
         elements.append(element)
@@ -238,9 +246,7 @@ ARTICLE_PART_QUERIES = {
 
 
 def assert_parts_are_their_queries(article) -> None:
-    parts = ArticleParts(article)
-    for name, query in ARTICLE_PART_QUERIES.items():
-        assert getattr(parts, name) == article.xpath(query), name
+    assert_found_as_queried(ArticleParts(article), article, ARTICLE_PART_QUERIES)
 
 
 def test_article_parts_are_what_their_queries_find_on_every_page():
@@ -269,13 +275,7 @@ def test_article_parts_are_what_their_queries_find_on_random_trees():
     ]
     chosen = random.Random(29)
     for _ in range(1500):
-        root = etree.Element(chosen.choice(tags))
-        elements = [root]
-        for _ in range(chosen.randint(1, 60)):
-            element = etree.SubElement(chosen.choice(elements), chosen.choice(tags))
-            if chosen.random() < 0.6:
-                element.set("class", " ".join(chosen.sample(classes, chosen.randint(1, 3))))
-            elements.append(element)
+        root = random_tree(chosen, tags, classes, most_classes=3)
         if chosen.random() < 0.3:
             root.set("class", chosen.choice(classes))
         assert_parts_are_their_queries(root)

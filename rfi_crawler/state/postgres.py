@@ -26,7 +26,6 @@ from rfi_crawler.state import (
     STORE_VERSION,
     CheckState,
     Claim,
-    ClaimStatus,
     KnownArticle,
     Removal,
     RunRecord,
@@ -39,15 +38,11 @@ from rfi_crawler.state.layout import ARCHIVE_DAYS, RECHECK_MIGRATION, execute_sc
 from rfi_crawler.state.sqlite import (
     CHECK_FAILED,
     CHECK_FIELDS,
-    CHECKED_OK,
     CLAIM_CARRIED,
-    CLAIM_INSERT,
-    CLAIM_READ,
     RECHECK_READ,
     RUN_FIELDS,
-    UNCHANGED_SEEN,
+    claim_in_transaction,
     commit_writes,
-    decide_claim,
     run_row,
 )
 
@@ -166,25 +161,7 @@ class PostgresStateStore:
 
     def claim_many(self, claims: Sequence[tuple[dict[str, Any], str]], run_id: str) -> list[Claim]:
         with self._transaction(*(record["id"] for record, _ in claims)) as db:
-            return [self._claim(db, record, run_id, now) for record, now in claims]
-
-    @staticmethod
-    def _claim(db: psycopg.Connection, record: dict[str, Any], run_id: str, now: str) -> Claim:
-        article_id, content_hash = record["id"], record["content_hash"]
-        row = db.execute(f"{CLAIM_READ} WHERE id = %s", (article_id,)).fetchone()
-        pending = db.execute(
-            "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
-        ).fetchall()
-        if any(claimed_hash == content_hash for _, claimed_hash in pending):
-            return Claim(ClaimStatus.TAKEN)
-        decided = decide_claim(row, pending, record, run_id, now)
-        if row:
-            db.execute(CHECKED_OK, (*decided.checked, article_id))
-        if decided.claim.status is ClaimStatus.UNCHANGED:
-            db.execute(UNCHANGED_SEEN, (*decided.seen, article_id))
-        else:
-            db.execute(CLAIM_INSERT, decided.claim_row)
-        return decided.claim
+            return [claim_in_transaction(db.execute, record, run_id, now) for record, now in claims]
 
     def flush(self) -> None:
         """Nothing to do: every transaction here is durable at COMMIT."""

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,21 +161,9 @@ class SqliteStateStore:
             return [self._claim(record, run_id, now) for record, now in claims]
 
     def _claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
-        article_id, content_hash = record["id"], record["content_hash"]
-        row = self.db.execute(f"{CLAIM_READ} WHERE id = ?", (article_id,)).fetchone()
-        pending = self.db.execute(
-            "SELECT version, content_hash FROM claims WHERE id = ?", (article_id,)
-        ).fetchall()
-        if any(claimed_hash == content_hash for _, claimed_hash in pending):
-            return Claim(ClaimStatus.TAKEN)
-        decided = decide_claim(row, pending, record, run_id, now)
-        if row:
-            self.db.execute(CHECKED_OK.replace("%s", "?"), (*decided.checked, article_id))
-        if decided.claim.status is ClaimStatus.UNCHANGED:
-            self.db.execute(UNCHANGED_SEEN.replace("%s", "?"), (*decided.seen, article_id))
-        else:
-            self.db.execute(CLAIM_INSERT.replace("%s", "?"), decided.claim_row)
-        return decided.claim
+        return claim_in_transaction(
+            lambda sql, values: self.db.execute(sql.replace("%s", "?"), values), record, run_id, now
+        )
 
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         committed = 0
@@ -427,6 +415,28 @@ class Decided:
         claim_row: tuple[Any, ...] = (),
     ) -> None:
         self.claim, self.checked, self.seen, self.claim_row = claim, checked, seen, claim_row
+
+
+def claim_in_transaction(
+    execute: Callable[[str, tuple[Any, ...]], Any], record: dict[str, Any], run_id: str, now: str
+) -> Claim:
+    """A record's claim, inside the caller's transaction; ``execute(sql, values)`` runs a
+    statement written with ``%s`` placeholders and returns its cursor."""
+    article_id, content_hash = record["id"], record["content_hash"]
+    row = execute(f"{CLAIM_READ} WHERE id = %s", (article_id,)).fetchone()
+    pending = execute(
+        "SELECT version, content_hash FROM claims WHERE id = %s", (article_id,)
+    ).fetchall()
+    if any(claimed_hash == content_hash for _, claimed_hash in pending):
+        return Claim(ClaimStatus.TAKEN)
+    decided = decide_claim(row, pending, record, run_id, now)
+    if row:
+        execute(CHECKED_OK, (*decided.checked, article_id))
+    if decided.claim.status is ClaimStatus.UNCHANGED:
+        execute(UNCHANGED_SEEN, (*decided.seen, article_id))
+    else:
+        execute(CLAIM_INSERT, decided.claim_row)
+    return decided.claim
 
 
 def decide_claim(
