@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
 import weakref
 from datetime import date
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from parsel import Selector
 from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
@@ -19,7 +21,7 @@ from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import ArticleParts, extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import Landmarks, template_generation
-from rfi_crawler.extract.parse import page_selector
+from rfi_crawler.extract.parse import html_parser, page_selector, parse_page
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider, Via
 from tests.replica.site import ReplicaSite
 
@@ -324,3 +326,22 @@ def test_pages_are_parsed_into_plain_lxml_elements():
     root = page_selector(response(url, body)).root
     assert type(root) is etree._Element
     assert {type(element) for element in root.iter("article", "meta", "a")} == {etree._Element}
+
+
+def test_one_parser_per_thread_reads_page_after_page():
+    """parse.py hands parsel one lxml parser per thread and options, for every page; a
+    page with invalid UTF-8 (parsel reads the parser's error log) leaves nothing behind."""
+    options = {"recover": True, "encoding": "utf-8", "huge_tree": True}
+    url, body = real_pages()[0]
+    parser = page_selector(response(url, body)).root.getroottree().parser
+    assert parser is html_parser(**options)
+    assert page_selector(response(url, body)).root.getroottree().parser is parser
+    assert html_parser(**{**options, "encoding": "gb18030"}) is not parser
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(html_parser(**options)))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not parser
+    for page in (b"<p>\xe4\xb8 broken</p>", "<p>好</p>".encode(), b"<p>\xff</p>", b"<p>ok</p>"):
+        expected = Selector(body=page, encoding="utf-8", type="html").css("p::text").getall()
+        assert parse_page(page, "utf-8", BASE).css("p::text").getall() == expected
