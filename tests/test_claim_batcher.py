@@ -15,16 +15,19 @@ from rfi_crawler.state import StateStoreError
 class FakeStoreThread:
     """Answers ``claim_many`` with each record's id and its position; records the calls."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, poison: str | None = None) -> None:
         self.calls: list[tuple[list[str], str]] = []
-        self.error = error
+        self.error, self.poison = error, poison
 
     async def call(self, method, claims, run_id):
         assert method == "claim_many"
-        self.calls.append(([record["id"] for record, _ in claims], run_id))
+        ids = [record["id"] for record, _ in claims]
+        self.calls.append((ids, run_id))
         await asyncio.sleep(0)  # answered later, as the store's thread does
         if self.error:
             raise self.error
+        if self.poison in ids:  # a record the claim cannot handle: the batch rolls back
+            raise KeyError(self.poison)
         return [f"{record['id']}@{now}" for record, now in claims]
 
 
@@ -97,9 +100,24 @@ def test_a_store_error_reaches_every_record_of_its_batch():
     answers = run(scenario)
     assert [str(a) for a in answers] == ["state store stayed locked"] * 2
     assert all(isinstance(a, StateStoreError) for a in answers)
+    assert len(store.calls) == 1  # not tried again: the run stops on a store error
 
 
-def test_a_record_given_up_on_leaves_the_others_answered():
+def test_a_record_the_claim_cannot_handle_fails_alone():
+    """Another error (a bug, not the store) rolls its batch back: each record is then
+    claimed on its own, and only that one fails."""
+    store = FakeStoreThread(poison="b")
+
+    async def scenario():
+        return await asyncio.gather(*claims_of(ClaimBatcher(store), "abc"), return_exceptions=True)
+
+    a, b, c = run(scenario)
+    assert (a, c) == ("a@ta", "c@tc")
+    assert isinstance(b, KeyError)
+    assert [ids for ids, _ in store.calls] == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+
+
+def test_a_record_given_up_on_is_not_claimed_and_the_others_are_answered():
     store = FakeStoreThread()
 
     async def scenario():
@@ -112,4 +130,23 @@ def test_a_record_given_up_on_leaves_the_others_answered():
         return await kept
 
     assert run(scenario) == "b@tb"
-    assert store.calls == [(["a", "b"], "r1")]
+    assert store.calls == [(["b"], "r1")]
+
+
+def test_a_record_given_up_on_leaves_no_timer_behind_on_its_loop():
+    """An event loop per record (as the pipeline's tests run it): a record given up on
+    within the linger left the batch's timer on its closed loop, and the next record, on
+    a new loop, waited for a timer that would never fire."""
+    store = FakeStoreThread()
+    batcher = ClaimBatcher(store, linger=0.05)
+
+    async def given_up():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(batcher.claim({"id": "a"}, "r1", "ta"), 0.001)
+
+    async def next_record():
+        return await asyncio.wait_for(batcher.claim({"id": "b"}, "r1", "tb"), 60)
+
+    run(given_up)
+    assert run(next_record) == "b@tb"
+    assert store.calls == [(["b"], "r1")]

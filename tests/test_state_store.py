@@ -82,13 +82,17 @@ def test_a_batch_of_claims_decides_what_the_same_claims_one_by_one_decide(store)
         store.commit([(f"{prefix}-2", 1)], "r0", NOW)
     one_by_one = [store.claim(r, "r1", now) for r, now in steps("one")]
     batch = store.claim_many(steps("batch"), "r1")
-    assert seen(batch) == seen(one_by_one) == [
-        (ClaimStatus.NEW, 1),
-        (ClaimStatus.UNCHANGED, 1),
-        (ClaimStatus.TAKEN, None),
-        (ClaimStatus.CHANGED, 2),
-        (ClaimStatus.NEW, 1),
-    ]
+    assert (
+        seen(batch)
+        == seen(one_by_one)
+        == [
+            (ClaimStatus.NEW, 1),
+            (ClaimStatus.UNCHANGED, 1),
+            (ClaimStatus.TAKEN, None),
+            (ClaimStatus.CHANGED, 2),
+            (ClaimStatus.NEW, 1),
+        ]
+    )
 
 
 def test_a_batch_of_claims_that_fails_leaves_none_of_them(store):
@@ -217,6 +221,63 @@ def test_concurrent_writers_never_share_a_version(state_uri):  # noqa: F811
     assert errors == []
     exported = results["a"] + results["b"]
     assert sorted(exported) == list(range(150))  # each article exported by exactly one run
+
+
+def test_batches_whose_ids_share_a_lock_key_never_deadlock(postgres):  # noqa: F811
+    """PostgreSQL locks a 32-bit key per article id: two ids may share one. Batches take
+    their locks in key order, so one waiting for a key another holds can never hold a key
+    that the other waits for (by id order, x < z < y with x and y sharing a key, they did)."""
+    from rfi_crawler.state.postgres import LOCK_SPACE, _lock_key
+
+    owner: dict[int, str] = {}
+    n = 0
+    while _lock_key(f"WBMZ{n}") not in owner:
+        owner[_lock_key(f"WBMZ{n}")] = f"WBMZ{n}"
+        n += 1
+    x, y = sorted([owner[_lock_key(f"WBMZ{n}")], f"WBMZ{n}"])
+    key = _lock_key(x)
+    z = next(c for c in (x + "0", x + "1", x + "~") if x < c < y and _lock_key(c) != key)
+    uri = postgres.new_database()
+    holder, first, second = (open_store(uri, 30) for _ in range(3))
+    results: dict[str, object] = {}
+
+    def claim(name, store, ids):
+        try:
+            claims = store.claim_many([(record(i), NOW) for i in ids], name)
+            results[name] = [c.status for c in claims]
+        except Exception as exc:
+            results[name] = exc
+
+    def waiting(count: int) -> None:
+        for _ in range(3000):  # progress, not time: until both batches wait for a lock
+            found = holder.db.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()[0]
+            if found >= count:
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError(f"fewer than {count} batches waiting")
+
+    holder.db.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, key))
+    threads = [
+        threading.Thread(target=claim, args=("r1", first, [x, z])),
+        threading.Thread(target=claim, args=("r2", second, [y, z])),
+    ]
+    try:
+        threads[0].start()
+        waiting(1)
+        threads[1].start()
+        waiting(2)
+    finally:
+        holder.db.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, key))
+        for thread in threads:
+            thread.join()
+        for store in (holder, first, second):
+            store.close()
+    statuses = sorted(map(str, results.values()))
+    assert statuses == sorted(
+        map(str, [[ClaimStatus.NEW, ClaimStatus.NEW], [ClaimStatus.NEW, ClaimStatus.TAKEN]])
+    ), results
 
 
 @contextmanager

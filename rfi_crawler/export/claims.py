@@ -13,9 +13,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from rfi_crawler.store_errors import STORE_ERRORS
+
 if TYPE_CHECKING:
     from rfi_crawler.state import Claim
     from rfi_crawler.store_thread import StoreThread
+
+_Waiting = tuple[dict[str, Any], str, "asyncio.Future[Claim]"]
 
 # A record waits at most this long for others to join its batch: far below the run
 # file's sync cadence (RFI_FSYNC_SECONDS), and a crawl's responses wait with their items.
@@ -33,8 +37,9 @@ class ClaimBatcher:
     ) -> None:
         self.store, self.linger, self.max_batch = store, linger, max_batch
         self._run_id = ""  # the run of the records waiting
-        self._waiting: list[tuple[dict[str, Any], str, asyncio.Future[Claim]]] = []
+        self._waiting: list[_Waiting] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()  # the loop keeps weak references only
 
     async def claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
@@ -47,24 +52,25 @@ class ClaimBatcher:
         self._waiting.append((record, now, answer))
         if len(self._waiting) >= self.max_batch:
             self._send()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.linger, self._send)
+        elif self._timer is None or self._timer_loop is not loop:
+            # (A loop of its own per record, as in tests: a timer on a closed loop never fires.)
+            self._timer, self._timer_loop = loop.call_later(self.linger, self._send), loop
         return await answer
 
     def _send(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._waiting:
+        # A record whose export was given up on (its process_item cancelled) is not claimed.
+        batch = [waiting for waiting in self._waiting if not waiting[2].done()]
+        self._waiting = []
+        if not batch:
             return
-        batch, self._waiting = self._waiting, []
         task = asyncio.ensure_future(self._claim_batch(batch, self._run_id))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _claim_batch(
-        self, batch: list[tuple[dict[str, Any], str, asyncio.Future]], run_id: str
-    ) -> None:
+    async def _claim_batch(self, batch: list[_Waiting], run_id: str) -> None:
         try:
             claims = await self.store.call(
                 "claim_many", [(record, now) for record, now, _ in batch], run_id
@@ -76,7 +82,13 @@ class ClaimBatcher:
             for *_, answer in batch:
                 answer.cancel()
             raise
-        except Exception as exc:  # the store's error: each record's to handle
-            for *_, answer in batch:
-                if not answer.done():
-                    answer.set_exception(exc)
+        except Exception as exc:
+            if isinstance(exc, STORE_ERRORS) or len(batch) == 1:
+                for *_, answer in batch:  # the store's error stops the run: each record's
+                    if not answer.done():
+                        answer.set_exception(exc)
+                return
+            # One record the claim cannot handle (a bug, not the store) rolled the batch
+            # back: each is claimed alone, so only that one fails.
+            for waiting in batch:
+                await self._claim_batch([waiting], run_id)

@@ -95,14 +95,13 @@ class PostgresStateStore:
 
     @contextmanager
     def _transaction(self, *article_ids: str) -> Iterator[psycopg.Connection]:
-        """One transaction holding the advisory locks of these articles (sorted: no
-        deadlock between two commits); psycopg's errors become StateStoreError."""
+        """One transaction holding the advisory locks of these articles, taken in the order
+        of their keys (two ids may share a key: ordered by id, two batches could each hold
+        a key the other waits for); psycopg's errors become StateStoreError."""
         try:
             with self.db.transaction():
-                for article_id in sorted(set(article_ids)):
-                    self.db.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, _lock_key(article_id))
-                    )
+                for key in sorted({_lock_key(article_id) for article_id in article_ids}):
+                    self.db.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, key))
                 yield self.db
         except errors.LockNotAvailable as exc:
             raise StateStoreError(
