@@ -117,6 +117,22 @@ def test_a_record_the_claim_cannot_handle_fails_alone():
     assert [ids for ids, _ in store.calls] == [["a", "b", "c"], ["a"], ["b"], ["c"]]
 
 
+def test_a_store_answering_too_many_claims_claims_no_record_twice():
+    store = FakeStoreThread()
+    call = store.call
+
+    async def one_too_many(method, claims, run_id):
+        return [*await call(method, claims, run_id), "extra"]
+
+    store.call = one_too_many
+
+    async def scenario():
+        return await asyncio.gather(*claims_of(ClaimBatcher(store), "ab"), return_exceptions=True)
+
+    assert run(scenario) == ["a@ta", "b@tb"]
+    assert [ids for ids, _ in store.calls] == [["a", "b"]]
+
+
 def test_a_record_given_up_on_is_not_claimed_and_the_others_are_answered():
     store = FakeStoreThread()
 

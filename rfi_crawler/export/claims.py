@@ -91,4 +91,5 @@ class ClaimBatcher:
             # One record the claim cannot handle (a bug, not the store) rolled the batch
             # back: each is claimed alone, so only that one fails.
             for waiting in batch:
-                await self._claim_batch([waiting], run_id)
+                if not waiting[2].done():  # (a store that answered too many claims)
+                    await self._claim_batch([waiting], run_id)
