@@ -14,8 +14,8 @@ every element an extractor touches is then a plain lxml element, where ``lxml.ht
 looks its class up in Python for each (~0.25 ms an article page; no extractor uses the
 ``lxml.html`` methods). One parser per thread and options serves page after page, as lxml
 intends, where parsel makes one per page: libxml2 then keeps its parsing context and name
-dictionary warm (~0.1 ms less to parse and free a replica article page; lxml clears the
-parser's error log, which parsel reads, at each parse).
+dictionary warm (0.04–0.09 ms less to parse and free a replica article page,
+docs/performance.md; lxml clears the parser's error log, which parsel reads, at each parse).
 """
 
 from __future__ import annotations
