@@ -190,8 +190,11 @@ def canonical_path(path: str) -> str:
 def canonical_url(url: str, base_url: str | None = None) -> str | None:
     """``https://www.rfi.fr`` + the percent-encoded path, no query or fragment; None off-site."""
     path = site_path(url, base_url)
-    if path is None:
-        return None
+    return None if path is None else url_of_path(path)
+
+
+def url_of_path(path: str) -> str:
+    """The canonical URL of an unquoted site path."""
     return SITE_ORIGIN + quote_path(canonical_path(path))
 
 
@@ -213,7 +216,7 @@ def link_path(href: str, page_url: str, base_url: str | None = None) -> str | No
 def resolve_link(href: str, page_url: str, base_url: str | None = None) -> str | None:
     """Canonical URL of a link found on ``page_url``, or None when it leaves the site."""
     path = link_path(href, page_url, base_url)
-    return None if path is None else SITE_ORIGIN + quote_path(canonical_path(path))
+    return None if path is None else url_of_path(path)
 
 
 def canonical_content_url(

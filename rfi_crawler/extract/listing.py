@@ -101,13 +101,11 @@ def pager_links(
     # Each href once (a listing repeats most of its links), first met first.
     for href in dict.fromkeys(ALL_HREFS(selector.root)):
         # A page of a pager ends with its number: the other links (nearly all) stop here,
-        # before their path is quoted into a URL and read back.
+        # before their path is quoted into a URL and read back (``resolve_link`` in two).
         path = urls.link_path(href, page_url, base_url)
         if path is None or not path.rstrip("/")[-1:].isdigit():
             continue
-        url = urls.resolve_link(href, page_url, base_url)
-        if url is None:
-            continue
+        url = urls.url_of_path(path)
         number = urls.listing_page_number(urls.path_of(url), listing_path)
         if number and number > 1:
             pages.setdefault(number, url)
