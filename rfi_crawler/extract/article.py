@@ -159,11 +159,11 @@ def extract_article(
     layer = datalayer(layer_text)
     articles = marks.content_articles or marks.class_articles
     article = articles[0] if articles else None
-    parts = ArticleParts(article)
 
     url = _canonical(root, metas, ld, page_url, base_url)
     if url is None or not (article is not None or ld or first(metas.get("og:type")) == "article"):
         return None
+    parts = ArticleParts(article)
     path = urls.path_of(url)
     edition = urls.edition_of(path)
     programme = urls.programme_in_path(path)
