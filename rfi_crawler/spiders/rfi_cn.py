@@ -49,6 +49,7 @@ SITEMAP_INDEX_PATH = "/sitemaps/cn/index.xml"  # [guess, from /fr/ and /es/] mon
 # Built in this order, so at spider_closed the ledger and the coverage have written their
 # stats before the run writes its manifest from them.
 RUN_EXTENSIONS = {
+    "rfi_crawler.gc_tuning.GcTuning": 0,  # the collector, set for a crawl
     "rfi_crawler.outcomes.OutcomeLedgerExtension": 100,
     "rfi_crawler.drift.DriftExtension": 110,
     "rfi_crawler.reachability.ReachabilityExtension": 120,
