@@ -171,3 +171,18 @@ def test_a_misplaced_placeholder_is_no_cut():
     ]
     for markup in refused:
         assert not cut_held(tree(markup), cuts), markup
+
+
+def test_a_raw_text_end_is_what_the_end_pattern_searches():
+    """``_raw_text_end`` jumps from "<" to "<" before it hands over to ``re``: the same
+    match, with none, a few or many "<" before the end, or none at all."""
+    chosen = random.Random(5)
+    pieces = [b"<", b"a<b", b"</", b"</s", b"</style", b"</STYLE>", b"</script ", b"<!--"]
+    pieces += [b"</scripts", b"x" * 50, b"\n", b">"]
+    for _ in range(3000):
+        body = b"".join(chosen.choices(pieces, k=chosen.randint(0, 120)))
+        start = chosen.randint(0, len(body))
+        for end in raw_text._END.values():
+            expected = end.search(body, start)
+            found = raw_text._raw_text_end(body, start, end)
+            assert (found and found.span()) == (expected and expected.span())

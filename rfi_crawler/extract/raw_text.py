@@ -46,6 +46,7 @@ _END = {
     b"script": re.compile(rb"</(?i:script)[\t\n\f\r />]|<!--"),
 }
 _CONTAINERS = ("head", "body")
+_MEMCHR_TRIES = 32
 
 
 def cut_raw_text(body: bytes) -> tuple[bytes, list[str]]:
@@ -56,7 +57,7 @@ def cut_raw_text(body: bytes) -> tuple[bytes, list[str]]:
     copied = searched = 0
     while opener := _OPENER.search(body, searched):
         name = opener.group(1)
-        end = _END[name].search(body, opener.end())
+        end = _raw_text_end(body, opener.end(), _END[name])
         if end is None or end.group() == b"<!--":
             break  # where this raw text ends is not known from here on
         if end.start() - opener.end() >= MIN_CUT:
@@ -68,6 +69,23 @@ def cut_raw_text(body: bytes) -> tuple[bytes, list[str]]:
         return body, cuts
     pieces.append(body[copied:])
     return b"".join(pieces), cuts
+
+
+def _raw_text_end(body: bytes, start: int, end: re.Pattern[bytes]) -> re.Match[bytes] | None:
+    """``end.search(body, start)``, faster where "<" is rare. ``re`` reads a long CSS or
+    JavaScript text at ~3 GB/s; ``bytes.find`` jumps to the next "<" at memory speed, and
+    the real page's scripts hold one "<" in 7 KB (its CSS one in 800 bytes). After
+    ``_MEMCHR_TRIES`` "<" that are no end, ``re`` reads the rest: the worst case stays
+    linear. 110 → 72 µs for the real article page's five contents."""
+    at = start
+    for _ in range(_MEMCHR_TRIES):
+        at = body.find(b"<", at)
+        if at < 0:
+            return None
+        if found := end.match(body, at):
+            return found
+        at += 1
+    return end.search(body, at)
 
 
 def cut_held(root: Any, cuts: list[str]) -> bool:
