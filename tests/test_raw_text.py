@@ -125,12 +125,19 @@ PIECES = [
 ]
 
 
+# What parsel strips from a page's edges when it parses decoded text (invalid UTF-8),
+# and not from bytes: Unicode whitespace and the separators U+001C–U+001F.
+EDGES = ["", " ", "\xa0", "\u3000", "\x1c", "\u2028"]
+
+
 def random_page(chosen: random.Random) -> bytes:
     body = "".join(chosen.choice(PIECES) for _ in range(chosen.randint(1, 12)))
     page = f"<html><head>{chosen.choice(['', f'<style>{LONG}</style>'])}</head><body>{body}"
-    page = page.encode()
-    if chosen.random() < 0.1:
-        page = page.replace(b"x", b"\xff", 1)  # invalid UTF-8
+    if chosen.random() < 0.3:
+        page = page.removeprefix("<html><head>")
+    page = (chosen.choice(EDGES) + page + chosen.choice(EDGES)).encode()
+    if chosen.random() < 0.2:
+        page = page.replace(b"x", b"\xff", chosen.randint(1, 3))  # invalid UTF-8
     return page
 
 
@@ -146,6 +153,33 @@ def test_random_pages_give_the_whole_tree_whether_cut_or_not():
         if cut_raw_text(page)[1]:
             outcomes[held(page)] += 1
     assert outcomes[True] > 300 and outcomes[False] > 300, outcomes
+
+
+def test_a_content_with_invalid_utf8_is_not_cut():
+    """Invalid bytes make parsel parse the whole page again from decoded text, which loses
+    Unicode whitespace at the page's edges where bytes keep it: cut, the page would lose
+    its head (found by a helper session's fuzzing)."""
+    for page in (
+        b"\x1c<style>" + b"x" * MIN_CUT + b"\xff</style>",
+        b"\xc2\xa0<style>" + b"x" * MIN_CUT + b"\xff</style>",
+        b"<style>" + b"x" * MIN_CUT + b"\xff</style>\xc2\xa0",
+    ):
+        assert cut_raw_text(page)[1] == []
+        assert_cut_changes_nothing_else(page)
+    _url, article = real_pages()[0]
+    broken = "\u3000".encode() + article.replace(b"<script>", b"<script>\xff", 1)
+    assert cut_raw_text(broken)[1] == ["style", "style", "script", "script"]
+    assert_cut_changes_nothing_else(broken)
+    assert cut_raw_text("<style>好{}</style>".replace("{}", LONG).encode())[1] == ["style"]
+
+
+def test_only_the_first_openers_are_looked_at():
+    """A hostile page's many openers cost bounded work in Python; the rest is parsed."""
+    many = b"".join(b"<style>" + b"x" * MIN_CUT + b"</style>" for _ in range(100))
+    cut_body, cuts = cut_raw_text(many)
+    assert len(cuts) == raw_text.MAX_OPENERS
+    assert cut_body.endswith(b"<style>" + b"x" * MIN_CUT + b"</style>")
+    assert_cut_changes_nothing_else(b"<html><head>" + many)
 
 
 def test_a_misplaced_placeholder_is_no_cut():
