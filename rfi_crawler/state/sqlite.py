@@ -323,7 +323,9 @@ def _set_wal_mode(db: sqlite3.Connection, timeout: float) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+            # The primary code (the low byte): also SQLITE_BUSY_RECOVERY and its kind.
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
                 raise
         time.sleep(0.01)
 
