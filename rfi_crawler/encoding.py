@@ -23,19 +23,24 @@ CHUNK = 8 * 1024
 _ASCII_SAFE = frozenset({"utf-8", "gb18030"})
 
 
-def _decodes(body: bytes, encoding: str) -> bool:
-    """Whether ``body`` is valid ``encoding`` (what ``body.decode(encoding)`` would say)."""
-    if not body:
+def decodes(body: bytes, encoding: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``body[start:end]`` is valid ``encoding`` (what decoding it would say), read
+    in pieces, never copied whole: a copy above glibc's mmap threshold (128 KB at first)
+    can be fresh pages, each faulted in and zeroed by the kernel."""
+    end = len(body) if end is None else min(end, len(body))
+    if start >= end:
         return True  # as ``b"".decode(…)``, which looks no codec up
     try:
         skip_ascii = codecs.lookup(encoding).name in _ASCII_SAFE
         # An incremental decoder carries a character cut at a piece's end into the next.
         decoder = codecs.getincrementaldecoder(encoding)()
-        for start in range(0, len(body), CHUNK):
-            piece = body[start : start + CHUNK]
-            if skip_ascii and piece.isascii() and not decoder.getstate()[0]:
+        pending = False  # bytes of a character the last piece decoded left unfinished
+        for at in range(start, end, CHUNK):
+            piece = body[at : min(at + CHUNK, end)]
+            if skip_ascii and not pending and piece.isascii():
                 continue
             decoder.decode(piece)
+            pending = bool(decoder.getstate()[0])
         decoder.decode(b"", True)
     except (UnicodeDecodeError, LookupError):
         return False
@@ -46,10 +51,10 @@ def true_encoding(response: TextResponse) -> str | None:
     """The encoding to read the body with, when it is not the one Scrapy chose; else None."""
     declared = response.encoding.lower().replace("_", "-")
     if declared in ("utf-8", "utf8"):
-        if _decodes(response.body, "utf-8"):
+        if decodes(response.body, "utf-8"):
             return None
-        return FALLBACK if _decodes(response.body, FALLBACK) else None
-    return "utf-8" if _decodes(response.body, "utf-8") else None
+        return FALLBACK if decodes(response.body, FALLBACK) else None
+    return "utf-8" if decodes(response.body, "utf-8") else None
 
 
 def is_truncated(body: bytes) -> bool:

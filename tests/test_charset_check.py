@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rfi_crawler.encoding import CHUNK, _decodes
+from rfi_crawler.encoding import CHUNK, decodes
 
 PAGE = (
     Path(__file__).resolve().parents[2] / "shared" / "rfi_pages" / "article_20251130_zhengzhi.html"
@@ -57,6 +57,15 @@ BODIES = bodies()
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "no-such-charset"])
 def test_pieces_give_the_verdict_of_the_whole(encoding):
     verdicts = [whole(body, encoding) for body in BODIES]
-    assert [_decodes(body, encoding) for body in BODIES] == verdicts
+    assert [decodes(body, encoding) for body in BODIES] == verdicts
     if encoding != "no-such-charset":
         assert True in verdicts and False in verdicts  # both verdicts are exercised
+
+
+def test_a_part_of_a_body_gets_the_verdict_of_that_part_alone():
+    """``start`` and ``end`` as a slice reads them, pieces counted from ``start``."""
+    chosen = random.Random(11)
+    for body in BODIES[:40]:
+        for _ in range(8):
+            start, end = sorted(chosen.randrange(len(body) + 2) for _ in range(2))
+            assert decodes(body, "utf-8", start, end) == whole(body[start:end], "utf-8")
