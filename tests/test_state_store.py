@@ -417,22 +417,29 @@ def test_a_postgres_database_of_another_application_is_refused(postgres):  # noq
         open_store(uri)
 
 
-def test_many_openers_of_a_new_postgres_store_create_it_once(postgres):  # noqa: F811
-    uri = postgres.new_database()
+def opened_together(uri: str, openers: int = 4) -> list[BaseException]:
+    """What ``openers`` threads opening ``uri`` at the same moment failed with."""
+    start = threading.Barrier(openers)
     failures: list[BaseException] = []
 
     def opener() -> None:
+        start.wait()
         try:
             open_store(uri).close()
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=opener) for _ in range(4)]
+    threads = [threading.Thread(target=opener) for _ in range(openers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert failures == []
+    return failures
+
+
+def test_many_openers_of_a_new_postgres_store_create_it_once(postgres):  # noqa: F811
+    uri = postgres.new_database()
+    assert opened_together(uri) == []
     with psycopg.connect(uri) as db:
         assert db.execute("SELECT version FROM rfi_state_version").fetchall() == [(STORE_VERSION,)]
 
@@ -440,23 +447,8 @@ def test_many_openers_of_a_new_postgres_store_create_it_once(postgres):  # noqa:
 def test_many_openers_of_a_new_sqlite_store_wait_for_each_other(tmp_path):
     """SQLite answers "database is locked" at once, without its busy timeout, to a
     connection turning a store to WAL while another does: 9 of 400 openers failed."""
-    failures: list[BaseException] = []
     for trial in range(100):
-        start = threading.Barrier(4)
-
-        def opener(path=tmp_path / f"{trial}.sqlite3", start=start) -> None:
-            start.wait()
-            try:
-                open_store(str(path)).close()
-            except BaseException as exc:
-                failures.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert failures == []
+        assert opened_together(str(tmp_path / f"{trial}.sqlite3")) == []
 
 
 # ---- URIs ------------------------------------------------------------------------------
