@@ -348,3 +348,30 @@ def test_every_setting_reaches_its_component_when_changed(name, tmp_path):
     needs = {"RFI_WARC_MAX_MB": {"RFI_WARC_DIR": str(tmp_path / "warc")}}.get(name, {})
     components = _components(tmp_path, {**needs, name: _resolved(given, tmp_path)})
     assert probe(components) == _resolved(changed, tmp_path)
+
+
+def extensions_of_a_crawl(user_extensions: dict) -> set[type]:
+    """The extensions a ``scrapy crawl -s EXTENSIONS=…`` would build: the spider adds the
+    run's own to the user's (tests.crawling's crawlers come with them already)."""
+    from scrapy.crawler import Crawler
+    from scrapy.utils.conf import build_component_list
+    from scrapy.utils.misc import load_object
+
+    settings = Settings({k: v for k, v in project().items() if k != "EXTENSIONS"})
+    settings.set("EXTENSIONS", user_extensions, priority="cmdline")
+    crawler = Crawler(RfiCnSpider, settings)
+    RfiCnSpider.from_crawler(crawler)
+    return {
+        load_object(c) for c in build_component_list(crawler.settings.getwithbase("EXTENSIONS"))
+    }
+
+
+def test_the_runs_extensions_join_the_users_and_one_set_to_none_stays_off():
+    from rfi_crawler.gc_tuning import GcTuning
+    from tests.stats_dump import StatsDump
+
+    built = extensions_of_a_crawl({"tests.stats_dump.StatsDump": 0})
+    assert {StatsDump, CrawlRun, DriftExtension, GcTuning} <= built
+    off = extensions_of_a_crawl({"rfi_crawler.gc_tuning.GcTuning": None})
+    assert GcTuning not in off
+    assert {CrawlRun, DriftExtension, RefreshExtension} <= off

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.misc import load_object
 
 from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
@@ -119,7 +120,11 @@ class RfiCnSpider(Spider):
         # the crawler after update_settings, and an -s EXTENSIONS would drop the run's own.
         if not crawler.settings.frozen:  # frozen: built by a test with its own EXTENSIONS
             for path, order in RUN_EXTENSIONS.items():
-                crawler.settings.setdefault_in_component_priority_dict("EXTENSIONS", path, order)
+                # The class, not its path: Scrapy matches the keys already there by the
+                # object they load, so a user's ``"…": None`` is kept (a path never matched).
+                crawler.settings.setdefault_in_component_priority_dict(
+                    "EXTENSIONS", load_object(path), order
+                )
         spider.config = crawl_config(crawler)
         spider.arguments = SpiderArguments.from_kwargs(
             kwargs, spider.config.base_url, backfill=cls.backfill
