@@ -27,6 +27,10 @@ class DateWindow:
     since: date | None = None
     until: date | None = None
 
+    @property
+    def unbounded(self) -> bool:
+        return self.since is None and self.until is None
+
     def may_contain(self, url_date: date | None) -> bool:
         """Whether a page dated ``url_date`` by its URL is worth downloading."""
         if url_date is None:
@@ -37,7 +41,7 @@ class DateWindow:
 
     def contains(self, published_at: str | None) -> bool:
         """Whether a record published at this UTC ISO time is inside the window (inclusive)."""
-        if self.since is None and self.until is None:
+        if self.unbounded:
             return True
         if not published_at:
             return False
