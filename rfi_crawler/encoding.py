@@ -26,8 +26,8 @@ _ASCII_SAFE = frozenset({"utf-8", "gb18030"})
 def decodes(body: bytes, encoding: str, start: int = 0, end: int | None = None) -> bool:
     """Whether ``body[start:end]`` is valid ``encoding`` (what decoding it would say; the
     offsets count from the body's start, never from its end), read in pieces, never copied
-    whole: a copy above glibc's mmap threshold (128 KB at first)
-    can be fresh pages, each faulted in and zeroed by the kernel."""
+    whole: a copy above glibc's mmap threshold (128 KB at first) can be fresh pages, each
+    faulted in and zeroed by the kernel."""
     end = len(body) if end is None else min(end, len(body))
     if start >= end:
         return True  # as ``b"".decode(…)``, which looks no codec up
