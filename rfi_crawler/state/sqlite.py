@@ -159,12 +159,14 @@ class SqliteStateStore:
 
     def claim_many(self, claims: Sequence[tuple[dict[str, Any], str]], run_id: str) -> list[Claim]:
         with self._transaction(durable=False):  # made durable by ``flush``
-            return [self._claim(record, run_id, now) for record, now in claims]
+            return [
+                claim_in_transaction(self._execute_shared, record, run_id, now)
+                for record, now in claims
+            ]
 
-    def _claim(self, record: dict[str, Any], run_id: str, now: str) -> Claim:
-        return claim_in_transaction(
-            lambda sql, values: self.db.execute(sql.replace("%s", "?"), values), record, run_id, now
-        )
+    def _execute_shared(self, sql: str, values: Sequence[Any]) -> sqlite3.Cursor:
+        """A statement shared with the PostgreSQL store (written with ``%s`` placeholders)."""
+        return self.db.execute(sql.replace("%s", "?"), values)
 
     def commit(self, keys: list[tuple[str, int]], run_id: str, now: str) -> int:
         committed = 0
@@ -178,7 +180,7 @@ class SqliteStateStore:
                 if claim is None:
                     continue  # already committed (a recovered batch)
                 for statement, values in commit_writes(article_id, version, claim, run_id, now):
-                    self.db.execute(statement.replace("%s", "?"), values)
+                    self._execute_shared(statement, values)
                 self.db.execute(
                     "DELETE FROM claims WHERE id = ? AND version = ?", (article_id, version)
                 )
@@ -190,9 +192,7 @@ class SqliteStateStore:
             return self.db.execute("DELETE FROM claims WHERE run_id = ?", (run_id,)).rowcount
 
     def recheck_candidates(self, published_since: str) -> list[CheckState]:
-        rows = self.db.execute(
-            RECHECK_READ.replace("%s", "?"), (published_since, *REMOVAL_EVIDENCE)
-        ).fetchall()
+        rows = self._execute_shared(RECHECK_READ, (published_since, *REMOVAL_EVIDENCE)).fetchall()
         return [CheckState(*row) for row in rows]
 
     def check_failed(
@@ -207,8 +207,8 @@ class SqliteStateStore:
                 return None
             state = CheckState(*row)
             verdict = removal_verdict(state, run_id)
-            self.db.execute(
-                CHECK_FAILED.replace("%s", "?"),
+            self._execute_shared(
+                CHECK_FAILED,
                 (now, evidence, run_id, now if verdict is Removal.REMOVED else None, state.id),
             )
         return verdict, state
