@@ -2,12 +2,14 @@
 
     python -m benchmarks.article_work [--pages 60] [--rounds 6] [--repeat 3] [--baseline DIR]
 
-The phases of ``RfiCnSpider.parse_article`` and its downloader middleware that are the
-project's own: the charset guard, parsing (``page_selector``), extraction (the page's
-landmarks and ``extract_article``), ``template_generation``, ``tag_hubs`` and freeing the
-tree. Pages are the replica's article pages (~500 KB, from the real template), each parsed
-once per round and dropped, as in a crawl (a page's tree is not in the caches when the
-next page is read). CPU time (``time.process_time``) per article, the median over rounds
+The phases of ``RfiCnSpider.parse_article`` (and, before ``read_page``, its downloader
+middleware) that are the project's own: the charset check (a phase of its own where a
+checkout decodes the body to check it, within parsing where the parse checks it),
+parsing (``read_page``, or ``page_selector`` before it), extraction (the page's landmarks
+and ``extract_article``), ``template_generation``, ``tag_hubs`` and freeing the tree.
+Pages are the replica's article pages (~500 KB, from the real template), each parsed once
+per round and dropped, as in a crawl (a page's tree is not in the caches when the next
+page is read). CPU time (``time.process_time``) per article, the median over rounds
 after a first round that is not counted.
 
 Beside a crawl's CPU per page (``benchmarks.crawl``), which moves by ±15 % between runs on
@@ -56,12 +58,15 @@ def measure(directory: Path, rounds: int) -> dict[str, Any]:
     import rfi_crawler
     from rfi_crawler.encoding import true_encoding
     from rfi_crawler.extract import page as page_module
+    from rfi_crawler.extract import parse as parse_module
     from rfi_crawler.extract.article import extract_article, tag_hubs
     from rfi_crawler.extract.page import template_generation
     from rfi_crawler.extract.parse import page_selector
 
     # Before the landmarks (282465a), each function walked the page on its own.
     landmarks = getattr(page_module, "Landmarks", None)
+    # Before read_page, the charset guard decoded each body, then the page was parsed.
+    read_page = getattr(parse_module, "read_page", None)
     paths = json.loads((directory / "paths.json").read_text(encoding="utf-8"))
     bodies = [(directory / f"{number}.html").read_bytes() for number in range(len(paths))]
     clock = time.process_time
@@ -80,9 +85,10 @@ def measure(directory: Path, rounds: int) -> dict[str, Any]:
         ]
         for response in responses:
             start = clock()
-            true_encoding(response)
+            if read_page is None:
+                true_encoding(response)
             parsing = clock()
-            selector = page_selector(response)
+            selector = page_selector(response) if read_page is None else read_page(response)[0]
             extracting = clock()
             marks = (landmarks(selector.root),) if landmarks else ()
             extract_article(selector, response.url, BASE, {"via": "url"}, None, *marks)

@@ -48,10 +48,14 @@ def decodes(body: bytes, encoding: str, start: int = 0, end: int | None = None) 
     return True
 
 
+def declares_utf8(response: TextResponse) -> bool:
+    """Whether Scrapy reads the response as UTF-8 (the label RFI's pages carry)."""
+    return response.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
 def true_encoding(response: TextResponse) -> str | None:
     """The encoding to read the body with, when it is not the one Scrapy chose; else None."""
-    declared = response.encoding.lower().replace("_", "-")
-    if declared in ("utf-8", "utf8"):
+    if declares_utf8(response):
         if decodes(response.body, "utf-8"):
             return None
         return FALLBACK if decodes(response.body, FALLBACK) else None

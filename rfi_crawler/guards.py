@@ -3,14 +3,14 @@
 ``OriginGuardMiddleware`` refuses redirects away from the crawl's origin (scheme, host and
 port: ``127.0.0.1:8000`` → ``127.0.0.1:8001`` is offsite; so is ``file://``), robots.txt's
 included, before Scrapy's RedirectMiddleware follows them. ``ResponseGuardMiddleware``
-checks an article page's body: not HTML, binary, cut short, or in another charset than it
-declares (the last is repaired, not refused). A refusal is a ``Rejected`` failure: the
-request's errback settles the URL's outcome with its reason.
+refuses an article page whose body is not HTML, binary or cut short. (A page in another
+charset than it declares is not refused but read as what it is, where it is parsed:
+extract/parse.py.) A refusal is a ``Rejected`` failure: the request's errback settles the
+URL's outcome with its reason.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -18,14 +18,12 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
 from rfi_crawler.config import RfiConfig, crawl_config
-from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
+from rfi_crawler.encoding import is_binary, is_truncated
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response, TextResponse
-
-logger = logging.getLogger(__name__)
+    from scrapy.http import Response
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -76,13 +74,6 @@ class OriginGuardMiddleware:
 
 
 class ResponseGuardMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.stats = crawler.stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ResponseGuardMiddleware:
-        return cls(crawler)
-
     def process_response(self, request: Request, response: Response) -> Response:
         if not is_article(request) or not 200 <= response.status < 300:
             return response
@@ -93,12 +84,4 @@ class ResponseGuardMiddleware:
             raise Rejected("binary", "binary body served as HTML")
         if is_truncated(response.body):
             raise Rejected("truncated", "page cut short (no </html>)")
-        return self._repair_charset(response)
-
-    def _repair_charset(self, response: TextResponse) -> TextResponse:
-        encoding = true_encoding(response)
-        if not encoding:
-            return response
-        self.stats.inc_value(f"rfi/encoding/relabelled_{encoding}")
-        logger.info("%s declared %s but is %s", response.url, response.encoding, encoding)
-        return response.replace(encoding=encoding)
+        return response

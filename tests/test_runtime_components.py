@@ -232,23 +232,14 @@ def test_origins_make_default_ports_explicit():
     ],
 )
 def test_bodies_no_article_can_come_from_are_refused_with_their_reason(response, reason):
-    guard = ResponseGuardMiddleware.from_crawler(built_crawler())
+    guard = ResponseGuardMiddleware()
     with pytest.raises(Rejected) as caught:
         guard.process_response(article_request(), response)
     assert failure_reason(Failure(caught.value)) == reason
 
 
-def test_a_lying_charset_is_repaired_and_counted():
-    crawler = built_crawler()
-    guard = ResponseGuardMiddleware.from_crawler(crawler)
-    response = HtmlResponse(ARTICLE, body=PAGE, headers={"Content-Type": "text/html; charset=gbk"})
-    repaired = guard.process_response(article_request(), response)
-    assert "中文" in repaired.text
-    assert crawler.stats.get_value("rfi/encoding/relabelled_utf-8") == 1
-
-
 def test_listings_and_errors_pass_the_body_guard_untouched():
-    guard = ResponseGuardMiddleware.from_crawler(built_crawler())
+    guard = ResponseGuardMiddleware()
     listing = TextResponse(ARTICLE, body=b"{}")
     assert guard.process_response(Request(ARTICLE), listing) is listing
     missing = Response(ARTICLE, status=404)

@@ -1,11 +1,11 @@
 """Offline re-extraction: today's extractor run on article responses kept in WARC files.
 
 No network: each archived ``200`` response of a content URL goes through the crawl's
-own steps (the response class Scrapy would build, the binary/truncated/charset guards,
-``extract_article``, schema validation) and becomes a record with ``crawl.via = "warc"``,
-``crawl.fetched_at`` = the response's ``WARC-Date`` (when it was received), ``crawl.warc``
-= the record it came from, ``crawl.referer`` from the request's ``Referer`` header and
-``crawl.depth`` 0 (related hops are not archived).
+own steps (the response class Scrapy would build, the binary/truncated guards, the page
+read in the charset its bytes are in, ``extract_article``, schema validation) and becomes
+a record with ``crawl.via = "warc"``, ``crawl.fetched_at`` = the response's ``WARC-Date``
+(when it was received), ``crawl.warc`` = the record it came from, ``crawl.referer`` from
+the request's ``Referer`` header and ``crawl.depth`` 0 (related hops are not archived).
 
 Within one re-extraction a record identical to an earlier one of the same article is
 left out (an article fetched by several runs yields one record while it is unchanged).
@@ -38,9 +38,9 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from rfi_crawler import urls
 from rfi_crawler.dataset.reader import InputError
-from rfi_crawler.encoding import is_binary, is_truncated, true_encoding
+from rfi_crawler.encoding import is_binary, is_truncated
 from rfi_crawler.extract.article import extract_article
-from rfi_crawler.extract.parse import page_selector
+from rfi_crawler.extract.parse import read_page
 from rfi_crawler.schema import validation_errors
 
 if TYPE_CHECKING:
@@ -206,9 +206,6 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         return "failed/binary", None
     if is_truncated(response.body):
         return "failed/truncated", None
-    encoding = true_encoding(response)
-    if encoding:
-        response = response.replace(encoding=encoding)
     parts = urlsplit(archived.url)
     origin = f"{parts.scheme}://{parts.netloc}"  # the crawl's RFI_BASE_URL
     referer = archived.referer and urls.canonical_url(archived.referer, origin)
@@ -219,8 +216,9 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         "depth": 0,
         "warc": {"file": archived.file, "record_id": archived.record_id},
     }
-    # The crawl's own parse entry (no decoded copy of the page, no Response↔Selector cycle).
-    selector = page_selector(response)
+    # The crawl's own parse entry: read in the charset its bytes are in, no decoded copy of
+    # the page, no Response↔Selector cycle.
+    selector, _ = read_page(response)
     item = extract_article(selector, response.url, origin, crawl)
     if item is None:
         return "failed/no_article", None

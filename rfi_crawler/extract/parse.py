@@ -20,6 +20,12 @@ docs/performance.md; lxml clears the parser's error log, which parsel reads, at 
 A UTF-8 page is parsed without the contents of its long attribute-less ``<style>`` and
 ``<script>`` elements, three quarters of its bytes, wherever the tree is then the whole
 page's but for their text (raw_text.py); elsewhere it is parsed whole.
+
+An article page is read in the charset its bytes are in, whatever it declares
+(``read_page``, encoding.py). Whether a page declared UTF-8 is UTF-8 is told by its own
+parse: libxml2 checks every byte it reads, but for the tail of a DOCTYPE, and reports the
+first invalid one (parsel relies on that report too). Decoding the whole body to check it
+again cost ~6 % of a crawl's CPU: the decoder read 540 KB, and the caches lost the page.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from parsel import Selector
 from parsel.selector import create_root_node
 from w3lib.encoding import read_bom
 
+from rfi_crawler.encoding import declares_utf8, decodes, true_encoding
 from rfi_crawler.extract.raw_text import cut_held, cut_raw_text
 
 if TYPE_CHECKING:
@@ -81,6 +88,76 @@ def html_parser(**options: Any) -> etree.HTMLParser:
 def page_selector(response: TextResponse) -> Selector:
     """``parse_page`` of a response, decoded as ``response.text`` would be; no cycle."""
     return parse_page(response.body, text_codec(response), response.url)
+
+
+def read_page(response: TextResponse) -> tuple[Selector, str | None]:
+    """``page_selector`` of a response read in the encoding its bytes are in, and that
+    encoding where it is not the declared one (else None): ``true_encoding`` decides.
+
+    A page declared UTF-8 whose parse proves it so is parsed once. Any other (a parse
+    that reports a problem, a NUL byte, which the parse drops and which can part a
+    character, or another declared charset) has its whole body decoded to decide, and
+    is parsed as that decides."""
+    body = response.body
+    if declares_utf8(response) and b"\x00" not in body:
+        root = _proven_utf8_root(body, response.url)
+        if root is not None:
+            return Selector(root=root, type="html"), None
+    encoding = true_encoding(response)
+    return parse_page(body, encoding or text_codec(response), response.url), encoding
+
+
+# lxml's error types for bytes that are not the parser's encoding (parsel reads these too).
+_ENCODING_ERRORS = frozenset(
+    {etree.ErrorTypes.ERR_INVALID_CHAR, etree.ErrorTypes.ERR_INVALID_ENCODING}
+)
+# libxml2 reports the first 100 errors of a parse (XML_MAX_ERRORS) and drops the rest.
+_REPORTED_ERRORS = 100
+
+
+def _proven_utf8_root(body: bytes, base_url: str) -> etree._Element | None:
+    """``parse_page``'s tree of a UTF-8 page without NUL bytes, where the parse proves the
+    page valid UTF-8 (the cut contents were checked by ``cut_raw_text``); else None."""
+    cut_body, cuts = cut_raw_text(body)
+    if cuts:
+        root = _proven_root(cut_body, base_url)
+        if root is None or cut_held(root, cuts):
+            return root
+    return _proven_root(body, base_url)
+
+
+def _proven_root(body: bytes, base_url: str) -> etree._Element | None:
+    """``create_root_node``'s tree of UTF-8 ``body`` (no NUL byte), where libxml2 read all
+    of it and found it valid; else None.
+
+    Where nothing is reported, parsel's steps reduce to these: strip, parse, and an empty
+    ``<html/>`` for a page that gives no root."""
+    parser = html_parser(recover=True, encoding="utf-8", huge_tree=True)
+    try:
+        root = etree.fromstring(body.strip() or b"<html/>", parser=parser, base_url=base_url)
+    except etree.XMLSyntaxError:
+        return None
+    errors = parser.error_log
+    if len(errors) >= _REPORTED_ERRORS or not _doctypes_utf8(body):
+        return None  # an error may have gone unreported; a DOCTYPE's tail went unchecked
+    # A fatal error stops the parse: the bytes after it were not read.
+    if any(e.type in _ENCODING_ERRORS or e.level >= etree.ErrorLevels.FATAL for e in errors):
+        return None
+    return etree.fromstring(b"<html/>", parser=parser, base_url=base_url) if root is None else root
+
+
+def _doctypes_utf8(body: bytes) -> bool:
+    """Whether each ``<!DOCTYPE`` of ``body`` is valid UTF-8 up to its ``>``: libxml2 skips
+    what follows a DOCTYPE's name and identifiers unchecked (``htmlSkipBogusDoctype``).
+    ("!" is rare outside scripts: each is found by memchr.)"""
+    at = body.find(b"!")
+    while at >= 0:
+        if at and body[at - 1] == 0x3C and body[at + 1 : at + 8].lower() == b"doctype":
+            end = body.find(b">", at)
+            if not decodes(body, "utf-8", at, len(body) if end < 0 else end):
+                return False
+        at = body.find(b"!", at + 1)
+    return True
 
 
 def text_codec(response: TextResponse) -> str:

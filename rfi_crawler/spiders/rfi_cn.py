@@ -21,7 +21,7 @@ from rfi_crawler.extract.article import extract_article, tag_hubs
 from rfi_crawler.extract.feeds import MalformedFeedError, iter_sitemap, rss_links
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import Landmarks, template_generation
-from rfi_crawler.extract.parse import page_selector
+from rfi_crawler.extract.parse import page_selector, read_page
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
@@ -284,7 +284,10 @@ class RfiCnSpider(Spider):
         }
         # Parsed once, and not cached on the response (no Response↔Selector cycle); its
         # landmarks found in one walk, for the record, the template and the tag hubs.
-        selector = page_selector(response)
+        selector, relabelled = read_page(response)
+        if relabelled:
+            self._count(f"encoding/relabelled_{relabelled}")
+            logger.info("%s declared %s but is %s", url, response.encoding, relabelled)
         marks = Landmarks(selector.root)
         item = extract_article(
             selector, response.url, self.config.base_url, crawl, self.crawler.stats, marks
