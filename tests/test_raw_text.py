@@ -10,7 +10,7 @@ import random
 
 from lxml import etree
 
-from rfi_crawler.extract import raw_text
+from rfi_crawler.extract import parse, raw_text
 from rfi_crawler.extract.parse import cut_parse, parse_page
 from rfi_crawler.extract.raw_text import MIN_CUT, cut_held, cut_raw_text
 from tests.test_parse_entry import BASE, real_pages, replica_pages
@@ -207,16 +207,19 @@ def test_a_misplaced_placeholder_is_no_cut():
         assert not cut_held(tree(markup), cuts), markup
 
 
-def test_a_raw_text_end_is_what_the_end_pattern_searches():
-    """``_raw_text_end`` jumps from "<" to "<" before it hands over to ``re``: the same
-    match, with none, a few or many "<" before the end, or none at all."""
+def test_search_from_finds_what_the_pattern_searches():
+    """``search_from`` jumps from one ``first`` byte to the next before it hands over to
+    ``re``: the same match, with none, a few or many such bytes before it, or none at all;
+    for a raw text's end ("<" first) and for a DOCTYPE ("!" second)."""
     chosen = random.Random(5)
     pieces = [b"<", b"a<b", b"</", b"</s", b"</style", b"</STYLE>", b"</script ", b"<!--"]
-    pieces += [b"</scripts", b"x" * 50, b"\n", b">"]
+    pieces += [b"</scripts", b"x" * 50, b"\n", b">", b"!", b"<!", b"<!DocType", b"doctype"]
+    searches = [(end, b"<", 0) for end in raw_text._END.values()]
+    searches.append((parse._DOCTYPE, b"!", 1))
     for _ in range(3000):
         body = b"".join(chosen.choices(pieces, k=chosen.randint(0, 120)))
         start = chosen.randint(0, len(body))
-        for end in raw_text._END.values():
-            expected = end.search(body, start)
-            found = raw_text._raw_text_end(body, start, end)
+        for pattern, first, offset in searches:
+            expected = pattern.search(body, start)
+            found = raw_text.search_from(body, start, pattern, first, offset)
             assert (found and found.span()) == (expected and expected.span())

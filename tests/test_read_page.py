@@ -9,7 +9,7 @@ import random
 import pytest
 from lxml import etree
 
-from rfi_crawler.encoding import true_encoding
+from rfi_crawler.encoding import decodes, true_encoding
 from rfi_crawler.extract import parse
 from rfi_crawler.extract.parse import html_parser, page_selector, read_page
 from rfi_crawler.items import ArticleItem
@@ -96,6 +96,29 @@ def test_bytes_the_parse_does_not_vouch_for_are_decoded(body, why):
     assert "ERR_INVALID_ENCODING" not in reported  # the premise: nothing said it
     assert len(reported) == (100 if why == "errors" else 0)
     assert assert_read_as_decoding_reads(response(ARTICLE_URL, body)) == "gb18030"
+
+
+def test_each_doctype_is_read_once_and_many_send_the_page_to_decoding(monkeypatch):
+    """A DOCTYPE's part is checked up to its ">", where the next search starts: hostile
+    pages of DOCTYPEs without ">" were read again from each one (quadratic, found by a
+    helper session). Past ``_MAX_DOCTYPES``, the page is decoded whole instead."""
+    read = []
+
+    def counted(body, encoding, start=0, end=None):
+        read.append((start, end))
+        return decodes(body, encoding, start, end)
+
+    monkeypatch.setattr(parse, "decodes", counted)
+    endless = b"<!doctype " * 5000
+    assert parse._doctypes_utf8(endless)
+    assert read == [(0, len(endless))]
+    read.clear()
+    few = b"<!DOCTYPE a>" * parse._MAX_DOCTYPES
+    assert parse._doctypes_utf8(few)
+    assert read == [(12 * n, 12 * n + 11) for n in range(parse._MAX_DOCTYPES)]
+    assert not parse._doctypes_utf8(few + b"<!doctype b>")
+    for body in (endless, few + b"<!doctype b><p>x</p>", b"<p>" + b"!" * 5000):
+        assert assert_read_as_decoding_reads(response(ARTICLE_URL, body)) is None
 
 
 PIECES = [

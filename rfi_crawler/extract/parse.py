@@ -31,6 +31,7 @@ again cost ~6 % of a crawl's CPU: the decoder read 540 KB, and the caches lost t
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ from parsel.selector import create_root_node
 from w3lib.encoding import read_bom
 
 from rfi_crawler.encoding import declares_utf8, decodes, true_encoding
-from rfi_crawler.extract.raw_text import cut_held, cut_raw_text
+from rfi_crawler.extract.raw_text import cut_held, cut_raw_text, search_from
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
@@ -146,18 +147,28 @@ def _proven_root(body: bytes, base_url: str) -> etree._Element | None:
     return etree.fromstring(b"<html/>", parser=parser, base_url=base_url) if root is None else root
 
 
+# Sought by its "!", rare outside scripts (one on the real article page), where "<" is not.
+_DOCTYPE = re.compile(rb"<!(?i:doctype)")
+# A page has one DOCTYPE; past this many, checking them one by one costs more than
+# decoding the page whole.
+_MAX_DOCTYPES = 8
+
+
 def _doctypes_utf8(body: bytes) -> bool:
-    """Whether each ``<!DOCTYPE`` of ``body`` is valid UTF-8 up to its ``>``: libxml2 skips
-    what follows a DOCTYPE's name and identifiers unchecked (``htmlSkipBogusDoctype``).
-    ("!" is rare outside scripts: each is found by memchr.)"""
-    at = body.find(b"!")
-    while at >= 0:
-        if at and body[at - 1] == 0x3C and body[at + 1 : at + 8].lower() == b"doctype":
-            end = body.find(b">", at)
-            if not decodes(body, "utf-8", at, len(body) if end < 0 else end):
-                return False
-        at = body.find(b"!", at + 1)
-    return True
+    """Whether each ``<!DOCTYPE`` of ``body`` is valid UTF-8 up to its ``>`` (False for a
+    page of more than ``_MAX_DOCTYPES``): libxml2 skips what follows a DOCTYPE's name and
+    identifiers unchecked (``htmlSkipBogusDoctype``), up to the first ``>``."""
+    at = 0
+    for _ in range(_MAX_DOCTYPES):
+        found = search_from(body, at, _DOCTYPE, b"!", 1)
+        if found is None:
+            return True
+        end = body.find(b">", found.end())
+        end = len(body) if end < 0 else end
+        if not decodes(body, "utf-8", found.start(), end):
+            return False
+        at = end  # a DOCTYPE that begins before this ">" lies in the part just checked
+    return search_from(body, at, _DOCTYPE, b"!", 1) is None
 
 
 def text_codec(response: TextResponse) -> str:
