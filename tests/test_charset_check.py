@@ -1,4 +1,5 @@
-"""The charset guard checks a body in pieces: the same verdict as decoding it whole."""
+"""A body is checked for a charset in pieces (``encoding.decodes``): the same verdict as
+decoding it whole."""
 
 from __future__ import annotations
 
