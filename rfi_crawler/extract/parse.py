@@ -44,33 +44,44 @@ from rfi_crawler.encoding import declares_utf8, decodes, true_encoding
 from rfi_crawler.extract.raw_text import cut_held, cut_raw_text, search_from
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.http import TextResponse
 
 
 def parse_page(body: bytes, encoding: str, base_url: str) -> Selector:
     """The page's HTML ``Selector``, built from its bytes with ``etree.HTMLParser``; a
     UTF-8 page's CSS and JavaScript left out where that changes nothing else (raw_text.py)."""
-    root = cut_parse(body, base_url) if codecs.lookup(encoding).name == "utf-8" else None
-    if root is None:
+    if codecs.lookup(encoding).name == "utf-8":
+        # NUL bytes go first, as parsel drops them: "</scr\0ipt>" ends a script.
+        root = _cut_or_whole(body.replace(b"\x00", b""), base_url, _utf8_root)
+    else:
         root = _root_node(body, encoding, base_url)
     return Selector(root=root, type="html")
 
 
-def cut_parse(body: bytes, base_url: str) -> etree._Element | None:
-    """The tree of a UTF-8 page parsed without its long attribute-less style and script
-    contents, or None where it has none or the cut does not hold."""
-    # NUL bytes go first, as parsel drops them: "</scr\0ipt>" ends a script.
-    cut_body, cuts = cut_raw_text(body.replace(b"\x00", b""))
-    if not cuts:
-        return None
-    root = _root_node(cut_body, "utf-8", base_url)
-    return root if cut_held(root, cuts) else None
+def _cut_or_whole(
+    body: bytes, base_url: str, parse: Callable[[bytes, str], etree._Element | None]
+) -> etree._Element | None:
+    """``parse``'s tree of the page without its long attribute-less style and script
+    contents where that cut holds, else of the whole page; None as soon as ``parse``
+    gives None."""
+    cut_body, cuts = cut_raw_text(body)
+    if cuts:
+        root = parse(cut_body, base_url)
+        if root is None or cut_held(root, cuts):
+            return root
+    return parse(body, base_url)
 
 
 def _root_node(body: bytes, encoding: str, base_url: str) -> etree._Element:
     return create_root_node(
         text="", parser_cls=html_parser, base_url=base_url, body=body, encoding=encoding
     )
+
+
+def _utf8_root(body: bytes, base_url: str) -> etree._Element:
+    return _root_node(body, "utf-8", base_url)
 
 
 _parsers = threading.local()  # lxml parsers are not to be shared between threads
@@ -101,7 +112,8 @@ def read_page(response: TextResponse) -> tuple[Selector, str | None]:
     is parsed as that decides."""
     body = response.body
     if declares_utf8(response) and b"\x00" not in body:
-        root = _proven_utf8_root(body, response.url)
+        # The cut contents are checked UTF-8 by ``cut_raw_text``; the rest by the parse.
+        root = _cut_or_whole(body, response.url, _proven_root)
         if root is not None:
             return Selector(root=root, type="html"), None
     encoding = true_encoding(response)
@@ -114,17 +126,6 @@ _ENCODING_ERRORS = frozenset(
 )
 # libxml2 reports the first 100 errors of a parse (XML_MAX_ERRORS) and drops the rest.
 _REPORTED_ERRORS = 100
-
-
-def _proven_utf8_root(body: bytes, base_url: str) -> etree._Element | None:
-    """``parse_page``'s tree of a UTF-8 page without NUL bytes, where the parse proves the
-    page valid UTF-8 (the cut contents were checked by ``cut_raw_text``); else None."""
-    cut_body, cuts = cut_raw_text(body)
-    if cuts:
-        root = _proven_root(cut_body, base_url)
-        if root is None or cut_held(root, cuts):
-            return root
-    return _proven_root(body, base_url)
 
 
 def _proven_root(body: bytes, base_url: str) -> etree._Element | None:
