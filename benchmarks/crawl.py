@@ -472,7 +472,7 @@ def print_table(
     rows = (
         ("pages fetched", "pages", "{:.0f}", False),
         ("throughput", "pages_per_s", "{:.1f} pages/s", True),
-        ("crawler CPU per page", "cpu_ms_per_page", "{:.1f} ms", False),
+        ("crawler CPU per page", "cpu_ms_per_page", "{:.2f} ms", False),
         ("peak RSS", "peak_rss_mb", "{:.0f} MB", True),
     )
     for title, key, form, with_ratio in rows:
@@ -483,10 +483,23 @@ def print_table(
         print(f"| {title} | " + " | ".join(cells) + " |")
     if reference is not None:
         parse, null_cpu = median(runs["null"], "parse_ms"), median(runs["null"], "cpu_ms_per_page")
+        bound = null_cpu + parse + 2
         print(
             f"\nparse (parsel, a replica article page, between the crawls): {parse:.2f} ms; "
-            f"CPU bound null + parse + 2 ms = {null_cpu + parse + 2:.1f} ms"
+            f"CPU bound null + parse + 2 ms = {null_cpu:.2f} + {parse:.2f} + 2 = {bound:.2f} ms"
         )
+        for spider in spiders:
+            print(f"- {spider}: {cpu_range(runs[spider])}", end="")
+            if spider != reference:
+                cpu = median(runs[spider], "cpu_ms_per_page")
+                verdict = "within" if cpu <= bound else "over"
+                print(f"; median {verdict} the bound by {100 * abs(cpu / bound - 1):.1f} %", end="")
+            print()
+
+
+def cpu_range(runs: list[dict[str, Any]]) -> str:
+    """CPU ms per page of each run, in the order they ran (a median hides the spread)."""
+    return "CPU ms per page " + ", ".join(f"{run['cpu_ms_per_page']:.2f}" for run in runs)
 
 
 if __name__ == "__main__":
