@@ -21,7 +21,7 @@ from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import ArticleParts, extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
 from rfi_crawler.extract.page import Landmarks, template_generation
-from rfi_crawler.extract.parse import html_parser, page_selector, parse_page
+from rfi_crawler.extract.parse import html_parser, page_selector, parse_page, read_page
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider, Via
 from tests.replica.site import ReplicaSite
 
@@ -209,6 +209,72 @@ def test_landmarks_are_what_their_queries_find_on_every_page():
     """One walk of the tree finds what the whole-page queries found, in document order."""
     for url, body in [*real_pages(), *replica_pages()]:
         assert_landmarks_are_their_queries(page_selector(response(url, body)).root)
+
+
+# A stray "</html>" before more markup: libxml2 starts a second top-level <html> beside the
+# parse's root, and the rest of the page lies in it.
+STRAY_HTML_ENDS = {
+    "before the article": (b"<article", b"</html><article"),
+    "after the header": (b"</header>", b"</header></html>"),
+    "before main": (b"<main", b"</body></html><main"),
+    "before the related aside": (b"<aside", b"</html><aside"),
+}
+
+
+def stray_html_end_pages() -> dict[str, bytes]:
+    body = real_pages()[0][1]
+    return {name: body.replace(old, new, 1) for name, (old, new) in STRAY_HTML_ENDS.items()}
+
+
+def test_landmarks_are_found_in_every_top_level_element():
+    """What ``//x`` finds beyond the parse's root, in an ``<html>`` a stray end tag began."""
+    for name, body in stray_html_end_pages().items():
+        root = page_selector(response(ARTICLE_URL, body)).root
+        assert len(list(root.itersiblings(etree.Element))) == 1, name  # the premise
+        assert_landmarks_are_their_queries(root)
+
+
+def test_a_stray_html_end_tag_leaves_the_article_record_as_it_was():
+    """The article, its related aside and its scripts past the stray tag are still read."""
+    url, body = real_pages()[0]
+    record = extract_article(page_selector(response(url, body)), url, BASE).__dict__
+    assert record["body"] and record["related"] and record["kicker"]
+    for name, stray in stray_html_end_pages().items():
+        selector, relabelled = read_page(response(url, stray))
+        assert relabelled is None
+        assert extract_article(selector, url, BASE).__dict__ == record, name
+
+
+def random_markup(chosen: random.Random) -> bytes:
+    """Random HTML: the sought tags and classes, some left open, with stray ``</html>``,
+    ``</body>`` and ``<html>`` tags among them."""
+    tokens = []
+    for _ in range(chosen.randint(1, 80)):
+        roll = chosen.random()
+        if roll < 0.1:
+            tokens.append(chosen.choice(["</html>", "</body>", "</body></html>", "<html>"]))
+        elif roll < 0.6:
+            tag = chosen.choice(LANDMARK_TAGS)
+            classes = " ".join(chosen.sample(LANDMARK_CLASSES, chosen.randint(0, 2)))
+            extra = " data-article-content" if chosen.random() < 0.2 else ""
+            tokens.append(f'<{tag} class="{classes}"{extra}>')
+        elif roll < 0.9:
+            tokens.append(f"</{chosen.choice(LANDMARK_TAGS)}>")
+        else:
+            tokens.append("text")
+    return ("<html><body>" + "".join(tokens)).encode()
+
+
+def test_landmarks_are_what_their_queries_find_on_random_markup():
+    """Pages parsed as the spider parses them, several of them with more than one
+    top-level element."""
+    chosen = random.Random(29)
+    several = 0
+    for _ in range(1500):
+        root = page_selector(response(ARTICLE_URL, random_markup(chosen))).root
+        several += bool(list(root.itersiblings(etree.Element)))
+        assert_landmarks_are_their_queries(root)
+    assert several > 100  # the case the test is for did occur
 
 
 LANDMARK_TAGS = ["div", "article", "time", "a", "aside", "script", "button", "span", "li"]

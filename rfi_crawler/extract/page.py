@@ -66,8 +66,9 @@ class Landmarks:
 
     def __init__(self, root: Any) -> None:
         found: dict[str, list[Any]] = {tag: [] for tag in _LANDMARK_TAGS}
-        for element in root.iter(*_LANDMARK_TAGS):
-            found[element.tag].append(element)
+        for top in top_elements(root):
+            for element in top.iter(*_LANDMARK_TAGS):
+                found[element.tag].append(element)
         self.scripts = found["script"]  # //script
         self.buttons = found["button"]  # //button
         self.asides = found["aside"]  # //aside
@@ -90,6 +91,15 @@ class Landmarks:
 
 
 _LANDMARK_TAGS = ("script", "button", "aside", "article", "time", "div")
+
+
+def top_elements(root: Any) -> list[Any]:
+    """Every top-level element of ``root``'s document, in document order: what ``//x``
+    searches. A page has more than one where a stray ``</html>`` comes before more markup:
+    libxml2 then starts another ``<html>`` beside the first, the parse's root, and the
+    rest of the page (its article, say) lies in that one."""
+    first = root.getroottree().getroot()
+    return [first, *first.itersiblings(etree.Element)]
 
 
 def descendants_of(containers: list[Any], tag: Any = etree.Element) -> list[Any]:
