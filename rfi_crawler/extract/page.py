@@ -65,12 +65,15 @@ class Landmarks:
     """
 
     def __init__(self, root: Any) -> None:
+        """``root``: a parsed page's root, its document's first top-level element."""
         found: dict[str, list[Any]] = {tag: [] for tag in _LANDMARK_TAGS}
         for top in top_elements(root):
-            for element in top.iter(*_LANDMARK_TAGS):
+            # Scripts and buttons were read under the root alone (``root.iter``), the rest
+            # by ``//`` queries: they differ on a page with more than one top-level element.
+            for element in top.iter(*(_LANDMARK_TAGS if top is root else _PAGE_WIDE_TAGS)):
                 found[element.tag].append(element)
-        self.scripts = found["script"]  # //script
-        self.buttons = found["button"]  # //button
+        self.scripts = found["script"]  # root/descendant-or-self::script
+        self.buttons = found["button"]  # root/descendant-or-self::button
         self.asides = found["aside"]  # //aside
         articles = found["article"]
         # //article[@data-article-content]
@@ -90,7 +93,8 @@ class Landmarks:
         )
 
 
-_LANDMARK_TAGS = ("script", "button", "aside", "article", "time", "div")
+_PAGE_WIDE_TAGS = ("aside", "article", "time", "div")
+_LANDMARK_TAGS = ("script", "button", *_PAGE_WIDE_TAGS)
 
 
 def top_elements(root: Any) -> list[Any]:
