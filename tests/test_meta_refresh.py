@@ -12,7 +12,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.utils.test import get_crawler
 
-from rfi_crawler.meta_refresh import HEAD_BYTES, HeadMetaRefreshMiddleware
+from rfi_crawler.meta_refresh import HEAD_BYTES, HeadMetaRefreshMiddleware, page_head
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "rfi_pages"
 URL = "https://www.rfi.fr/cn/%E6%94%BF%E6%B2%BB/20251130-x"
@@ -74,6 +74,50 @@ def test_the_same_decision_as_scrapy(case, encoding):
         ours = HtmlResponse(URL, body=page_body, headers=header, request=Request(URL))
         expected = outcome(scrapy_mw.process_response(Request(URL), theirs), theirs)
         assert outcome(head_mw.process_response(Request(URL), ours), ours) == expected
+
+
+# Pieces of a random head: refreshes, what hides or moves them, characters of 1 to 4 bytes.
+HEAD_PIECES = [
+    REFRESH.format(delay=0, target="/cn/a"),
+    '<meta http-equiv="Refresh" content="1;URL=\'/x\'">',
+    REFRESH.format(delay=500, target="/slow"),
+    '<base href="https://www.rfi.fr/fr/">',
+    '<meta charset="gbk">',
+    '<meta http-equiv="Content-Type" content="text/html; charset=big5">',
+    *("<!--", "-->", "<script>", "</script>", "<noscript>", "</noscript>", "<title>"),
+    *("标", "𠀀", "é", "a", " ", "\n", "<", ">", '"', "&amp;", "&#x3c;", "\u00a0", "\ufeff"),
+]
+LABELS = ["utf-8", "gb18030", "gbk", "big5", "utf-16", "utf-32", "latin-1", "shift_jis", "bogus"]
+
+
+def random_page(draw: random.Random) -> tuple[bytes, dict[str, str]]:
+    """A page cut or not, its head a random run of ``HEAD_PIECES`` somewhere around the
+    4,096th character, in one encoding, labelled with it, another or none."""
+    encoding = draw.choice(["utf-8", "gb18030", "big5", "utf-16", "utf-32", "shift_jis"])
+    filler = "标" * draw.randint(0, 9000)
+    at = draw.randint(0, len(filler))
+    head = "".join(draw.choice(HEAD_PIECES) for _ in range(draw.randint(5, 200)))
+    text = f"<html><head>{filler[:at]}{head}{filler[at:]}</head><body>"
+    text += "<p>正文𠀀</p>" * draw.randint(0, 5000) + "</body></html>"
+    label = draw.choice([*LABELS, encoding, encoding, None])
+    headers = {"Content-Type": "text/html" + (f"; charset={label}" if label else "")}
+    return text.encode(encoding, errors="xmlcharrefreplace"), headers
+
+
+def test_random_pages_get_the_same_decision_as_scrapy():
+    """Refreshes hidden, split by the cut, past the scanned characters, in other charsets
+    than labelled: the same request, or the same response, as Scrapy's middleware."""
+    draw = random.Random(17)
+    scrapy_mw, head_mw = middlewares()
+    redirected = cut = 0
+    for _ in range(400):
+        body, headers = random_page(draw)
+        theirs, ours = (HtmlResponse(URL, body=body, headers=headers) for _ in range(2))
+        expected = outcome(scrapy_mw.process_response(Request(URL), theirs), theirs)
+        assert outcome(head_mw.process_response(Request(URL), ours), ours) == expected
+        redirected += expected[0] == "request"
+        cut += len(body) > HEAD_BYTES and page_head(ours) is not None
+    assert redirected > 50 and cut > 100  # both decisions, on heads we judged ourselves
 
 
 def test_an_encoding_scrapy_infers_is_left_to_scrapy():
