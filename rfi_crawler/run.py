@@ -199,8 +199,14 @@ class CrawlRun:
         other claim of the run is released (its article will be exported again)."""
         assert self.store is not None
         keys, problem = _exported_keys(output_path)
-        committed = self.store.commit(keys, run_id, utc_now())
+        committed = self.store.commit(keys, run_id, self.store_now())
         return committed, self.store.release(run_id), problem
+
+    def store_now(self) -> str:
+        """Now for the articles' check and version times in the store: ``RFI_RECHECK_NOW``
+        where set (tests, replays), as the exporter and the re-check schedule take it."""
+        fixed = self.config.recheck_now
+        return utc_now() if fixed is None else fixed.astimezone(UTC).isoformat(timespec="seconds")
 
     def spider_closed(self, reason: str) -> None:
         try:

@@ -236,6 +236,38 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, seed):
         store.close()
 
 
+def test_a_recovered_run_stamps_the_store_with_the_runs_clock(tmp_path):
+    """Under ``RFI_RECHECK_NOW`` the store's check and version times are that moment,
+    those of the lines a killed run had written (committed by the next run) included."""
+    site = ReplicaSite(articles=100, seed=3, today=today())
+    site.article_delay = 0.05
+    data = tmp_path / "data"
+    moment = "2031-05-06T07:08:09+00:00"
+    # No sync before the kill: the lines written are committed by the next run's recovery.
+    settings = {"RFI_FSYNC_EVERY": "1000", "RFI_FSYNC_SECONDS": "3600"}
+    settings |= {"CONCURRENT_REQUESTS": "4", "RFI_RECHECK_NOW": moment}
+    with ReplicaServer(site) as server:
+        process = start(server, tmp_path / "killed", data, settings=settings)
+        wait_for_records(data, process, at_least=4)
+        assert process.poll() is None, "the run ended before it was killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        process.stderr.close()
+        final = run_crawl(server.base_url, tmp_path / "final", data_dir=data, settings=settings)
+    assert_finished(final)
+    assert final.stats["rfi/recovery/committed"] >= 1
+    store = SqliteStateStore(data / "state.sqlite3")
+    try:
+        times = store.db.execute(
+            "SELECT DISTINCT first_seen, last_seen, checked_at FROM articles"
+        ).fetchall()
+        detected = store.db.execute("SELECT DISTINCT detected_at FROM versions").fetchall()
+    finally:
+        store.close()
+    assert times == [(moment, moment, moment)]
+    assert detected == [(moment,)]
+
+
 def test_pause_and_resume_with_jobdir(tmp_path):
     site = ReplicaSite(articles=60, seed=5, today=today())
     site.article_delay = 0.1
