@@ -14,8 +14,7 @@ from rfi_crawler.compact import HashSet
 from rfi_crawler.export.claims import ClaimBatcher
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
-from rfi_crawler.refresh import RefreshExtension
-from rfi_crawler.run import CrawlRun, utc_now
+from rfi_crawler.run import CrawlRun
 from rfi_crawler.schema import validation_errors
 from rfi_crawler.state import ClaimStatus
 from rfi_crawler.store_errors import STORE_ERRORS
@@ -121,12 +120,10 @@ class ExportPipeline(_CrawlerPipeline):
         self.pending: list[tuple[str, int]] = []
         self.failed: str | None = None  # the outcome of records after a failure
         self.closed = False  # the run file is closed: nothing more is written
-        # The re-check policy's clock (RFI_RECHECK_NOW) also times the store's checks.
-        self.policy = crawler.get_extension(RefreshExtension)
         crawler.signals.connect(self.write_event, signal=rfi_signals.article_event)
 
     def _now(self) -> str:
-        return utc_now() if self.policy is None else self.policy.now_text()
+        return self.run.store_now()
 
     def _open_writer(self) -> RunFileWriter:
         if self.writer is None:

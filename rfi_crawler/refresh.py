@@ -13,7 +13,7 @@ from rfi_crawler import urls
 from rfi_crawler.config import crawl_config
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
-from rfi_crawler.run import CrawlRun
+from rfi_crawler.run import CrawlRun, utc_now
 from rfi_crawler.state import Removal
 from rfi_crawler.store_errors import STORE_ERRORS
 
@@ -73,7 +73,7 @@ class RefreshExtension(RefreshPolicy):
         return self.fixed_now or datetime.now(UTC)
 
     def now_text(self) -> str:
-        return self.clock().astimezone(UTC).isoformat(timespec="seconds")
+        return utc_now(self.fixed_now)
 
     def store_opened(self, store: StateStore) -> None:
         self.store = store

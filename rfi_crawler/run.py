@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now(fixed: datetime | None = None) -> str:
+    """Now, or ``fixed`` (a fake clock), as the store and the run's files write times."""
+    return (fixed or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 class CrawlRun:
@@ -203,10 +204,10 @@ class CrawlRun:
         return committed, self.store.release(run_id), problem
 
     def store_now(self) -> str:
-        """Now for the articles' check and version times in the store: ``RFI_RECHECK_NOW``
-        where set (tests, replays), as the exporter and the re-check schedule take it."""
-        fixed = self.config.recheck_now
-        return utc_now() if fixed is None else fixed.astimezone(UTC).isoformat(timespec="seconds")
+        """Now for the articles' check and version times in the store, as the exporter and
+        the recovery write them: ``RFI_RECHECK_NOW`` where set (tests, replays), the clock
+        the re-check schedule reads too."""
+        return utc_now(self.config.recheck_now)
 
     def spider_closed(self, reason: str) -> None:
         try:
