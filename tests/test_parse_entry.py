@@ -20,7 +20,7 @@ from scrapy.utils.test import get_crawler
 from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import ArticleParts, extract_article, tag_hubs
 from rfi_crawler.extract.listing import content_links, pager_links, section_links
-from rfi_crawler.extract.page import Landmarks, template_generation
+from rfi_crawler.extract.page import Landmarks, template_generation, top_elements
 from rfi_crawler.extract.parse import html_parser, page_selector, parse_page, read_page
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider, Via
 from tests.replica.site import ReplicaSite
@@ -37,6 +37,12 @@ def response(url: str, body: bytes, content_type: str = "text/html; charset=UTF-
     return HtmlResponse(
         url=url, body=body, headers={"Content-Type": content_type}, request=Request(url)
     )
+
+
+def later_top_elements(root) -> bytes:
+    """The top-level elements after the root, serialised: a stray ``</html>`` before more
+    markup starts one, and serialising the root (or its tree) leaves it out."""
+    return b"".join(etree.tostring(top) for top in top_elements(root)[1:])
 
 
 def what_extractors_give(selector, url: str) -> dict:

@@ -17,14 +17,17 @@ from tests.crawling import built_crawler
 from tests.test_parse_entry import (
     ARTICLE_URL,
     REAL_ARTICLE,
+    later_top_elements,
     real_pages,
     replica_pages,
     response,
+    stray_html_end_pages,
 )
 
 
 def tree(selector) -> bytes:
-    return etree.tostring(selector.root.getroottree())
+    root = selector.root
+    return etree.tostring(root.getroottree()) + later_top_elements(root)
 
 
 def read_by_decoding(page) -> tuple[bytes, str | None]:
@@ -53,6 +56,13 @@ def test_real_and_replica_pages_are_proven_utf8_by_their_own_parse(never_decoded
         selector, encoding = read_page(page)
         assert encoding is None
         assert tree(selector) == tree(page_selector(page))
+
+
+def test_pages_with_a_second_top_level_element_are_read_as_decoding_reads():
+    for body in stray_html_end_pages().values():
+        page = response(ARTICLE_URL, body)
+        assert later_top_elements(read_page(page)[0].root)  # the premise
+        assert assert_read_as_decoding_reads(page) is None
 
 
 def real_article() -> bytes:
