@@ -149,7 +149,7 @@ def to_utc_iso(value: Any) -> str | None:
         return None
     if moment.tzinfo is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return _utc_text(moment)
 
 
 def paris_to_utc_iso(text: str) -> str | None:
@@ -162,7 +162,16 @@ def paris_to_utc_iso(text: str) -> str | None:
         moment = datetime(year, month, day, hour, minute, tzinfo=PARIS)
     except ValueError:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return _utc_text(moment)
+
+
+def _utc_text(moment: datetime) -> str | None:
+    """``moment`` in UTC, or None where UTC falls outside years 1–9999 (a page's
+    `0001-01-01T00:00+05:00`)."""
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+    except OverflowError:
+        return None
 
 
 def unique_in_order(values: Iterable[Any]) -> list[Any]:

@@ -71,6 +71,14 @@ def test_dates_authors_section_tags(record):
     assert record.tags == ["中国", "台海"]
 
 
+def test_dates_outside_the_calendar_are_passed_over(record):
+    # In UTC these fall before year 1: read naively, converting them raises.
+    html = re.sub(r"2025-11-30T09:13:47(\+00:00)?", "0001-01-01T00:00:00+05:00", ARTICLE_HTML)
+    html = html.replace("30/11/2025 - 10:13", "01/01/0001 - 00:05")
+    assert "2025-11-30T09:13:47" not in html
+    assert extract(html).published_at == record.published_at  # from a source still valid
+
+
 def test_image(record):
     assert record.image == {
         "url": IMAGE_1280,

@@ -54,6 +54,8 @@ SNIPPETS = [
     "]",
     "\ufffd",
     '<meta property="article:published_time" content="not a date">',
+    '<meta property="article:published_time" content="0001-01-01T00:00:00+05:00">',
+    '<time datetime="9999-12-31T23:59:59-05:00">01/01/0001 - 00:05</time>',
     '<link rel="canonical" href="//cn/x">',
     "data-article-item-link",
     "%E6%94",

@@ -54,6 +54,9 @@ def test_clean_text_passes_only_text(value):
         ("2025-11-30T09:13:47Z", "2025-11-30T09:13:47+00:00"),
         ("2025-11-30T09:13:47.123456+00:00", "2025-11-30T09:13:47+00:00"),
         ("2025-11-30T09:13:47", None),  # no offset: not guessed
+        ("0001-01-01T00:00:00+05:00", None),  # UTC would fall before year 1
+        ("9999-12-31T23:59:59-05:00", None),  # … or after 9999
+        ("0001-01-01T06:00:00+05:00", "0001-01-01T01:00:00+00:00"),
         ("30/11/2025", None),
         ("", None),
         (None, None),
@@ -69,6 +72,7 @@ def test_to_utc_iso(value, expected):
         ("30/11/2025 - 10:13", "2025-11-30T09:13:00+00:00"),  # winter: UTC+1
         ("发表时间： 15/07/2024 - 12:00", "2024-07-15T10:00:00+00:00"),  # summer: UTC+2
         ("31/02/2024 - 10:00", None),
+        ("01/01/0001 - 00:05", None),  # Paris is ahead of UTC: before year 1
         ("yesterday", None),
     ],
 )
