@@ -114,6 +114,18 @@ def test_backoff_honours_retry_after_in_seconds_or_as_a_date(backoff, as_date):
     assert backoff.level == 0  # the site's delay, not ours: no doubling
 
 
+@pytest.mark.parametrize(
+    "header", [b"\xb2", b"\xb9\xb3", b"\xef\xbc\x97", b"Mon, 01 Jan 99999 00:00:00 GMT", b"soon"]
+)
+def test_a_retry_after_that_is_no_delay_leaves_the_backoff_its_own(backoff, header):
+    # Latin-1 superscripts are digits to str.isdigit but no number to float(): neither
+    # they nor any other header that gives no delay may stop the pause and the retry.
+    response = Response(ARTICLE, status=429, headers={"Retry-After": header})
+    retry = backoff.process_response(article_request(), response)
+    assert isinstance(retry, Request)
+    assert pause(backoff) == 2  # its own first delay
+
+
 def test_backoff_gives_up_after_its_retries_and_the_errback_names_it(backoff):
     request = article_request()
     request.meta["rfi_backoff_tries"] = 2  # RFI_BACKOFF_RETRIES
