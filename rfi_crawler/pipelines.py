@@ -50,7 +50,9 @@ class DateWindowPipeline(_CrawlerPipeline):
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         window = self.run.arguments.window
-        if not window.contains(item.published_at):
+        # A record without its date is no judgement of the window's: validation drops it
+        # as invalid, loudly, rather than this as out of the window, quietly.
+        if item.published_at and not window.contains(item.published_at):
             self.stats.inc_value("rfi/skipped/outside_window")
             raise Dropped(
                 "skipped/outside_window",

@@ -31,4 +31,8 @@ def test_records_outside_the_window_are_dropped_and_counted(tmp_path):
     with pytest.raises(DropItem, match="outside date window"):
         pipeline.process_item(ArticleItem(id="b", published_at="2025-11-21T00:10:00+00:00"))
     assert crawler.stats.get_value("rfi/skipped/outside_window") == 1
+    # Without its date, a record goes on to validation, which drops it as invalid.
+    undated = ArticleItem(id="c", published_at=None)
+    assert pipeline.process_item(undated) is undated
+    assert crawler.stats.get_value("rfi/skipped/outside_window") == 1
     run.close("finished")
