@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 from rfi_crawler import schedule
+from rfi_crawler.arguments import ARGUMENTS, SpiderArguments
 from rfi_crawler.commands.crawl import EXIT_STATUS, USAGE_ERROR
 from tests.crawling import PROJECT_ROOT
 
@@ -62,3 +63,27 @@ def test_the_exit_status_table_matches_the_code():
     for code, words in scheduler.items():
         assert words in rows[code][2], (code, rows[code][2])
     assert len(set(scheduler)) == len(scheduler)
+
+
+def spider_argument_rows() -> dict[str, str]:
+    """``name`` → default cell of the spider-argument table: its rows up to the first
+    line that is not one (a blank line ends a Markdown table)."""
+    section = README.split("## Spider arguments", 1)[1]
+    table = re.search(r"^\| argument \|.*\n\|---.*\n((?:\|.*\n)*)", section, re.MULTILINE)
+    rows = {}
+    for line in table.group(1).splitlines():
+        names, default = (cell.strip() for cell in line.strip("|").split("|")[:2])
+        for name in re.findall(r"`(\w+)`", names):
+            rows[name] = default
+    return rows
+
+
+def test_every_spider_argument_has_a_row_with_its_default():
+    rows = spider_argument_rows()
+    assert set(rows) == set(ARGUMENTS)
+    defaults = SpiderArguments()
+    assert rows["related_depth"] == f"`{defaults.related_depth}`"
+    assert rows["archive"] == f"`{int(defaults.archive)}`"
+    assert rows["refresh"] == "`RFI_REFRESH`"  # None: the setting decides
+    assert defaults.urls == () and defaults.window.unbounded
+    assert rows["urls"] == rows["since"] == rows["until"] == "(none)"
