@@ -22,6 +22,7 @@ from rfi_crawler.recheck import (
     parse_schedule,
     refresh_days_schedule,
 )
+from rfi_crawler.state import uri_problem
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -215,6 +216,14 @@ def _text(name: str, raw: object) -> str:
     return str(raw).strip()
 
 
+def _state_uri(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    problem = uri_problem(text) if text else None
+    if problem:
+        raise ConfigError(f"{name} is not accepted: {problem}")
+    return text
+
+
 def _contact(name: str, raw: object) -> str:
     # It goes into the User-Agent header: a control character would break the header.
     text = str(raw).strip()
@@ -342,7 +351,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_CONTACT": ("contact", _contact),
     "RFI_START_POINTS": ("start_points", _start_points),
     "RFI_DATA_DIR": ("data_dir", _path),
-    "RFI_STATE_URI": ("state_uri", _text),
+    "RFI_STATE_URI": ("state_uri", _state_uri),
     "RFI_OUTPUT_DIR": ("output_dir", _path),
     "RFI_OUTPUT_COMPRESSION": ("output_compression", _compression),
     "RFI_RECHECK_SCHEDULE": ("recheck_schedule", _schedule),

@@ -255,6 +255,7 @@ def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
             ["-a", "_drift_reported=1"],
             ["-a", "urls=,,,"],
             ["-s", "RFI_START_POINTS="],
+            ["-s", "RFI_STATE_URI=mysql://crawler:s3cret@db/rfi"],  # its password unshown
         ]
         for extra in cases:
             command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
@@ -279,6 +280,7 @@ def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
             assert len(errors) == 1 and errors[0].startswith("scrapy crawl rfi_cn: "), done.stderr
             assert extra[1].split("=")[0] in errors[0]
             assert "Traceback" not in done.stderr and "never retrieved" not in done.stderr
+            assert "s3cret" not in done.stderr
         assert sum(server.requested().values()) == 0
 
 

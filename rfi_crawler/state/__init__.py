@@ -267,12 +267,20 @@ def open_store(uri: str, timeout: float = 60.0) -> StateStore:
         return PostgresStateStore(uri, timeout)
     from rfi_crawler.state.sqlite import SqliteStateStore
 
-    if "://" in uri and not uri.startswith("sqlite:///"):
-        raise StateStoreError(
-            f"RFI_STATE_URI: unsupported {redact_uri(uri)!r}; use a path, sqlite:///path"
-            " or postgresql://host/db"
-        )
+    problem = uri_problem(uri)
+    if problem:
+        raise StateStoreError(f"RFI_STATE_URI: {problem}")
     return SqliteStateStore(Path(uri.removeprefix("sqlite:///")).expanduser(), timeout)
+
+
+def uri_problem(uri: str) -> str | None:
+    """Why ``open_store`` refuses ``uri`` before trying it (its password left out), or None:
+    the settings check asks too, so that a crawl stops before its first request."""
+    if uri.startswith(POSTGRES_SCHEMES) or uri.startswith("sqlite:///") or "://" not in uri:
+        return None
+    return (
+        f"unsupported {redact_uri(uri)!r}; use a path, sqlite:///path or postgresql://host/db"
+    )
 
 
 def redact_uri(uri: str) -> str:
