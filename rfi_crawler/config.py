@@ -110,10 +110,8 @@ class RfiConfig:
 
     @property
     def schedule(self) -> tuple[timedelta, ...]:
-        """The re-check ages: RFI_RECHECK_SCHEDULE; while it keeps its default, the
-        deprecated RFI_REFRESH_DAYS (if set) mapped onto it (``refresh_days_schedule``)."""
-        if self.refresh_days is not None and self.recheck_schedule == DEFAULT_SCHEDULE:
-            return refresh_days_schedule(self.refresh_days)
+        """The re-check ages (RFI_RECHECK_SCHEDULE, or what ``from_settings`` read the
+        deprecated RFI_REFRESH_DAYS as)."""
         return () if self.recheck_schedule == "off" else parse_schedule(self.recheck_schedule)
 
     @classmethod
@@ -126,6 +124,10 @@ class RfiConfig:
             raw = settings.get(name)
             if raw is not None:
                 values[field_name] = parse(name, raw)
+        days = values.get("refresh_days")
+        if days is not None and settings.get("RFI_RECHECK_SCHEDULE") is None:
+            # The deprecated alias, unless the schedule itself is given (whatever its value).
+            values["recheck_schedule"] = format_schedule(refresh_days_schedule(days))
         config = cls(**{k: v for k, v in values.items() if v is not None})
         config.validate()
         return config

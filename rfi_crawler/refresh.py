@@ -12,7 +12,7 @@ from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
 from rfi_crawler.config import crawl_config
 from rfi_crawler.incremental import RefreshPolicy
-from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
+from rfi_crawler.recheck import format_schedule, refresh_days_schedule
 from rfi_crawler.run import CrawlRun, utc_now
 from rfi_crawler.state import Removal
 from rfi_crawler.store_errors import STORE_ERRORS
@@ -52,7 +52,7 @@ class RefreshExtension(RefreshPolicy):
                 "RFI_REFRESH_DAYS is deprecated: it is read as RFI_RECHECK_SCHEDULE=%s%s",
                 format_schedule(config.schedule),
                 " (RFI_RECHECK_SCHEDULE is set and wins)"
-                if config.recheck_schedule != DEFAULT_SCHEDULE
+                if config.schedule != refresh_days_schedule(config.refresh_days)
                 else "",
             )
         self.crawler = crawler

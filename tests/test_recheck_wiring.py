@@ -12,7 +12,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.recheck import format_schedule
+from rfi_crawler.recheck import DEFAULT_SCHEDULE, format_schedule
 from rfi_crawler.refresh import RefreshExtension
 from rfi_crawler.state.sqlite import SqliteStateStore
 from tests.crawling import built_crawler
@@ -56,6 +56,12 @@ def test_refresh_days_still_works_with_a_deprecation_warning(caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         built_crawler({"RFI_REFRESH_DAYS": "3", "RFI_RECHECK_SCHEDULE": "2h"})
+    assert "RFI_RECHECK_SCHEDULE is set and wins" in caplog.text
+    caplog.clear()
+    # Given, the schedule wins even where its value is the default's.
+    with caplog.at_level(logging.WARNING):
+        given = built_crawler({"RFI_REFRESH_DAYS": "3", "RFI_RECHECK_SCHEDULE": DEFAULT_SCHEDULE})
+    assert format_schedule(given.get_extension(RefreshExtension).schedule) == DEFAULT_SCHEDULE
     assert "RFI_RECHECK_SCHEDULE is set and wins" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):

@@ -278,9 +278,7 @@ def uri_problem(uri: str) -> str | None:
     the settings check asks too, so that a crawl stops before its first request."""
     if uri.startswith(POSTGRES_SCHEMES) or uri.startswith("sqlite:///") or "://" not in uri:
         return None
-    return (
-        f"unsupported {redact_uri(uri)!r}; use a path, sqlite:///path or postgresql://host/db"
-    )
+    return f"unsupported {redact_uri(uri)!r}; use a path, sqlite:///path or postgresql://host/db"
 
 
 def redact_uri(uri: str) -> str:
