@@ -85,6 +85,9 @@ class CrawlRun:
         except STORE_ERRORS as exc:
             logger.error("state store unusable, nothing crawled: %s", exc)
             raise CloseSpider(STATE_ERROR) from None
+        except OSError as exc:  # the run's lock file (RFI_DATA_DIR/runs)
+            logger.error("run folder unusable, nothing crawled: %s", exc)
+            raise CloseSpider(STATE_ERROR) from None
 
     def store_failed(self, error: Exception) -> None:
         """A component's store call failed mid-run: stop once, with ``state_error``."""
@@ -116,9 +119,11 @@ class CrawlRun:
         """Open the store, recover dead runs and register this one (once)."""
         if self.store is None:
             store = open_store(self.config.state_uri, self.config.state_timeout)
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.lock_path, "w")  # noqa: SIM115 (held for the run's life)
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                self._lock = self._take_lock()
+            except OSError:
+                store.close()
+                raise
             self.store = store
             self._recover_dead_runs()
             owner = Owner.current()
@@ -146,6 +151,17 @@ class CrawlRun:
             )
             self.crawler.signals.send_catch_log(rfi_signals.store_opened, store=store)
         return self.store
+
+    def _take_lock(self) -> TextIO:
+        """The run's lock file, held for its life: recovery tells a dead run by it."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(self.lock_path, "w")  # noqa: SIM115 (held for the run's life)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise
+        return lock
 
     def _beat(self) -> Deferred:
         # On a thread, with a connection of its own: a store busy with another crawl's
