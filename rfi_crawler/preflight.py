@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy.utils.misc import load_object
+
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig
+from rfi_crawler.run import CrawlRun
+
+RUN_EXTENSION = "rfi_crawler.run.CrawlRun"
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,10 +28,29 @@ def check_crawl(
     (``backfill``: the spider implies ``archive=1``)."""
     config = RfiConfig.from_settings(settings)
     SpiderArguments.from_kwargs(spider_arguments, config.base_url, backfill=backfill)
+    check_run_enabled(settings)
     check_folders(config)
     check_origin(config)
     prepare_feed_folders(settings)
     return config
+
+
+def check_run_enabled(settings: BaseSettings) -> None:
+    """The run extension is not disabled: the exporter and the date window work through
+    it (the state store, the run file), and any other of the run's may be."""
+    for key, order in settings.getwithbase("EXTENSIONS").items():
+        if order is None and _loads(key) is CrawlRun:
+            raise ConfigError(
+                f"EXTENSIONS is not accepted: it disables {RUN_EXTENSION}, which records"
+                " need (the state store, the run file)"
+            )
+
+
+def _loads(key: Any) -> Any:
+    try:
+        return load_object(key) if isinstance(key, str) else key
+    except (ImportError, NameError, ValueError):
+        return None  # not ours to judge: Scrapy says so when it builds the extensions
 
 
 def check_folders(config: RfiConfig) -> None:

@@ -256,6 +256,7 @@ def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
             ["-a", "urls=,,,"],
             ["-s", "RFI_START_POINTS="],
             ["-s", "RFI_STATE_URI=mysql://crawler:s3cret@db/rfi"],  # its password unshown
+            ["-s", 'EXTENSIONS={"rfi_crawler.run.CrawlRun": null}'],
         ]
         for extra in cases:
             command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]

@@ -46,7 +46,8 @@ RSS_PATH = "/cn/rss"
 NEWS_SITEMAP_PATH = "/sitemaps/cn/news.xml"
 SITEMAP_PREFIX = "/sitemaps/cn/"
 SITEMAP_INDEX_PATH = "/sitemaps/cn/index.xml"  # [guess, from /fr/ and /es/] monthly sitemaps
-# The run's components, added to EXTENSIONS whatever else it holds (None disables one).
+# The run's components, added to EXTENSIONS whatever else it holds (None disables one, but
+# for the run itself, which records need: preflight.check_run_enabled refuses that).
 # Built in this order, so at spider_closed the ledger and the coverage have written their
 # stats before the run writes its manifest from them.
 RUN_EXTENSIONS = {
