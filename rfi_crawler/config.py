@@ -22,7 +22,6 @@ from rfi_crawler.recheck import (
     parse_schedule,
     refresh_days_schedule,
 )
-from rfi_crawler.state import uri_problem
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -219,6 +218,9 @@ def _text(name: str, raw: object) -> str:
 
 
 def _state_uri(name: str, raw: object) -> str:
+    # Imported here: the spider reads the config, and must not load the state package.
+    from rfi_crawler.state import uri_problem
+
     text = str(raw).strip()
     problem = uri_problem(text) if text else None
     if problem:
