@@ -2,11 +2,12 @@
 
 ``OriginGuardMiddleware`` refuses redirects away from the crawl's origin (scheme, host and
 port: ``127.0.0.1:8000`` → ``127.0.0.1:8001`` is offsite; so is ``file://``), robots.txt's
-included, before Scrapy's RedirectMiddleware follows them. ``ResponseGuardMiddleware``
-refuses an article page whose body is not HTML, binary or cut short. (A page in another
-charset than it declares is not refused but read as what it is, where it is parsed:
-extract/parse.py.) A refusal is a ``Rejected`` failure: the request's errback settles the
-URL's outcome with its reason.
+included, before Scrapy's RedirectMiddleware follows them; ``RequestOriginGuardMiddleware``
+any request for another origin before it is sent (a meta refresh's, named by a page).
+``ResponseGuardMiddleware`` refuses an article page whose body is not HTML, binary or cut
+short. (A page in another charset than it declares is not refused but read as what it is,
+where it is parsed: extract/parse.py.) A refusal is a ``Rejected`` failure: the request's
+errback settles the URL's outcome with its reason.
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ class OriginGuardMiddleware:
         if origin(target) != self.origin:
             raise Rejected("offsite_redirect", f"redirect to another origin: {target[:200]}")
         return response
+
+
+class RequestOriginGuardMiddleware:
+    """Refuses a request for another origin before anything acts on it (robots.txt's
+    middleware would fetch that origin's robots.txt first). A meta refresh's request comes
+    from a middleware nearer the engine than ``OriginGuardMiddleware``, and Scrapy's
+    ``allowed_domains`` lets another port of the same host through."""
+
+    def __init__(self, config: RfiConfig) -> None:
+        self.origin = origin(config.base_url)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RequestOriginGuardMiddleware:
+        return cls(crawl_config(crawler))
+
+    def process_request(self, request: Request) -> None:
+        if origin(request.url) != self.origin:
+            reason = "offsite_redirect" if request.meta.get("redirect_urls") else "offsite_request"
+            raise Rejected(reason, f"request for another origin: {request.url[:200]}")
 
 
 class ResponseGuardMiddleware:

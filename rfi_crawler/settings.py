@@ -28,6 +28,8 @@ DOWNLOAD_TIMEOUT = 30
 # (Retry-After honoured) nearer the downloader than RetryMiddleware (550), which keeps
 # retrying 5xx and timeouts.
 DOWNLOADER_MIDDLEWARES = {
+    # Before robots.txt's middleware, which would fetch another origin's robots.txt first.
+    "rfi_crawler.guards.RequestOriginGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "rfi_crawler.robots.RobotsPolicyMiddleware": 100,
     "rfi_crawler.guards.OriginGuardMiddleware": 650,

@@ -18,6 +18,7 @@ from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.core.spidermw import SpiderMiddlewareManager
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+from warcio.archiveiterator import ArchiveIterator
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler import urls
@@ -353,6 +354,54 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
     assert _Elsewhere.hits == []
     assert done.returncode == 6, done.stderr[-2000:]
     assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
+
+
+# Found by the wave's attack on the crawl: a page's meta refresh made a request for another
+# port of the crawl's host (Scrapy's allowed_domains judges hosts alone), and with
+# RFI_WARC_DIR its answer was archived. The guard judges every request's origin now.
+def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
+    _Elsewhere.hits = []
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_port}/admin/secret?x=1"
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/cn/"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                refresh = f'<meta http-equiv="refresh" content="0; url={target}">'
+                self.wfile.write(f"<html><head>{refresh}</head><body></body></html>".encode())
+                return
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    for server in (elsewhere, site):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = scrapy_crawl(
+            *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
+            *("-s", f"RFI_DATA_DIR={tmp_path}", "-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
+            *("-a", "urls=/cn/a/20251130-x"),
+        )
+    finally:
+        for server in (elsewhere, site):
+            server.shutdown()
+            server.server_close()
+    assert _Elsewhere.hits == []
+    assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
+    targets = []
+    for path in (tmp_path / "warc").rglob("*.warc.gz"):
+        with path.open("rb") as stream:
+            targets += [
+                r.rec_headers.get_header("WARC-Target-URI") or "" for r in ArchiveIterator(stream)
+            ]
+    assert any("/cn/a/20251130-x" in t for t in targets)  # the page itself is kept
+    assert not any(f":{elsewhere.server_port}/" in t for t in targets)
 
 
 def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
