@@ -4,9 +4,10 @@ Outcomes: ``exported``; ``unchanged`` (downloaded, same content as exported befo
 ``skipped/<reason>`` (``known`` — not downloaded again, ``outside_window``, ``robots``,
 ``duplicate``, ``invalid``, ``claimed_by_other_run``); ``failed/<reason>`` (``http_403``,
 ``http_404``, ``http_5xx``, ``timeout``, ``dns``, ``connection``, ``data_loss``,
-``too_large``, ``not_html``, ``no_article``, ``output_error`` …); ``cancelled`` (the run
-stopped before the URL was settled). Stats: ``rfi/outcome/met`` and ``rfi/outcome/<outcome>``;
-their sum always equals ``met``.
+``too_large``, ``not_html``, ``no_article``, ``output_error`` …, and ``spider_error`` or
+``item_error``: a callback or a pipeline raised, a bug that Scrapy logs with its traceback);
+``cancelled`` (the run stopped before the URL was settled). Stats: ``rfi/outcome/met`` and
+``rfi/outcome/<outcome>``; their sum always equals ``met``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class OutcomeLedgerExtension:
         connect(self.item_scraped, signal=signals.item_scraped)
         connect(self.item_dropped, signal=signals.item_dropped)
         connect(self.request_dropped, signal=signals.request_dropped)
+        connect(self.spider_error, signal=signals.spider_error)
+        connect(self.item_error, signal=signals.item_error)
         connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -119,6 +122,20 @@ class OutcomeLedgerExtension:
 
     def item_dropped(self, item: Any, response: Any, exception: Exception) -> None:
         self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
+
+    def spider_error(self, failure: Any, response: Any) -> None:
+        self._settle_error(response, "spider_error")
+
+    def item_error(self, item: Any, response: Any, failure: Any) -> None:
+        self._settle_error(response, "item_error")
+
+    def _settle_error(self, response: Any, reason: str) -> None:
+        # Counted apart from "cancelled", which a bug would otherwise pass for. A page whose
+        # record went out before its callback failed keeps "exported".
+        url = content_url(getattr(response, "request", None))
+        if url is not None and not self.ledger.has_outcome(url):
+            self.crawler.stats.inc_value(f"rfi/failed/{reason}")
+            self.settle(url, f"failed/{reason}")
 
     def _settle_item(self, response: Any, outcome: str) -> None:
         url = content_url(getattr(response, "request", None))

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 from types import SimpleNamespace
 
 import pytest
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils import misc
@@ -284,6 +284,31 @@ def test_the_ledger_settles_what_the_signals_say_and_cancels_the_rest():
     assert stats.get_value("rfi/outcome/failed/not_html") == 1
     assert stats.get_value("rfi/outcome/failed/redirect_loop") == 1
     assert stats.get_value("rfi/outcome/cancelled") == 1
+
+
+def test_a_callback_or_pipeline_that_raises_is_a_failure_not_a_cancellation():
+    crawler = built_crawler()
+    send = crawler.signals.send_catch_log
+    responses = {}
+    for url in ("broken", "pipeline", "exported"):
+        send(rfi_signals.url_met, url=url)
+        request = Request(f"http://x/{url}", cb_kwargs={"url": url})
+        responses[url] = HtmlResponse(request.url, body=b"<html></html>", request=request)
+    failure = Failure(ValueError("a bug"))
+    spider = crawler.spider
+    send(signals.spider_error, failure=failure, response=responses["broken"], spider=spider)
+    send(
+        signals.item_error, item={}, response=responses["pipeline"], spider=spider, failure=failure
+    )
+    send(signals.item_scraped, item={}, response=responses["exported"], spider=spider)
+    send(signals.spider_error, failure=failure, response=responses["exported"], spider=spider)
+    crawler.get_extension(OutcomeLedgerExtension).spider_closed("finished")
+    stats = crawler.stats
+    assert stats.get_value("rfi/outcome/failed/spider_error") == 1
+    assert stats.get_value("rfi/outcome/failed/item_error") == 1
+    assert stats.get_value("rfi/outcome/exported") == 1  # its record went out first
+    assert stats.get_value("rfi/outcome/cancelled") is None
+    assert stats.get_value("rfi/failed/spider_error") == 1
 
 
 def test_drift_ends_the_run_from_the_idle_handler_once():
