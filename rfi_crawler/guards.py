@@ -76,9 +76,9 @@ class OriginGuardMiddleware:
 
 class RequestOriginGuardMiddleware:
     """Refuses a request for another origin before anything acts on it (robots.txt's
-    middleware would fetch that origin's robots.txt first). A meta refresh's request comes
-    from a middleware nearer the engine than ``OriginGuardMiddleware``, and Scrapy's
-    ``allowed_domains`` lets another port of the same host through."""
+    middleware would fetch that origin's robots.txt first), in place of Scrapy's offsite
+    filter, which judges hosts alone and drops unnamed. A meta refresh's request comes from
+    a middleware nearer the engine than ``OriginGuardMiddleware`` sees."""
 
     def __init__(self, config: RfiConfig) -> None:
         self.origin = origin(config.base_url)

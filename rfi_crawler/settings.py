@@ -28,7 +28,10 @@ DOWNLOAD_TIMEOUT = 30
 # (Retry-After honoured) nearer the downloader than RetryMiddleware (550), which keeps
 # retrying 5xx and timeouts.
 DOWNLOADER_MIDDLEWARES = {
-    # Before robots.txt's middleware, which would fetch another origin's robots.txt first.
+    # Scrapy's offsite filter judges hosts alone (another port passes), and drops what it
+    # refuses unnamed ("cancelled"): the origin guard judges scheme, host and port, before
+    # robots.txt's middleware (100) would fetch another origin's robots.txt.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "rfi_crawler.guards.RequestOriginGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "rfi_crawler.robots.RobotsPolicyMiddleware": 100,

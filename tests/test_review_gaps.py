@@ -370,7 +370,9 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
-                refresh = f'<meta http-equiv="refresh" content="0; url={target}">'
+                # Another port of this host; another host (never looked up).
+                away = target if self.path.startswith("/cn/a/") else "http://evil.invalid/cn/x"
+                refresh = f'<meta http-equiv="refresh" content="0; url={away}">'
                 self.wfile.write(f"<html><head>{refresh}</head><body></body></html>".encode())
                 return
             self.send_response(404)
@@ -386,14 +388,14 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
         done = scrapy_crawl(
             *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
             *("-s", f"RFI_DATA_DIR={tmp_path}", "-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
-            *("-a", "urls=/cn/a/20251130-x"),
+            *("-a", "urls=/cn/a/20251130-x,/cn/b/20251130-y"),
         )
     finally:
         for server in (elsewhere, site):
             server.shutdown()
             server.server_close()
     assert _Elsewhere.hits == []
-    assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
+    assert "failed/offsite_redirect 2" in done.stderr and "Traceback" not in done.stderr
     targets = []
     for path in (tmp_path / "warc").rglob("*.warc.gz"):
         with path.open("rb") as stream:
