@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.dupefilters import RFPDupeFilter
 
-from rfi_crawler.compact import HashSet
+from rfi_crawler.compact import HashSet, hash64
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -26,8 +26,8 @@ class CompactDupeFilter(RFPDupeFilter):
     def request_seen(self, request: Request) -> bool:
         if self.file:  # JOBDIR
             return super().request_seen(request)
-        # A fingerprint is a hash already (SHA-1): its first 8 bytes are the key.
-        key = int.from_bytes(self._fingerprint(request)[:8], "big")
+        # Hashed again: REQUEST_FINGERPRINTER_CLASS may give any bytes, not only SHA-1's.
+        key = hash64(self.fingerprinter.fingerprint(request))
         if self.seen.has_key(key):
             return True
         self.seen.add_key(key)

@@ -175,6 +175,22 @@ def test_dupefilter_refuses_a_request_seen_before():
     assert not refuse._fingerprints  # Scrapy's own set stays empty
 
 
+class PrefixedFingerprinter:
+    """A fingerprinter of the kind REQUEST_FINGERPRINTER_CLASS allows: no hash, its first
+    bytes the same for every request."""
+
+    def fingerprint(self, request: Request) -> bytes:
+        return b"rfi-crawler:" + request.url.encode()
+
+
+def test_dupefilter_keys_any_fingerprinters_bytes_not_their_first_eight():
+    fingerprinter = "tests.test_compact.PrefixedFingerprinter"
+    refuse = dupefilter({"REQUEST_FINGERPRINTER_CLASS": fingerprinter})
+    assert not refuse.request_seen(Request("https://www.rfi.fr/cn/a/20261120-x"))
+    assert not refuse.request_seen(Request("https://www.rfi.fr/cn/b/20261120-y"))
+    assert refuse.request_seen(Request("https://www.rfi.fr/cn/b/20261120-y"))
+
+
 def test_dupefilter_with_jobdir_is_scrapys_and_persists(tmp_path):
     first = dupefilter({"JOBDIR": str(tmp_path)})
     assert not first.request_seen(Request("https://www.rfi.fr/cn/a/20261120-x"))
