@@ -9,7 +9,7 @@ import sqlite3
 import psycopg
 import pytest
 
-from rfi_crawler.state import COLUMNS, STORE_VERSION, open_store
+from rfi_crawler.state import STORE_VERSION, open_store
 from rfi_crawler.state.cli import copy
 from rfi_crawler.state.layout import execute_script
 from rfi_crawler.state.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
@@ -25,11 +25,6 @@ def store(state_uri):  # noqa: F811
     store = open_store(state_uri)
     yield store
     store.close()
-
-
-def test_the_layout_is_version_3_with_archive_days():
-    assert STORE_VERSION == 3
-    assert COLUMNS["archive_days"] == ("day", "run_id", "done_at")
 
 
 def test_days_are_marked_and_read_by_inclusive_range(store):
