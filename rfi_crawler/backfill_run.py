@@ -366,9 +366,10 @@ class BackfillExtension:
 
     def refill(self, idle: bool = False) -> int:
         """Schedule what the archive needs now; how many requests."""
-        spider, engine = self.crawler.spider, self.crawler.engine
-        if self.closing or not self.ready or spider is None or engine is None:
+        spider = self.crawler.spider
+        if self.closing or not self.ready or spider is None:
             return 0
+        engine = self.crawler.engine  # ready: the store opened, at the engine's spider_opened
         count = 0
         for request in spider.archive_requests(idle=idle):  # type: ignore[attr-defined]
             engine.crawl(request)

@@ -56,8 +56,9 @@ DUPEFILTER_CLASS = "rfi_crawler.dupefilter.CompactDupeFilter"
 # to write.
 COMMANDS_MODULE = "rfi_crawler.commands"
 
-# The run's own extensions (run, ledger, drift, reachability, refresh) are added by the
-# spider itself (RfiCnSpider.from_crawler), so an EXTENSIONS of yours keeps them.
+# The run's own extensions (RUN_EXTENSIONS in rfi_crawler/spiders/rfi_cn.py: the run, its
+# ledger, drift, reachability, re-checks, the collector's tuning and the backfill's) are
+# added by the spider itself (RfiCnSpider.from_crawler), so an EXTENSIONS of yours keeps them.
 
 # -- Records -----------------------------------------------------------------------------
 # Window, then schema, then within-run dedup, then the export that claims versions in the

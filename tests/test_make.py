@@ -229,6 +229,14 @@ def test_a_failing_demo_still_stops_its_replica(tmp_path):
     assert not listening(base_url), "the replica outlived the failed demo"
 
 
+def test_a_demo_whose_crawl_fails_says_why(tmp_path):
+    done, demo_dir = demo(tmp_path, "-s", "RFI_BASE_URL=http://127.0.0.1:1")
+    assert done.returncode == 6  # unreachable, passed on
+    assert "demo: the crawl failed (exit status 6" in done.stderr
+    assert "ERROR: unreachable" in done.stderr  # the crawl log's line, shown
+    assert f"its whole log: {demo_dir}/data/crawl.log" in done.stderr
+
+
 def test_the_replica_refuses_too_few_articles_in_one_line():
     done = subprocess.run(
         [sys.executable, "-m", "tests.replica", "--articles", "5", "--port", "0"],

@@ -1,7 +1,7 @@
 """Article pages: every selector for a record, and the order in which sources are trusted.
 
 Each field is taken from the best source and falls back in this order (first non-empty
-wins; list fields come whole from one source, never merged). The README repeats it.
+wins; list fields come whole from one source, never merged). docs/record.md repeats it.
 Sources go to ArticleLoader raw, best first; its processors do every cleaning.
 
 ==============  ==========================================================================
