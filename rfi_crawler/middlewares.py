@@ -7,6 +7,7 @@ import logging
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy.utils.defer import deferred_from_coro
 
@@ -25,7 +26,7 @@ BLOCK_STATUSES = (403, 429)
 # A pause looks this often whether the crawl is shutting down (SIGTERM, Ctrl-C).
 PAUSE_SLICE = 0.25
 BLOCKED_MESSAGE = (
-    "www.rfi.fr is blocking this crawler: %d consecutive HTTP 403/429 answers (last: %s). "
+    "%s is blocking this crawler: %d consecutive HTTP 403/429 answers (last: %s). "
     "The site blocks many data-centre IP ranges. Stopping now; everything fetched so far is "
     "kept. Slow down (-s CONCURRENT_REQUESTS=1 -s DOWNLOAD_DELAY=10) or run from another "
     "network (a residential or university connection)."
@@ -150,5 +151,6 @@ class BlockBackoffMiddleware:
             return
         self.stopping = True
         self.crawler.stats.set_value("rfi/blocked", 1)
-        logger.error(BLOCKED_MESSAGE, self.consecutive, response.url)
+        host = urlsplit(response.url).netloc  # the site crawled: a replica, a mirror
+        logger.error(BLOCKED_MESSAGE, host, self.consecutive, response.url)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="blocked"))
