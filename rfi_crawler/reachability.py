@@ -78,12 +78,13 @@ class ReachabilityExtension:
     def describe(self) -> str:
         if not self.failed:
             return "unreachable: no start point answered; check RFI_BASE_URL and the network"
+        # "robots" only says robots.txt forbade the rest; what made it fail says more, so
+        # it comes first (an offline machine: "1 dns", then "3 robots").
+        ranked = sorted(self.failed.items(), key=lambda item: (item[0] == "robots", -item[1]))
         failures = ", ".join(
-            f"{count} {reason} (e.g. {self.example[reason]})"
-            for reason, count in self.failed.most_common()
+            f"{count} {reason} (e.g. {self.example[reason]})" for reason, count in ranked
         )
-        # "robots" only says robots.txt forbade the rest; what made it fail says more.
-        main = next((r for r, _ in self.failed.most_common() if r != "robots"), "robots")
+        main = ranked[0][0]
         return (
             f"unreachable: no start point answered 2xx; failed: {failures}. "
             f"Check {HINTS.get(main, DEFAULT_HINT)}."

@@ -339,6 +339,15 @@ def test_a_crawl_that_reached_nothing_ends_unreachable_with_one_line():
     reach.spider_idle()  # one answer is enough
 
 
+def test_what_made_robots_txt_fail_is_named_before_the_pages_it_then_forbade():
+    reach = built_crawler().get_extension(ReachabilityExtension)
+    for page in ("/cn/", "/cn/rss", "/sitemaps/cn/news.xml"):
+        reach.start_failed(f"https://www.rfi.fr{page}", "robots")
+    reach.start_failed("https://www.rfi.fr/robots.txt", "dns")
+    line = reach.describe()
+    assert line.index("1 dns") < line.index("3 robots") and "DNS" in line
+
+
 def test_urls_that_do_not_exist_are_not_blamed_on_blocking():
     reach = built_crawler().get_extension(ReachabilityExtension)
     reach.start_failed("https://www.rfi.fr/cn/中国/20251130-typo", "http_404")
