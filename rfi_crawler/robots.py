@@ -1,11 +1,13 @@
 """robots.txt as RFC 9309 reads it: an unreachable or failing file forbids, a missing one allows.
 
-Scrapy's RobotsTxtMiddleware parses whatever a 5xx answer holds (usually allowing
-everything) and logs a failed fetch with a full traceback. Here (RFC 9309 §2.3.1): 2xx is
-parsed; 4xx means no rules (allow all); 5xx after Scrapy's retries, or no answer at all
+In place of Scrapy's RobotsTxtMiddleware, which parses whatever a 5xx answer holds (usually
+allowing everything) and logs a failed fetch with a full traceback. Here (RFC 9309 §2.3.1):
+2xx is parsed; 4xx means no rules (allow all); 5xx after one retry, or no answer at all
 (DNS, connection, timeout), means assume complete disallow. Each case is counted under
-``rfi/robots/*``; a failed fetch is one WARNING line (the run's verdict, e.g.
-``unreachable``, is the ERROR).
+``rfi/robots/*`` (and Scrapy's ``robotstxt/*`` counts are kept); a failed fetch is one
+WARNING line (the run's verdict, e.g. ``unreachable``, is the ERROR). Built on Scrapy's
+public parts only: ``ROBOTSTXT_PARSER``, the engine's ``download_async`` and the
+``robots_parsed`` signal.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -27,31 +29,86 @@ from rfi_crawler import signals as rfi_signals
 from rfi_crawler.failures import failure_reason
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
 
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+# Ahead of every waiting request: they all wait for this answer.
+DOWNLOAD_PRIORITY = 1000
 
 
-class RobotsPolicyMiddleware(RobotsTxtMiddleware):
-    async def robot_parser(self, request: Request) -> RobotParser | None:
-        # Scrapy's own method, with the failure path replaced (one line, disallow all).
+class RobotsPolicyMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.user_agent: str | None = crawler.settings["ROBOTSTXT_USER_AGENT"] or None
+        self.default_user_agent: str = crawler.settings["USER_AGENT"]
+        self.parser_class = load_object(crawler.settings["ROBOTSTXT_PARSER"])
+        build_from_crawler(self.parser_class, crawler, b"")  # its dependencies, checked now
+        self.parsers: dict[str, RobotParser] = {}  # netloc → its rules
+        self.waiting: dict[str, list[Deferred[RobotParser]]] = {}  # netloc → while fetched
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RobotsPolicyMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get("dont_obey_robotstxt") or request.url.startswith(("data:", "file:")):
+            return
+        parser = await self.parser_for(request)
+        agent = self.user_agent or request.headers.get(b"User-Agent", self.default_user_agent)
+        if not parser.allowed(request.url, agent):
+            logger.debug("Forbidden by robots.txt: %s", request)
+            self.stats.inc_value("robotstxt/forbidden")
+            raise IgnoreRequest("Forbidden by robots.txt")
+
+    async def parser_for(self, request: Request) -> RobotParser:
+        """The rules of the request's host, fetched once; requests that come meanwhile wait
+        for that fetch."""
         url = urlparse_cached(request)
         netloc = url.netloc
-        if netloc not in self._parsers:
-            self._parsers[netloc] = Deferred()
-            robots_url = f"{url.scheme}://{netloc}/robots.txt"
-            try:
-                response = await self._fetch(robots_url)
-                await self._parse_robots(response, netloc, request)
-            except Exception as exc:  # any failure: the file is unreachable
-                self._unreachable(robots_url, netloc, exc)
-            self._stats.inc_value("robotstxt/request_count")
-        parser = self._parsers[netloc]
-        if isinstance(parser, Deferred):
-            return await maybe_deferred_to_future(parser)
+        if netloc in self.parsers:
+            return self.parsers[netloc]
+        if netloc in self.waiting:
+            waiter: Deferred[RobotParser] = Deferred()
+            self.waiting[netloc].append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self.waiting[netloc] = []
+        parser = await self._read(f"{url.scheme}://{netloc}/robots.txt", request)
+        self.parsers[netloc] = parser
+        for waiter in self.waiting.pop(netloc):
+            waiter.callback(parser)
+        return parser
+
+    async def _read(self, robots_url: str, request: Request) -> RobotParser:
+        """The rules robots.txt gives, as RFC 9309 reads its answer (never raises)."""
+        self.stats.inc_value("robotstxt/request_count")
+        try:
+            response = await self._fetch(robots_url)
+        except Exception as exc:  # any failure: the file is unreachable
+            return self._unreachable(robots_url, exc)
+        self.stats.inc_value("robotstxt/response_count")
+        self.stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+        body = response.body
+        if 400 <= response.status < 500:
+            self.stats.inc_value("rfi/robots/client_error")
+            logger.info("robots.txt answered %d: no rules, everything allowed", response.status)
+            body = b""
+        elif response.status >= 500:
+            self.stats.inc_value("rfi/robots/server_error")
+            logger.warning(
+                "robots.txt answered %d: assuming complete disallow (RFC 9309)", response.status
+            )
+            body = DISALLOW_ALL
+        parser = build_from_crawler(self.parser_class, self.crawler, body)
+        await self.crawler.signals.send_catch_log_async(
+            signal=signals.robots_parsed, robotparser=parser, request=request
+        )
         return parser
 
     async def _fetch(self, robots_url: str) -> Response:
@@ -61,7 +118,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         for tries_left in (1, 0):
             robots_request = Request(
                 robots_url,
-                priority=self.DOWNLOAD_PRIORITY,
+                priority=DOWNLOAD_PRIORITY,
                 meta={"dont_obey_robotstxt": True, "dont_retry": True},
                 callback=NO_CALLBACK,
                 dont_filter=True,
@@ -78,32 +135,15 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                 return response
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if 400 <= response.status < 500:
-            self._stats.inc_value("rfi/robots/client_error")
-            logger.info("robots.txt answered %d: no rules, everything allowed", response.status)
-            response = response.replace(body=b"")
-        elif response.status >= 500:
-            self._stats.inc_value("rfi/robots/server_error")
-            logger.warning(
-                "robots.txt answered %d: assuming complete disallow (RFC 9309)", response.status
-            )
-            response = response.replace(body=DISALLOW_ALL)
-        await super()._parse_robots(response, netloc, request)
-
-    def _unreachable(self, robots_url: str, netloc: str, exc: Exception) -> None:
-        self._stats.inc_value("rfi/robots/unreachable")
+    def _unreachable(self, robots_url: str, exc: Exception) -> RobotParser:
+        self.stats.inc_value("rfi/robots/unreachable")
+        if not isinstance(exc, IgnoreRequest):
+            self.stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         reason = failure_reason(Failure(exc))
         self.crawler.signals.send_catch_log(rfi_signals.start_failed, url=robots_url, reason=reason)
-        if not isinstance(exc, IgnoreRequest):
-            self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         logger.warning(
             "robots.txt unreachable (%s: %s): assuming complete disallow (RFC 9309)",
             type(exc).__name__,
             str(exc).splitlines()[0][:200] if str(exc) else robots_url,
         )
-        deferred = self._parsers[netloc]
-        parser = build_from_crawler(self._parserimpl, self.crawler, DISALLOW_ALL)
-        self._parsers[netloc] = parser
-        assert isinstance(deferred, Deferred)
-        deferred.callback(parser)
+        return build_from_crawler(self.parser_class, self.crawler, DISALLOW_ALL)

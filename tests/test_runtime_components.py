@@ -18,7 +18,6 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils import misc
 from scrapy.utils.misc import warn_on_generator_with_return_value
 from scrapy.utils.request import request_from_dict
-from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from rfi_crawler import signals as rfi_signals
@@ -371,38 +370,84 @@ def test_every_failed_finish_reason_has_its_own_non_zero_exit_status():
 # -- robots.txt (RFC 9309) ----------------------------------------------------------------
 
 
-def robots_after(status: int | None) -> tuple[object, object]:
-    """The parser the policy keeps after robots.txt answered ``status`` (None: no answer)."""
+def robots_policy(answer) -> tuple[RobotsPolicyMiddleware, list[str]]:
+    """The policy of a crawler whose engine answers robots.txt with ``answer`` (a status,
+    or an exception to raise), and the URLs that engine was asked for."""
     crawler = built_crawler()
-    robots = RobotsPolicyMiddleware.from_crawler(crawler)
-    robots._parsers["127.0.0.1:8000"] = Deferred()
-    if status is None:
-        robots._unreachable("http://127.0.0.1:8000/robots.txt", "127.0.0.1:8000", OSError("x"))
-    else:
+    fetched: list[str] = []
+
+    async def download_async(request: Request) -> Response:
+        fetched.append(request.url)
+        if isinstance(answer, Exception):
+            raise answer
         body = b"User-agent: *\nDisallow: /private/\n"
-        response = Response("http://127.0.0.1:8000/robots.txt", status=status, body=body)
-        asyncio.run(robots._parse_robots(response, "127.0.0.1:8000", Request(ARTICLE)))
-    return robots._parsers["127.0.0.1:8000"], crawler.stats
+        return Response(request.url, status=answer, body=body, request=request)
+
+    crawler.engine = SimpleNamespace(download_async=download_async)
+    return RobotsPolicyMiddleware.from_crawler(crawler), fetched
+
+
+def allowed(robots: RobotsPolicyMiddleware, url: str) -> bool:
+    try:
+        asyncio.run(robots.process_request(Request(url)))
+    except IgnoreRequest:
+        return False
+    return True
 
 
 @pytest.mark.parametrize(
-    ("status", "allowed", "counted"),
+    ("answer", "allowed_there", "counted"),
     [
         (200, True, None),  # the rules apply: /cn/ is allowed, /private/ is not
         (404, True, "rfi/robots/client_error"),
         (403, True, "rfi/robots/client_error"),
         (500, False, "rfi/robots/server_error"),
         (503, False, "rfi/robots/server_error"),
-        (None, False, "rfi/robots/unreachable"),
+        (OSError("connection refused"), False, "rfi/robots/unreachable"),
     ],
 )
-def test_robots_txt_follows_rfc_9309(status, allowed, counted):
-    parser, stats = robots_after(status)
-    assert parser.allowed(ARTICLE, "rfi-crawler") is allowed
+def test_robots_txt_follows_rfc_9309(answer, allowed_there, counted):
+    robots, fetched = robots_policy(answer)
+    assert allowed(robots, ARTICLE) is allowed_there
+    stats = robots.crawler.stats
     if counted:
         assert stats.get_value(counted) == 1
-    if status == 200:
-        assert not parser.allowed("http://127.0.0.1:8000/private/x", "rfi-crawler")
+    if answer == 200:
+        assert not allowed(robots, "http://127.0.0.1:8000/private/x")
+        assert stats.get_value("robotstxt/forbidden") == 1
+    # Asked once (twice where it failed: one retry), whatever is requested after.
+    retried = isinstance(answer, Exception) or answer >= 500
+    assert fetched == ["http://127.0.0.1:8000/robots.txt"] * (2 if retried else 1)
+
+
+def test_requests_that_come_while_robots_txt_is_fetched_wait_for_that_one_fetch():
+    robots, fetched = robots_policy(200)
+    crawler = robots.crawler
+    answer: asyncio.Future | None = None
+
+    async def slow_download(request: Request) -> Response:
+        nonlocal answer
+        fetched.append(request.url)
+        answer = asyncio.get_running_loop().create_future()
+        return await answer
+
+    crawler.engine = SimpleNamespace(download_async=slow_download)
+
+    async def three_requests() -> list[object]:
+        asked = [
+            asyncio.ensure_future(robots.process_request(Request(url)))
+            for url in (ARTICLE, ARTICLE, "http://127.0.0.1:8000/private/x")
+        ]
+        while answer is None:
+            await asyncio.sleep(0)
+        body = b"User-agent: *\nDisallow: /private/\n"
+        robots_url = "http://127.0.0.1:8000/robots.txt"
+        answer.set_result(Response(robots_url, status=200, body=body))
+        return await asyncio.gather(*asked, return_exceptions=True)
+
+    results = asyncio.run(three_requests())
+    assert fetched == ["http://127.0.0.1:8000/robots.txt"]
+    assert results[:2] == [None, None] and isinstance(results[2], IgnoreRequest)
 
 
 def test_the_spider_imports_no_state_export_or_run_code():
