@@ -152,7 +152,7 @@ class WarcFiles:
 
     def _serialise(self, record: Any) -> bytes:
         buffer = io.BytesIO()
-        self.builder._write_warc_record(buffer, record)  # warcio's writer, uncompressed
+        WARCWriter(buffer, gzip=False, warc_version="1.1").write_record(record)  # uncompressed
         return _gzip_member(buffer.getvalue())
 
     def _write(self, records: list[Any]) -> None:
