@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
+import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,10 +101,10 @@ def read_archive(path: Path) -> ArticleItem:
     page = "\n".join(lines[4:]).strip()
     if not page:
         raise ArchiveError(f"{path}:5: no HTML line (the file is cut short)")
-    if not (BODY_END_MARK in page or FEED_FOOTER in page or page.endswith("</div>")):
-        # A complete file's body closes with the promo marker (39/41 seed files) or, for
-        # the AFP wire briefs, the page ends on the body's `</div>`: otherwise it was cut.
-        raise ArchiveError(f"{path}:5: the HTML line is cut short (no end of body)")
+    if not (text.endswith("\n") and page.endswith("</div>")):
+        # Every whole file (the 41 seed files, and ours) ends its HTML line with `</div>`
+        # and a line end: a file cut anywhere, even after the body's end, lacks them.
+        raise ArchiveError(f"{path}:5: the HTML line is cut short (no final </div> and line end)")
     title = _unescape_title(raw_title)
     item = parse_archive_html(page, url, title, stamp and int(stamp.group(1)))
     errors = validation_errors(record_of(item))
@@ -244,7 +246,7 @@ def _split_body(rest: str) -> tuple[str, str]:
     mark = rest.find(BODY_END_MARK, start)
     end = rest.rfind("<div", start, mark) if mark >= 0 else -1
     if end < 0:  # no promo marker: the body runs to the feed footer or the end
-        end = rest.find("<br><hr>", start)
+        end = rest.find(FEED_FOOTER, start)
         end = len(rest) if end < 0 else end
     return rest[start:end], rest[end:]
 
@@ -332,14 +334,31 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
         )
     text = f"<!--{millis:013d}-->\n[{title}]({record['url']})\n------\n\n" + "".join(page) + "\n"
     target = directory / archive_name(record)
-    try:
-        # Exclusive creation: never through a planted symlink, never over another file.
-        with target.open("x", encoding="utf-8") as out:
-            out.write(text)
-    except FileExistsError:
-        if target.is_symlink() or target.read_text(encoding="utf-8") != text:
-            raise ArchiveError(f"{target}: exists and holds something else") from None
+    _write_whole(target, text.encode("utf-8"))
     return target
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """``data`` as ``target``, whole or not at all: written to a temporary file (created
+    exclusively, never through a symlink) and linked to its name only once complete, so a
+    full disk leaves no cut-off file; never over another file."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # unbuffered: no flush left to fail again at close
+                view = view[os.write(handle, view) :]
+        finally:
+            os.close(handle)
+        try:
+            os.link(temp, target)  # unlike rename, never replaces what is there
+        except FileExistsError:
+            if target.is_symlink() or target.read_bytes() != data:
+                raise ArchiveError(f"{target}: exists and holds something else") from None
+    except OSError as exc:
+        raise ArchiveError(f"{target}: cannot write it ({exc.strerror or exc})") from exc
+    finally:
+        Path(temp).unlink(missing_ok=True)
 
 
 def archive_name(record: dict[str, Any]) -> str:

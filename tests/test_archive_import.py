@@ -236,7 +236,9 @@ def test_two_records_with_one_id_get_two_files(tmp_path):
 def test_a_hostile_file_of_author_labels_parses_in_linear_time(tmp_path):
     path = tmp_path / "hostile.md"
     labels = "<span>作者：</span>" * 60_000  # ~1 MB, no author link anywhere
-    path.write_text(archive_text("<p>x</p>").rstrip("\n") + labels + "\n", encoding="utf-8")
+    # In a block of its own after the body, closed as a whole file's last block is.
+    text = archive_text("<p>x</p>").rstrip("\n") + f"<div>{labels}</div>\n"
+    path.write_text(text, encoding="utf-8")
     assert path.stat().st_size > 1_000_000
     started = time.perf_counter()
     record = record_of(read_archive(path))

@@ -1,0 +1,123 @@
+"""The offline tools on hostile or broken input: archive export and import, re-extraction,
+the diff and edits outputs, the explorer's CSV. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rfi_crawler import archive
+from rfi_crawler.archive import ArchiveError, read_archive, record_of
+from rfi_crawler.dataset.cli import main
+
+PROJECT = Path(__file__).resolve().parents[1]
+SEED = PROJECT.parent / "shared" / "seed_corpus"
+# A seed file with a 同一主题 aside: its export ends with the related links.
+WITH_RELATED = SEED / "999965.md"
+
+
+def run(*argv: object) -> int:
+    return main([str(a) for a in argv])
+
+
+def write_jsonl(path: Path, *records: dict) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture
+def related_record() -> dict:
+    record = record_of(read_archive(WITH_RELATED))
+    assert len(record["related"]) >= 2
+    return record
+
+
+# -- export-archive on a full disk; import-archive of a cut-off file ----------------------
+
+
+def test_export_on_a_full_disk_leaves_no_cut_off_file(tmp_path, related_record):
+    """The kernel refuses the write mid-file (a file-size limit stands in for a full disk,
+    no mount needed): the export fails in one line and leaves nothing behind."""
+    records = write_jsonl(tmp_path / "in.jsonl", related_record)
+    assert run("export-archive", records, "-o", tmp_path / "whole") == 0
+    (whole,) = (tmp_path / "whole").iterdir()
+    limit = whole.stat().st_size - 300  # inside the 同一主题 aside
+    out = tmp_path / "out"
+    out.mkdir()
+    code = (
+        "import resource, signal, sys\n"
+        "from rfi_crawler.dataset.cli import main\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        f"sys.exit(main(['export-archive', {str(records)!r}, '-o', {str(out)!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert "cannot write" in done.stderr
+    assert list(out.iterdir()) == []  # neither a cut-off file nor its temporary file
+
+
+class _DiskFull:
+    """``os`` as the archive module sees it, whose writes stop at ``room`` bytes."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def write(self, handle: int, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = os.write(handle, bytes(data[: self.room]))
+        self.room -= written
+        return written
+
+    def __getattr__(self, name: str):
+        return getattr(os, name)
+
+
+def test_export_that_hits_enospc_mid_file_names_the_file_and_keeps_nothing(
+    tmp_path, related_record, monkeypatch, capsys
+):
+    records = write_jsonl(tmp_path / "in.jsonl", related_record)
+    monkeypatch.setattr(archive, "os", _DiskFull(room=2000))
+    assert run("export-archive", records, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and str(tmp_path / "out") in err
+    assert len(err.splitlines()) == 1
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_file_cut_anywhere_after_its_body_is_refused(tmp_path, related_record, capsys):
+    """The cut the full disk left (mid-URL in the aside) and every other cut of the end of
+    an exported file: the body's end marker is there, the file's end is not."""
+    records = write_jsonl(tmp_path / "in.jsonl", related_record)
+    assert run("export-archive", records, "-o", tmp_path / "whole") == 0
+    (whole,) = (tmp_path / "whole").iterdir()
+    text = whole.read_text(encoding="utf-8")
+    assert record_of(read_archive(whole)) == record_of(read_archive(WITH_RELATED))
+    mid_url = text.rindex('href="/cn/') + 20
+    body_end = text.index(archive.BODY_END_MARK)
+    cuts = {mid_url, len(text) - 1, *range(body_end + 40, len(text), 23)}
+    cut = tmp_path / "cut" / whole.name
+    cut.parent.mkdir()
+    for at in sorted(cuts):
+        cut.write_text(text[:at], encoding="utf-8")
+        with pytest.raises(ArchiveError, match="cut short"):
+            read_archive(cut)
+    cut.write_text(text[:mid_url], encoding="utf-8")
+    assert run("import-archive", cut.parent, "-o", tmp_path / "o.jsonl") == 1
+    assert f"{cut}:5: the HTML line is cut short" in capsys.readouterr().err
+
+
+def test_every_seed_file_still_ends_as_a_whole_file():
+    names = [p for p in SEED.iterdir() if p.name not in ("FORMAT.md", "SOURCES.md")]
+    assert len(names) == 41
+    for path in names:
+        read_archive(path)
