@@ -81,6 +81,11 @@ class ArchiveError(ValueError):
     """A file that is not in the five-line archive format; the message names the file."""
 
 
+class RecordError(ArchiveError):
+    """A record the format cannot hold (its title or date missing or out of range): the
+    input's fault, not the output folder's."""
+
+
 def read_archive(path: Path) -> ArticleItem:
     """The record of one archive file (``crawl.via`` = ``archive``)."""
     try:
@@ -280,15 +285,21 @@ def _links(body: Any, own_url: str) -> list[str]:
 
 
 def write_archive(record: dict[str, Any], directory: Path) -> Path:
-    """One record as an archive file, readable back by ``read_archive``."""
-    fetched = (record.get("crawl") or {}).get("fetched_at")
-    millis = int(datetime.fromisoformat(fetched).timestamp() * 1000) if fetched else 0
+    """One record as an archive file, readable back by ``read_archive``; ``RecordError``
+    for a record the format cannot hold."""
+    url = record.get("url")
+    if not isinstance(url, str) or _SPACE.search(url) or urls.canonical_url(url) is None:
+        # The format's line 2 holds one www.rfi.fr URL, as the importer reads it back.
+        raise RecordError(f"cannot export {url!r}: not a www.rfi.fr URL")
+    millis = _fetched_millis(record)
+    if not (isinstance(record.get("title"), str) and record["title"]):
+        raise RecordError(f"cannot export {url!r}: it has no title")
     title = record["title"] + (f" - {record['programme']}" if record.get("programme") else "")
     # The title has one line of its own: its newlines (and the brackets' closing `](`)
     # travel as character references, decoded on import.
     title = title.replace("&", "&amp;").replace("\n", "&#10;").replace("\r", "&#13;")
-    page = [f"<div>{_paris(record['published_at'])}</div>"]
-    if record.get("image"):
+    page = [f"<div>{_paris(record)}</div>"]
+    if (record.get("image") or {}).get("url"):
         page.append(f'<img src="{html.escape(record["image"]["url"])}">')
     if record.get("lead"):
         page.append(f"<p><strong>{html.escape(record['lead'])}</strong></p>")
@@ -320,19 +331,21 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
             f'<div><span>作者：</span><a href="/cn/作者/{html.escape(author)}/">'
             f"{html.escape(author)}</a></div>"
         )
-    if record.get("related"):
+    # A related item is held by its link, as a player by its source: none, nothing to hold.
+    related = [r for r in record.get("related") or [] if r.get("url")]
+    if related:
         items = "".join(
             f'<div><divdata-article-list><div><div><div><span></span></div><div><a href="'
-            f'{r["url"].removeprefix(urls.SITE_ORIGIN)}" '
-            f"data-article-item-link><h2>{html.escape(r['title'] or '')}</h2></a></div></div>"
+            f'{html.escape(r["url"].removeprefix(urls.SITE_ORIGIN))}" '
+            f"data-article-item-link><h2>{html.escape(r.get('title') or '')}</h2></a></div></div>"
             f"</div></div></div>"
-            for r in record["related"]
+            for r in related
         )
         page.append(
             f'<div><asidedata-org-name=""data-org-type=""><div><div role="heading" '
             f'aria-level="2"><span>同一主题</span></div></div><div>{items}</div></aside></div>'
         )
-    text = f"<!--{millis:013d}-->\n[{title}]({record['url']})\n------\n\n" + "".join(page) + "\n"
+    text = f"<!--{millis:013d}-->\n[{title}]({url})\n------\n\n" + "".join(page) + "\n"
     target = directory / archive_name(record)
     _write_whole(target, text.encode("utf-8"))
     return target
@@ -361,6 +374,22 @@ def _write_whole(target: Path, data: bytes) -> None:
         Path(temp).unlink(missing_ok=True)
 
 
+def _fetched_millis(record: dict[str, Any]) -> int:
+    """``crawl.fetched_at`` as the first line's 13-digit milliseconds; 0 when unknown."""
+    fetched = (record.get("crawl") or {}).get("fetched_at")
+    if not fetched:
+        return 0
+    try:
+        millis = int(datetime.fromisoformat(fetched).timestamp() * 1000)
+    except (TypeError, ValueError, OverflowError):
+        millis = -1
+    if not 0 <= millis < 10**13:
+        raise RecordError(
+            f"cannot export {record.get('url')!r}: fetched_at {fetched!r} out of range"
+        )
+    return millis
+
+
 def archive_name(record: dict[str, Any]) -> str:
     """A safe, bounded, collision-free file name for a record: never a path from input.
 
@@ -383,8 +412,19 @@ def _block_html(block: str) -> str:
     return f"<p>{html.escape(block)}</p>"
 
 
-def _paris(published_at: str) -> str:
-    return datetime.fromisoformat(published_at).astimezone(PARIS).strftime("%d/%m/%Y - %H:%M")
+def _paris(record: dict[str, Any]) -> str:
+    """``published_at`` as the date line's Paris time; a RecordError when missing or
+    beyond what the line can say (9999-12-31T23:30Z is already year 10000 in Paris)."""
+    published = record.get("published_at")
+    try:
+        moment = datetime.fromisoformat(published).astimezone(PARIS)
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(
+            f"cannot export {record.get('url')!r}: published_at {published!r} is not a"
+            " time the date line can hold"
+        ) from None
+    # Not strftime: its %Y drops a small year's leading zeros, which the date line needs.
+    return f"{moment.day:02d}/{moment.month:02d}/{moment.year:04d} - {moment:%H:%M}"
 
 
 def record_of(item: ArticleItem) -> dict[str, Any]:

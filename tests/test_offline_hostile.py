@@ -121,3 +121,57 @@ def test_every_seed_file_still_ends_as_a_whole_file():
     assert len(names) == 41
     for path in names:
         read_archive(path)
+
+
+# -- export-archive of records the format cannot hold ----------------------------------------
+
+URL = "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20251130-x"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"title": None}, "it has no title"),
+        ({"published_at": None}, "published_at None is not a time"),
+        ({"published_at": "9999-12-31T23:30:00+00:00"}, "published_at '9999-12-31T23:30"),
+        ({"crawl": {"fetched_at": "0001-01-01T00:00:00+00:00"}}, "fetched_at '0001-01-01"),
+        ({"url": "javascript:alert(1)"}, "not a www.rfi.fr URL"),
+        ({"url": URL + "\n------"}, "not a www.rfi.fr URL"),
+    ],
+)
+def test_a_record_the_format_cannot_hold_is_one_line_and_exit_1(
+    tmp_path, related_record, capsys, change, message
+):
+    records = write_jsonl(tmp_path / "in.jsonl", {**related_record, **change})
+    assert run("export-archive", records, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1, err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_record_with_nothing_but_a_url_is_one_line_and_exit_1(tmp_path, capsys):
+    records = write_jsonl(tmp_path / "in.jsonl", {"url": URL})
+    assert run("export-archive", records, "-o", tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert err.endswith(f"cannot export {URL!r}: it has no title\n") and err.count("\n") == 1
+
+
+def test_an_extreme_but_valid_date_round_trips(tmp_path, related_record):
+    late = {**related_record, "published_at": "9999-12-31T21:00:00+00:00"}
+    records = write_jsonl(tmp_path / "in.jsonl", late)
+    assert run("export-archive", records, "-o", tmp_path / "out") == 0
+    (written,) = (tmp_path / "out").iterdir()
+    assert record_of(read_archive(written))["published_at"] == late["published_at"]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="needs cli.run_export to name the input line (see the fix's report)"
+)
+def test_an_unexportable_record_names_its_input_line_or_is_skipped(tmp_path, capsys):
+    good = record_of(read_archive(WITH_RELATED))
+    records = write_jsonl(tmp_path / "in.jsonl", good, {"url": URL})
+    assert run("export-archive", records, "-o", tmp_path / "out") == 1
+    assert f"{records}:2: cannot export" in capsys.readouterr().err
+    assert run("export-archive", records, "-o", tmp_path / "skip", "--skip-invalid") == 0
+    assert len(list((tmp_path / "skip").iterdir())) == 1
+    assert f"{records}:2: " in capsys.readouterr().err
