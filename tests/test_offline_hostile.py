@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -175,3 +176,44 @@ def test_an_unexportable_record_names_its_input_line_or_is_skipped(tmp_path, cap
     assert run("export-archive", records, "-o", tmp_path / "skip", "--skip-invalid") == 0
     assert len(list((tmp_path / "skip").iterdir())) == 1
     assert f"{records}:2: " in capsys.readouterr().err
+
+
+# -- diff --format html, edits --format atom: a record's URL is a link only when a web one --
+
+SCRIPT_URL = "javascript:alert(document.cookie)//"
+
+
+def versions_of(url: str, **second: object) -> list[dict]:
+    base = {
+        "id": "A1",
+        "url": url,
+        "title": "原来的标题",
+        "body": "第一段文字。\n\n死亡人数为七十五人。",
+        "published_at": "2025-01-01T08:00:00+00:00",
+        "extractor_version": 2,
+    }
+    return [
+        {**base, "version": 1, "crawl": {"fetched_at": "2025-01-01T09:00:00+00:00"}},
+        {**base, "version": 2, "crawl": {"fetched_at": "2025-01-02T09:00:00+00:00"}, **second},
+    ]
+
+
+def test_diff_html_shows_a_script_url_as_text_not_a_link(tmp_path):
+    path = write_jsonl(tmp_path / "run.jsonl", *versions_of(SCRIPT_URL, title="新标题"))
+    page = tmp_path / "diff.html"
+    assert run("diff", "A1", path, "--format", "html", "-o", page) == 0
+    markup = page.read_text("utf-8")
+    assert "<a " not in markup and "javascript:alert(document.cookie)//" in markup
+    web = write_jsonl(tmp_path / "web.jsonl", *versions_of(URL, title="新标题"))
+    assert run("diff", "A1", web, "--format", "html", "-o", page) == 0
+    assert f'<a href="{URL}">' in page.read_text("utf-8")
+
+
+def test_atom_gives_no_link_to_a_script_url(tmp_path):
+    path = write_jsonl(tmp_path / "run.jsonl", *versions_of(SCRIPT_URL, title="新标题"))
+    out = tmp_path / "edits.atom"
+    assert run("edits", path, "--format", "atom", "-o", out) == 0
+    root = ElementTree.fromstring(out.read_bytes())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    (entry,) = root.findall("a:entry", ns)
+    assert entry.findall("a:link", ns) == [] and b"javascript:" not in out.read_bytes()

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree
 
+from rfi_crawler.dataset.edits import web_url
+
 ATOM = "http://www.w3.org/2005/Atom"
 # Entry ids are stable: the same event gives the same id in every build of the feed.
 EVENT_NAMESPACE = uuid.UUID("6f1c1d55-5a0e-4d4e-9a3b-0c1e6d1a7f42")
@@ -47,8 +49,8 @@ def _entry(feed: ElementTree.Element, event: dict[str, Any]) -> None:
     _element(entry, "updated", event.get("detected_at") or EPOCH)
     if event.get("published_at"):
         _element(entry, "published", event["published_at"])
-    if event.get("url"):
-        _element(entry, "link", href=str(event["url"]))
+    if web_url(event.get("url")):  # any other URL stays in the title, as text
+        _element(entry, "link", href=event["url"])
     _element(entry, "summary", _summary(event))
 
 

@@ -8,7 +8,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
-from rfi_crawler.dataset.edits import detected_at
+from rfi_crawler.dataset.edits import detected_at, web_url
 from rfi_crawler.dataset.textdiff import Run, changed_fields, counts, field_text, runs
 
 RED, GREEN, BOLD, RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[1m", "\x1b[0m"
@@ -106,8 +106,7 @@ def as_html(versions: list[dict[str, Any]]) -> str:
         f"<title>{title} — versions</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
-        f'<p><a href="{html.escape(str(latest.get("url")))}">'
-        f"{html.escape(str(latest.get('url')))}</a> · {len(versions)} versions</p>",
+        f"<p>{_link(latest.get('url'))} · {len(versions)} versions</p>",
     ]
     for diff in version_diffs(versions):
         note = " (extractor changed, not an RFI edit)" if diff["extractor_changed"] else ""
@@ -123,6 +122,12 @@ def as_html(versions: list[dict[str, Any]]) -> str:
             )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _link(url: Any) -> str:
+    """The record's URL, a link only when it is a web address (never ``javascript:``)."""
+    text = html.escape(str(url))
+    return f'<a href="{text}">{text}</a>' if web_url(url) else text
 
 
 def _side(run: Run, side: str) -> str:

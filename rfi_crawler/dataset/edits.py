@@ -31,6 +31,12 @@ class EditsReport:
     events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_KINDS, 0))
 
 
+def web_url(url: Any) -> str | None:
+    """``url`` if it is a web address, else None. Records are input like any other: only a
+    web address becomes a link (never ``javascript:``), in every output that links them."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
 def detected_at(record: dict[str, Any]) -> str | None:
     """When a version was first seen: its own ``detected_at``, else its fetch time."""
     return record.get("detected_at") or (record.get("crawl") or {}).get("fetched_at")

@@ -12,6 +12,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_decode
 from markupsafe import Markup, escape
 
+from rfi_crawler.dataset.edits import web_url
 from rfi_crawler.dataset.textdiff import TEXT_FIELDS, counts, runs
 
 PLUGIN = __name__
@@ -165,14 +166,14 @@ async def _article(datasette: Any, database: str, article_id: int) -> dict[str, 
         )
 
     return {
-        "rfi_article": {**dict(row), "url": _web_url(row["url"]), "blocks": blocks},
+        "rfi_article": {**dict(row), "url": web_url(row["url"]), "blocks": blocks},
         "rfi_licence": datasette.metadata("license"),
         "rfi_versions": versions,
         "rfi_related": [
             {
                 "title": r["title"] or r["to_url"],
                 "href": href(r["to_article_id"]),
-                "url": _web_url(r["to_url"]),
+                "url": web_url(r["to_url"]),
                 "published_at": r["published_at"],
             }
             for r in related.rows
@@ -223,11 +224,6 @@ def _cut(found: list[Any]) -> list[dict[str, str]]:
             text = f"{head}…{tail}"
         shown.append({"op": run.op, "old": text if run.op == "equal" else run.old, "new": run.new})
     return shown
-
-
-def _web_url(url: str | None) -> str | None:
-    # Records are input like any other: only a web address becomes a link (no javascript:).
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 def _json_list(text: str | None) -> list[str]:
