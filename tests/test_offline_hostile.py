@@ -15,6 +15,7 @@ import pytest
 
 from rfi_crawler import archive
 from rfi_crawler.archive import ArchiveError, read_archive, record_of
+from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.cli import main
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def run(*argv: object) -> int:
 
 
 def write_jsonl(path: Path, *records: dict) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
 
 
@@ -217,3 +218,25 @@ def test_atom_gives_no_link_to_a_script_url(tmp_path):
     ns = {"a": "http://www.w3.org/2005/Atom"}
     (entry,) = root.findall("a:entry", ns)
     assert entry.findall("a:link", ns) == [] and b"javascript:" not in out.read_bytes()
+
+
+def test_atom_stays_well_formed_with_characters_xml_cannot_hold(tmp_path):
+    path = write_jsonl(
+        tmp_path / "run.jsonl",
+        *versions_of(URL + "\x1b", title="new\x01title\x0bwith ctrl \ufffe end"),
+    )
+    out = tmp_path / "edits.atom"
+    assert run("edits", path, "--format", "atom", "--title", "feed\x00", "-o", out) == 0
+    root = ElementTree.fromstring(out.read_bytes())  # expat: strict XML 1.0
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    (entry,) = root.findall("a:entry", ns)
+    assert entry.find("a:title", ns).text == "edited: new\ufffdtitle\ufffdwith ctrl \ufffd end"
+    assert entry.find("a:link", ns).get("href") == URL + "\ufffd"
+    assert root.find("a:title", ns).text == "feed\ufffd"
+
+
+def test_atom_replaces_a_lone_surrogate_instead_of_failing_to_encode():
+    event = {"kind": "removed", "url": URL, "title": "半个\ud800字", "detected_at": "2025-01-02"}
+    feed = atom_feed([event], title="t", feed_id="urn:x")
+    assert "半个\ufffd字".encode() in feed
+    ElementTree.fromstring(feed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -13,12 +14,20 @@ ATOM = "http://www.w3.org/2005/Atom"
 # Entry ids are stable: the same event gives the same id in every build of the feed.
 EVENT_NAMESPACE = uuid.UUID("6f1c1d55-5a0e-4d4e-9a3b-0c1e6d1a7f42")
 EPOCH = "1970-01-01T00:00:00+00:00"
+# What XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/FFFF), which
+# ElementTree writes as they are: the feed would not parse.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return NOT_XML.sub("\ufffd", text)
 
 
 def _element(parent: ElementTree.Element, name: str, text: str | None = None, **attrs: str):
-    child = ElementTree.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
+    clean = {key: _xml_text(value) for key, value in attrs.items()}
+    child = ElementTree.SubElement(parent, f"{{{ATOM}}}{name}", clean)
     if text is not None:
-        child.text = text
+        child.text = _xml_text(text)
     return child
 
 
