@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import subprocess
 import sys
+from difflib import SequenceMatcher
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,6 +17,7 @@ import pytest
 
 from rfi_crawler import archive
 from rfi_crawler.archive import ArchiveError, read_archive, record_of
+from rfi_crawler.dataset import textdiff
 from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.cli import main
 
@@ -240,3 +243,60 @@ def test_atom_replaces_a_lone_surrogate_instead_of_failing_to_encode():
     feed = atom_feed([event], title="t", feed_id="urn:x")
     assert "半个\ufffd字".encode() in feed
     ElementTree.fromstring(feed)
+
+
+# -- edits and diff on long one-paragraph bodies: bounded work, exact runs ------------------
+
+
+class _CountingMatcher(SequenceMatcher):
+    """SequenceMatcher counting the element pairs its matching compares (for each element
+    of ``a`` in the range, the equal elements of ``b``), stopping once past ``budget``."""
+
+    compared = 0
+    budget = 0
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(self.a) if ahi is None else ahi
+        cls = type(self)
+        cls.compared += sum(len(self.b2j.get(self.a[i], ())) for i in range(alo, ahi))
+        if cls.compared > cls.budget:
+            raise AssertionError(f"over {cls.budget} pairs compared: quadratic work")
+        return super().find_longest_match(alo, ahi, blo, bhi)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    monkeypatch.setattr(textdiff, "SequenceMatcher", _CountingMatcher)
+    _CountingMatcher.compared = 0
+    return _CountingMatcher
+
+
+def spell_out(found, old: str, new: str) -> None:
+    assert "".join(r.old for r in found) == old and "".join(r.new for r in found) == new
+
+
+def test_two_long_paragraphs_of_few_characters_cost_linear_work(counting, tmp_path):
+    rng = random.Random(8)
+    old, new = ("".join(rng.choice("中国法国北京台湾") for _ in range(40_000)) for _ in "ab")
+    # The old comparison: each of 40,000 characters against ~5,000 equal ones, then again
+    # in every part it recursed into. A linear budget: 20 pairs per character.
+    counting.budget = 20 * (len(old) + len(new))
+    found = textdiff.runs(old, new)
+    spell_out(found, old, new)
+    first, second = versions_of(URL)
+    path = write_jsonl(tmp_path / "run.jsonl", {**first, "body": old}, {**second, "body": new})
+    assert run("edits", path, "-o", tmp_path / "e.jsonl") == 0
+    assert run("diff", "A1", path, "--format", "json", "-o", tmp_path / "d.json") == 0
+    assert counting.compared <= counting.budget
+
+
+def test_a_long_paragraph_with_small_edits_still_shows_just_those(counting):
+    rng = random.Random(9)
+    words = ("中国", "法国", "北京", "台湾", "总统", "选举", "经济", "人民", "政府", "记者")
+    old = "".join(rng.choice(words) + rng.choice(("", "", "", "，", "。")) for _ in range(20_000))
+    new = old.replace("总统选举", "议会选举", 3)
+    assert new.count("议会选举") == 3
+    counting.budget = 20 * (len(old) + len(new))
+    found = textdiff.runs(old, new)
+    spell_out(found, old, new)
+    assert [(r.old, r.new) for r in found if r.op != "equal"] == [("总统", "议会")] * 3

@@ -3,6 +3,8 @@ Chinese (which has no spaces to split words on), grouped into runs a reader can 
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -31,6 +33,13 @@ MERGE_GAP = 3
 # Paragraphs sharing less than this share of their characters were rewritten, not edited:
 # shown as one replacement rather than a scatter of kept characters.
 REWRITTEN = 0.3
+# SequenceMatcher compares each element of one side with every equal element of the other:
+# two 40,000-character paragraphs of a few distinct characters cost ~2e8 comparisons (two
+# minutes). Past this many, the text is compared by coarser units (see _opcodes).
+MAX_COMPARISONS = 2_000_000
+# Where a paragraph too long to compare by characters is cut into clauses: after each
+# run of sentence or clause punctuation (Chinese and Latin) or whitespace.
+CLAUSE_END = re.compile(r"(?<=[。！？；，、：,.!?;:\s])(?![。！？；，、：,.!?;:\s])")
 
 
 @dataclass(frozen=True)
@@ -68,8 +77,7 @@ def runs(old: str, new: str) -> list[Run]:
     """
     result: list[Run] = []
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    blocks = SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    for op, i1, i2, j1, j2 in blocks.get_opcodes():
+    for op, i1, i2, j1, j2 in _opcodes(old_lines, new_lines):
         before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
         if op == "replace":
             result += _character_runs(before, after)
@@ -79,10 +87,66 @@ def runs(old: str, new: str) -> list[Run]:
 
 
 def _character_runs(old: str, new: str) -> list[Run]:
+    if _comparisons(old, new) > MAX_COMPARISONS:
+        return _clause_runs(old, new)
+    return _compared(old, new)
+
+
+def _compared(old: str, new: str) -> list[Run]:
+    """Character by character; one replacement when the two share too little."""
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     if matcher.ratio() < REWRITTEN:
         return [Run("replace", old, new)]
     return [Run(op, old[i1:i2], new[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+def _clause_runs(old: str, new: str) -> list[Run]:
+    """A paragraph too long to compare by characters: by clauses (kept ends first), then
+    characters inside the changed clauses where that is affordable, else their whole text
+    as one replacement. The runs still spell out both texts exactly."""
+    old_clauses, new_clauses = CLAUSE_END.split(old), CLAUSE_END.split(new)
+    result = []
+    for op, i1, i2, j1, j2 in _opcodes(old_clauses, new_clauses):
+        before, after = "".join(old_clauses[i1:i2]), "".join(new_clauses[j1:j2])
+        if op == "replace" and _comparisons(before, after) <= MAX_COMPARISONS:
+            result += _compared(before, after)
+        else:
+            result.append(Run(op, before, after))
+    return result
+
+
+def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """SequenceMatcher's opcodes when affordable; else what both keep at the start and the
+    end, and the middle as one replacement (when even that middle is too costly)."""
+    if _comparisons(old, new) <= MAX_COMPARISONS:
+        return SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    old_end, new_end = len(old) - tail, len(new) - tail
+    op = "replace" if old_end > head < new_end else ("delete" if old_end > head else "insert")
+    middle = [(op, head, old_end, head, new_end)]
+    if _comparisons(old[head:old_end], new[head:new_end]) <= MAX_COMPARISONS:
+        found = SequenceMatcher(None, old[head:old_end], new[head:new_end], autojunk=False)
+        middle = [
+            (op, head + i1, head + i2, head + j1, head + j2)
+            for op, i1, i2, j1, j2 in found.get_opcodes()
+        ]
+    return [
+        ("equal", 0, head, 0, head),
+        *middle,
+        ("equal", old_end, len(old), new_end, len(new)),
+    ]
+
+
+def _comparisons(old: str | list[str], new: str | list[str]) -> int:
+    """How many element pairs SequenceMatcher's first pass compares: for each element of
+    ``old``, the equal elements of ``new`` (counted in linear time)."""
+    counted = Counter(new)
+    return sum(counted[item] for item in old)
 
 
 def _merged(found: list[Run]) -> list[Run]:
