@@ -3,12 +3,16 @@ the diff and edits outputs, the explorer's CSV. Each test failed before its fix.
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import errno
+import io
 import json
 import os
 import random
 import subprocess
 import sys
+import urllib.parse
 from difflib import SequenceMatcher
 from pathlib import Path
 from xml.etree import ElementTree
@@ -300,3 +304,80 @@ def test_a_long_paragraph_with_small_edits_still_shows_just_those(counting):
     found = textdiff.runs(old, new)
     spell_out(found, old, new)
     assert [(r.old, r.new) for r in found if r.op != "equal"] == [("总统", "议会")] * 3
+
+
+# -- the explorer's CSV downloads: formula cells neutralised as build --format csv does ------
+
+FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+1", "@SUM(A1)", "-2+3", "=1\n=2")
+
+
+def test_the_explorers_csv_downloads_neutralise_formulas(tmp_path):
+    from tests.test_explorer import TW_RECORD, Served
+
+    records = [
+        {**TW_RECORD, "id": f"WBMZ{n}", "url": f"{TW_RECORD['url']}{n}", "title": formula}
+        for n, formula in enumerate(FORMULAS, 2)
+    ]
+    source = write_jsonl(tmp_path / "f.jsonl", *records)
+    assert run("build", "--format", "sqlite", source, "-o", tmp_path / "f.db") == 0
+    built = tmp_path / "built.csv"
+    assert run("build", "--format", "csv", source, "-o", built) == 0
+    expected = {row["title"] for row in csv.DictReader(io.StringIO(built.read_text("utf-8-sig")))}
+    assert expected == {"'" + formula for formula in FORMULAS}
+    server = Served(tmp_path / "f.db")
+    try:
+        sql = urllib.parse.quote("select title, '@cmd' as \"=x\" from articles")
+        for path in (
+            "/f/articles.csv",
+            "/f/articles.csv?_dl=1&_stream=1",
+            "/f/articles.csv?_trace=1",
+            f"/f.csv?sql={sql}",
+        ):
+            status, body = server.get(path)
+            assert status == 200, body[:300]
+            rows = list(csv.reader(io.StringIO(body)))
+            cells = [cell for row in rows for cell in row]
+            titles = {row[rows[0].index("title")] for row in rows[1:]}
+            assert titles == expected, path
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells), path
+        assert "'@cmd" in body and "'=x" in body
+        status, page = server.get("/f/articles")  # the HTML pages show the text as it is
+        assert status == 200 and "=HYPERLINK" in page
+    finally:
+        server.stop()
+
+
+def test_a_streamed_csv_body_is_neutralised_whatever_its_pieces():
+    from rfi_crawler.dataset.explorer import CsvCells  # Datasette's plugin: the explore extra
+
+    rows = [["title", "body"], ["=1+1", '第一行\n"=引号"\n+2'], ["正常", "@x"], ["-3", ""]]
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    data = text.getvalue().encode("utf-8")
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def respond(size: int) -> None:
+        cells = CsvCells(send)
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        start["headers"] = [[b"content-type", b"text/plain"], [b"content-length", b"1"]]
+        await cells(start)
+        for at in range(0, len(data), size):
+            await cells(
+                {"type": "http.response.body", "body": data[at : at + size], "more_body": True}
+            )
+        await cells({"type": "http.response.body", "body": b""})
+
+    for size in (1, 2, 5, 7, len(data)):
+        sent.clear()
+        asyncio.run(respond(size))
+        assert sent[0]["headers"] == [[b"content-type", b"text/plain"]]
+        body = b"".join(m["body"] for m in sent[1:]).decode("utf-8")
+        assert list(csv.reader(io.StringIO(body))) == [
+            ["title", "body"],
+            ["'=1+1", '第一行\n"=引号"\n+2'],
+            ["正常", "'@x"],
+            ["'-3", ""],
+        ]

@@ -4,14 +4,20 @@ them, and their removal; search hits linked to their article."""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 from markupsafe import Markup, escape
 
+from rfi_crawler.dataset.build import csv_safe
 from rfi_crawler.dataset.edits import web_url
 from rfi_crawler.dataset.textdiff import TEXT_FIELDS, counts, runs
 
@@ -54,7 +60,8 @@ def script_forms() -> Callable[[str], list[str]] | None:
 @hookimpl
 def asgi_wrapper(datasette: Any):
     """Reads only: any method but GET and HEAD is refused before Datasette sees it (its
-    database is immutable anyway; this also closes the POST forms of canned queries)."""
+    database is immutable anyway; this also closes the POST forms of canned queries).
+    CSV downloads get their formula cells neutralised, as ``build --format csv`` does."""
 
     def wrap(app: Any) -> Any:
         async def read_only(scope: dict, receive: Any, send: Any) -> None:
@@ -68,11 +75,92 @@ def asgi_wrapper(datasette: Any):
                 )
                 await send({"type": "http.response.body", "body": b"read-only\n"})
                 return
+            if scope["type"] == "http" and _is_csv(scope):
+                await app(_without_trace(scope), receive, CsvCells(send))
+                return
             await app(scope, receive, send)
 
         return read_only
 
     return wrap
+
+
+def _is_csv(scope: dict) -> bool:
+    """A request Datasette answers with CSV: its path, read as Datasette's router reads it
+    (the raw path), ends in ``.csv`` (tables, rows, queries, ``?_stream=1`` too)."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope.get("path", "")
+    return path.partition("?")[0].endswith(".csv")
+
+
+def _without_trace(scope: dict) -> dict:
+    """``_trace=1`` wraps the CSV in an HTML page: not offered, the CSV stays plain (the
+    other parameters are kept byte for byte)."""
+    parts = scope.get("query_string", b"").split(b"&")
+    kept = [p for p in parts if unquote_plus(p.split(b"=")[0].decode("latin-1")) != "_trace"]
+    return scope if len(kept) == len(parts) else {**scope, "query_string": b"&".join(kept)}
+
+
+# A quote (which opens or closes a quoted cell) or a line end (which ends a record outside one).
+_QUOTE_OR_LINE_END = re.compile('["\n]')
+
+
+class CsvCells:
+    """``send`` for a CSV response: the body's records rewritten with every formula cell
+    (``=``, ``+``, ``-``, ``@``, tab, CR first) neutralised by ``csv_safe``, as ``build
+    --format csv`` writes them. A streamed body comes in pieces: only whole records are
+    rewritten, the rest waits for the next piece."""
+
+    def __init__(self, send: Any) -> None:
+        self.send = send
+        self.csv = False
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.pending = ""
+        self.scanned = 0  # of pending, read for quotes and line ends
+        self.quoted = False  # at ``scanned``, inside a quoted cell
+
+    async def __call__(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            kind = next((bytes(v) for k, v in headers if bytes(k).lower() == b"content-type"), b"")
+            # Datasette's CSV is text/csv (a download) or text/plain (shown); error pages
+            # are HTML and pass as they are.
+            self.csv = kind.startswith((b"text/csv", b"text/plain"))
+            if self.csv:  # the length changes with the cells
+                headers = [h for h in headers if bytes(h[0]).lower() != b"content-length"]
+            await self.send({**message, "headers": headers})
+            return
+        if message["type"] != "http.response.body" or not self.csv:
+            await self.send(message)
+            return
+        more = message.get("more_body", False)
+        self.pending += self.decoder.decode(message.get("body", b""), final=not more)
+        end = len(self.pending) if not more else self._whole_records()
+        done, self.pending = self.pending[:end], self.pending[end:]
+        self.scanned -= end
+        await self.send({**message, "body": neutralised(done).encode("utf-8")})
+
+    def _whole_records(self) -> int:
+        """Where the last whole record of ``pending`` ends (0: none yet)."""
+        end = 0
+        for found in _QUOTE_OR_LINE_END.finditer(self.pending, self.scanned):
+            if found.group() == '"':
+                self.quoted = not self.quoted
+            elif not self.quoted:
+                end = found.end()
+        self.scanned = len(self.pending)
+        return end
+
+
+def neutralised(text: str) -> str:
+    """CSV text with its formula cells neutralised, in the dialect Datasette writes."""
+    if not text:
+        return text
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv.reader(io.StringIO(text, newline="")):
+        writer.writerow([csv_safe(cell) for cell in row])
+    return out.getvalue()
 
 
 @hookimpl
