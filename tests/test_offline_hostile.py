@@ -381,3 +381,72 @@ def test_a_streamed_csv_body_is_neutralised_whatever_its_pieces():
             ["正常", "'@x"],
             ["'-3", ""],
         ]
+
+
+# -- re-extract: the origin a response came from; one bad WARC-Date ------------------------
+
+
+def article_page(url: str, title: str) -> bytes:
+    return (
+        f'<html><head><meta charset="utf-8"><link rel="canonical" href="{url}">'
+        '<meta property="article:published_time" content="2025-11-30T09:13:00+00:00">'
+        f'</head><body><article data-article-content><h1 class="t-content__title">{title}'
+        f'</h1><div class="t-content__body"><p>{title}的正文。</p></div></article></body></html>'
+    ).encode()
+
+
+def write_warc(path: Path, responses: list[tuple[str, str | None, str]], extra: tuple = ()) -> Path:
+    """A WARC file of ``(served from, WARC-Date or None, title)`` article responses."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        for n, (origin, date, title) in enumerate(responses):
+            page = f"/cn/中国/2025113{n}-x".encode().decode("latin-1")
+            body = article_page("https://www.rfi.fr" + page, title)
+            headers = StatusAndHeaders(
+                "200 OK",
+                [("Content-Type", "text/html; charset=utf-8"), *extra],
+                protocol="HTTP/1.1",
+            )
+            record = writer.create_warc_record(
+                origin + urllib.parse.quote(page.encode("latin-1").decode()),
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=headers,
+            )
+            if date is None:
+                record.rec_headers.remove_header("WARC-Date")
+            else:
+                record.rec_headers.replace_header("WARC-Date", date)
+            writer.write_record(record)
+    return path
+
+
+def reextracted(tmp_path: Path, warc: Path, capsys) -> tuple[list[dict], str]:
+    out = tmp_path / "out.jsonl"
+    assert run("re-extract", warc, "-o", out) == 0
+    return [
+        json.loads(line) for line in out.read_text("utf-8").splitlines()
+    ], capsys.readouterr().err
+
+
+def test_a_bad_or_missing_warc_date_skips_that_record_only(tmp_path, capsys, caplog):
+    warc = write_warc(
+        tmp_path / "dates.warc.gz",
+        [
+            ("https://www.rfi.fr", "2025-11-30T10:00:00Z", "第一篇"),
+            ("https://www.rfi.fr", "yesterday", "第二篇"),
+            ("https://www.rfi.fr", None, "第三篇"),
+            ("https://www.rfi.fr", "2025-11-30T10:05:00.123456Z", "第四篇"),
+        ],
+    )
+    records, err = reextracted(tmp_path, warc, capsys)
+    assert [r["title"] for r in records] == ["第一篇", "第四篇"]
+    assert records[1]["crawl"]["fetched_at"] == "2025-11-30T10:05:00+00:00"
+    assert "cut short" not in err and "Traceback" not in err
+    assert "skipped/warc_date 2" in err
+    assert "WARC-Date 'yesterday' is not a time" in caplog.text
+    assert "WARC-Date None is not a time" in caplog.text

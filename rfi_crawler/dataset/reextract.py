@@ -77,7 +77,7 @@ class Archived:
     url: str
     headers: list[tuple[bytes, bytes]]
     body: bytes
-    fetched_at: str
+    fetched_at: str | None  # None: the record's WARC-Date is missing or no time
     file: str
     record_id: str
     referer: str | None = None
@@ -109,10 +109,16 @@ class Report:
         )
 
 
-def _fetch_time(warc_date: str) -> str:
-    """``2026-12-06T13:08:06.123456Z`` → ``2026-12-06T13:08:06+00:00`` (seconds cut)."""
-    moment = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.replace(microsecond=0).isoformat()
+def _fetch_time(warc_date: str | None) -> str | None:
+    """``2026-12-06T13:08:06.123456Z`` → ``2026-12-06T13:08:06+00:00`` (seconds cut); None
+    when missing or not a UTC time (that one record is skipped, not the file)."""
+    try:
+        moment = datetime.fromisoformat((warc_date or "").replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            return None
+        return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    except (ValueError, OverflowError):
+        return None
 
 
 def _is_article_uri(uri: str) -> bool:
@@ -158,6 +164,15 @@ def archived_articles(
             if getattr(record.raw_stream, "limit", 0) > 0:
                 raise EOFError(f"record {headers.get_header('WARC-Record-ID')} is cut short")
             if wanted:
+                warc_date = headers.get_header("WARC-Date")
+                fetched_at = _fetch_time(warc_date)
+                if fetched_at is None:
+                    logger.warning(
+                        "%s: record %s: WARC-Date %r is not a time; that record is skipped",
+                        path,
+                        headers.get_header("WARC-Record-ID"),
+                        warc_date,
+                    )
                 pending = Archived(
                     url=uri,
                     headers=[
@@ -166,7 +181,7 @@ def archived_articles(
                         if name.lower().encode() not in DECODED_HEADERS
                     ],
                     body=body,  # dechunked, Content-Encoding decoded
-                    fetched_at=_fetch_time(headers.get_header("WARC-Date")),
+                    fetched_at=fetched_at,
                     file=path.name,
                     record_id=headers.get_header("WARC-Record-ID"),
                 )
@@ -197,6 +212,8 @@ def _check_warc(path: Path, handle: BinaryIO) -> None:
 
 def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
     """(outcome, record): the crawl's own steps from response to validated record."""
+    if archived.fetched_at is None:  # logged where it was read
+        return "skipped/warc_date", None
     headers = Headers(archived.headers)
     cls = responsetypes.from_args(headers=headers, url=archived.url, body=archived.body)
     response = cls(url=archived.url, headers=headers, body=archived.body, status=200)
