@@ -450,3 +450,30 @@ def test_a_bad_or_missing_warc_date_skips_that_record_only(tmp_path, capsys, cap
     assert "skipped/warc_date 2" in err
     assert "WARC-Date 'yesterday' is not a time" in caplog.text
     assert "WARC-Date None is not a time" in caplog.text
+
+
+def test_reextracted_records_carry_their_origin_and_off_site_pages_are_skipped(
+    tmp_path, capsys, caplog
+):
+    date = "2025-11-30T10:00:00Z"
+    warc = write_warc(
+        tmp_path / "origins.warc.gz",
+        [
+            ("https://www.rfi.fr", date, "真站"),
+            ("http://127.0.0.1:8123", date, "本机副本"),
+            ("http://evil.example", date, "别处"),
+            ("https://www.rfi.fr.evil.example", date, "别处二"),
+        ],
+    )
+    records, err = reextracted(tmp_path, warc, capsys)
+    assert [(r["title"], r["crawl"]["origin"]) for r in records] == [
+        ("真站", "https://www.rfi.fr"),
+        ("本机副本", "http://127.0.0.1:8123"),
+    ]
+    assert "skipped/off_site 2" in err and "'http://evil.example/cn/" in caplog.text
+    # The build's mixed-origin guard sees them, as it sees a crawl's records.
+    seed = tmp_path / "seed.jsonl"
+    assert run("import-archive", WITH_RELATED, "-o", seed) == 0
+    replica = write_jsonl(tmp_path / "replica.jsonl", records[1])
+    assert run("build", seed, replica, "-o", tmp_path / "mixed.jsonl") == 1
+    assert "records from different origins" in capsys.readouterr().err

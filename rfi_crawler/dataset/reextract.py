@@ -17,6 +17,7 @@ different fields than the latest version there — every field compared except p
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import multiprocessing
@@ -37,6 +38,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from rfi_crawler import urls
+from rfi_crawler.config import REAL_ORIGIN
 from rfi_crawler.dataset.reader import InputError
 from rfi_crawler.encoding import is_binary, is_truncated
 from rfi_crawler.extract.article import extract_article
@@ -118,6 +120,30 @@ def _fetch_time(warc_date: str | None) -> str | None:
             return None
         return moment.astimezone(UTC).replace(microsecond=0).isoformat()
     except (ValueError, OverflowError):
+        return None
+
+
+def response_origin(uri: str) -> str | None:
+    """The origin a response was fetched from, as a crawl's ``RFI_BASE_URL`` names it, when
+    it is the site's (``https://www.rfi.fr``) or a replica's on this machine (a loopback
+    host); None for any other host: a page served from elsewhere is no RFI page."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        netloc += f":{port}"
+    origin = f"{parts.scheme}://{netloc}"
+    if origin == REAL_ORIGIN or host == "localhost":
+        return origin
+    try:
+        return origin if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
         return None
 
 
@@ -214,6 +240,15 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
     """(outcome, record): the crawl's own steps from response to validated record."""
     if archived.fetched_at is None:  # logged where it was read
         return "skipped/warc_date", None
+    origin = response_origin(archived.url)  # the crawl's RFI_BASE_URL
+    if origin is None:
+        logger.warning(
+            "%s: record %s: %r is neither www.rfi.fr nor a local replica; skipped",
+            archived.file,
+            archived.record_id,
+            archived.url,
+        )
+        return "skipped/off_site", None
     headers = Headers(archived.headers)
     cls = responsetypes.from_args(headers=headers, url=archived.url, body=archived.body)
     response = cls(url=archived.url, headers=headers, body=archived.body, status=200)
@@ -223,14 +258,13 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
         return "failed/binary", None
     if is_truncated(response.body):
         return "failed/truncated", None
-    parts = urlsplit(archived.url)
-    origin = f"{parts.scheme}://{parts.netloc}"  # the crawl's RFI_BASE_URL
     referer = archived.referer and urls.canonical_url(archived.referer, origin)
     crawl = {
         "fetched_at": archived.fetched_at,
         "via": "warc",
         "referer": referer or None,
         "depth": 0,
+        "origin": origin,
         "warc": {"file": archived.file, "record_id": archived.record_id},
     }
     # The crawl's own parse entry: read in the charset its bytes are in, no decoded copy of
