@@ -231,6 +231,8 @@ class WarcCaptureMiddleware:
                 "robots": "obey" if crawler.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
                 "http-header-user-agent": str(crawler.settings.get("USER_AGENT") or ""),
                 "operator": config.contact,
+                # The crawl's RFI_BASE_URL: rfi-dataset re-extract gives it as crawl.origin.
+                "rfi-origin": config.origin,
                 "python": platform.python_version(),
                 "note": "request records are rebuilt from Scrapy's request; response bodies "
                 "are as received (a Transfer-Encoding header is kept as "

@@ -395,13 +395,22 @@ def article_page(url: str, title: str) -> bytes:
     ).encode()
 
 
-def write_warc(path: Path, responses: list[tuple[str, str | None, str]], extra: tuple = ()) -> Path:
-    """A WARC file of ``(served from, WARC-Date or None, title)`` article responses."""
+def write_warc(
+    path: Path,
+    responses: list[tuple[str, str | None, str]],
+    extra: tuple = (),
+    declared: str | None = None,
+) -> Path:
+    """A WARC file of ``(served from, WARC-Date or None, title)`` article responses; with
+    ``declared``, a warcinfo record first naming the crawl's origin, as a crawl writes it."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     with open(path, "wb") as handle:
         writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        if declared is not None:
+            info = {"software": "rfi-crawler (test)", "rfi-origin": declared}
+            writer.write_record(writer.create_warcinfo_record(path.name, info))
         for n, (origin, date, title) in enumerate(responses):
             page = f"/cn/中国/2025113{n}-x".encode().decode("latin-1")
             body = article_page("https://www.rfi.fr" + page, title)
@@ -477,3 +486,24 @@ def test_reextracted_records_carry_their_origin_and_off_site_pages_are_skipped(
     replica = write_jsonl(tmp_path / "replica.jsonl", records[1])
     assert run("build", seed, replica, "-o", tmp_path / "mixed.jsonl") == 1
     assert "records from different origins" in capsys.readouterr().err
+
+
+def test_a_mirrors_pages_are_kept_when_the_files_crawl_names_it(tmp_path, capsys):
+    # A crawl of a mirror (RFI_BASE_URL=http://mirror.example:8080) names its origin in the
+    # warcinfo of each WARC file it writes; pages from any other host are still skipped.
+    date = "2025-11-30T10:00:00Z"
+    responses = [
+        ("http://mirror.example:8080", date, "镜像"),
+        ("http://evil.example", date, "别处"),
+    ]
+    declared = write_warc(
+        tmp_path / "mirror.warc.gz", responses, declared="http://mirror.example:8080"
+    )
+    records, err = reextracted(tmp_path, declared, capsys)
+    assert [(r["title"], r["crawl"]["origin"]) for r in records] == [
+        ("镜像", "http://mirror.example:8080")
+    ]
+    assert "skipped/off_site 1" in err
+    undeclared = write_warc(tmp_path / "other.warc.gz", responses)  # another tool's file
+    records, err = reextracted(tmp_path, undeclared, capsys)
+    assert records == [] and "skipped/off_site 2" in err

@@ -22,6 +22,7 @@ from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
 from rfi_crawler.config import ConfigError, RfiConfig
+from rfi_crawler.dataset.reextract import declared_origin
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.urls import path_of, quote_path
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcError, WarcFiles, WarcLinkMiddleware
@@ -227,6 +228,9 @@ def test_a_crawl_archives_every_response_and_records_point_to_theirs(tmp_path):
     records = {f.name: read_records(f) for f in files}
     responses = [r for rs in records.values() for r in rs if r["type"] == "response"]
     assert len(responses) == requested == result.stats["rfi/warc/responses"]
+    for path in files:  # each file names the crawl's origin, for re-extract's crawl.origin
+        with path.open("rb") as handle:
+            assert declared_origin(handle) == server.base_url
     for record in responses:
         assert record["payload_digest"] == sha1_b32(record["payload"])
     by_path = {}

@@ -66,6 +66,7 @@ DECODED_HEADERS = {b"content-encoding", b"transfer-encoding", b"content-length"}
 PARTS_PER_JOB = 4
 PART_SCAN = 1 << 16  # bytes read at a time looking for a record's gzip member
 GZIP_MAGIC = b"\x1f\x8b\x08"
+MAX_WARCINFO = 1 << 16  # bytes of a warcinfo read for its fields (ours are ~700)
 
 
 class WarcReadError(InputError):
@@ -83,6 +84,7 @@ class Archived:
     file: str
     record_id: str
     referer: str | None = None
+    declared_origin: str | None = None  # the crawl's RFI_BASE_URL, as its warcinfo names it
 
 
 @dataclass
@@ -123,10 +125,11 @@ def _fetch_time(warc_date: str | None) -> str | None:
         return None
 
 
-def response_origin(uri: str) -> str | None:
+def response_origin(uri: str, declared: str | None = None) -> str | None:
     """The origin a response was fetched from, as a crawl's ``RFI_BASE_URL`` names it, when
-    it is the site's (``https://www.rfi.fr``) or a replica's on this machine (a loopback
-    host); None for any other host: a page served from elsewhere is no RFI page."""
+    it is the site's (``https://www.rfi.fr``), the one its WARC file's crawl names
+    (``declared``: a mirror's), or a replica's on this machine (a loopback host); None for
+    any other host: a page served from elsewhere is no page of that crawl."""
     parts = urlsplit(uri)
     try:
         port = parts.port
@@ -139,7 +142,7 @@ def response_origin(uri: str) -> str | None:
     if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
         netloc += f":{port}"
     origin = f"{parts.scheme}://{netloc}"
-    if origin == REAL_ORIGIN or host == "localhost":
+    if origin in (REAL_ORIGIN, declared) or host == "localhost":
         return origin
     try:
         return origin if ipaddress.ip_address(host).is_loopback else None
@@ -162,6 +165,7 @@ def archived_articles(
     From where ``handle`` stands (a record's start); with ``end``, only the records that
     start before it (the request after the last response is still read, for its Referer)."""
     _check_warc(path, handle)
+    declared = declared_origin(handle)
     pending: Archived | None = None
     done = False
     try:
@@ -210,6 +214,7 @@ def archived_articles(
                     fetched_at=fetched_at,
                     file=path.name,
                     record_id=headers.get_header("WARC-Record-ID"),
+                    declared_origin=declared,
                 )
             if end is not None:
                 done = records.get_record_offset() + records.get_record_length() >= end
@@ -220,6 +225,28 @@ def archived_articles(
         logger.warning("%s: unreadable past this point (%s); the rest is skipped", path, exc)
     if pending is not None:  # whole, even if the request record after it is not
         yield pending
+
+
+def declared_origin(handle: BinaryIO) -> str | None:
+    """The origin the file's crawl named (``rfi-origin`` in its warcinfo, the first record
+    a crawl writes), or None: an older file, or another tool's. Read from the file's start
+    whatever part is being read; ``handle`` is left where it stood."""
+    start = handle.tell()
+    handle.seek(0)
+    try:
+        for record in ArchiveIterator(handle):
+            if record.rec_type == "warcinfo":
+                text = record.content_stream().read(MAX_WARCINFO).decode("utf-8", "replace")
+                for line in text.splitlines():
+                    name, _, value = line.partition(":")
+                    if name.strip() == "rfi-origin":
+                        return value.strip() or None
+            return None
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error):
+        return None  # its records are judged without it (and the file's damage reported)
+    finally:
+        handle.seek(start)
+    return None
 
 
 def _check_warc(path: Path, handle: BinaryIO) -> None:
@@ -240,10 +267,11 @@ def extract(archived: Archived) -> tuple[str, dict[str, Any] | None]:
     """(outcome, record): the crawl's own steps from response to validated record."""
     if archived.fetched_at is None:  # logged where it was read
         return "skipped/warc_date", None
-    origin = response_origin(archived.url)  # the crawl's RFI_BASE_URL
+    origin = response_origin(archived.url, archived.declared_origin)  # the crawl's
     if origin is None:
         logger.warning(
-            "%s: record %s: %r is neither www.rfi.fr nor a local replica; skipped",
+            "%s: record %s: %r is neither www.rfi.fr, the crawl's origin nor a local replica;"
+            " skipped",
             archived.file,
             archived.record_id,
             archived.url,
