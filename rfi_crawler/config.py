@@ -242,18 +242,24 @@ def _optional_text(name: str, raw: object) -> str | None:
 
 def _path(name: str, raw: object) -> Path | None:
     text = str(raw).strip()
-    return Path(text).expanduser().resolve() if text else None
+    if not text:
+        return None
+    try:
+        return Path(text).expanduser().resolve()
+    except (RuntimeError, ValueError, OSError):  # ~unknown-user, a NUL byte
+        raise _refuse(name, raw, "a folder path (~ for your home folder)") from None
 
 
 def _origin(name: str, raw: object) -> str:
     text = str(raw).strip().rstrip("/")
-    parts = urlsplit(text)
-    try:
+    accepted = "an origin such as https://www.rfi.fr or http://127.0.0.1:8000"
+    try:  # urlsplit raises on a bad IPv6 host (``http://[::1``), .port on a bad port
+        parts = urlsplit(text)
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
-        port_ok = False
+        raise _refuse(name, raw, accepted) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or not port_ok:
-        raise _refuse(name, raw, "an origin such as https://www.rfi.fr or http://127.0.0.1:8000")
+        raise _refuse(name, raw, accepted)
     if parts.query or parts.fragment or parts.username or parts.password:
         raise _refuse(name, raw, "an origin (scheme, host, port) without user, query or fragment")
     return text

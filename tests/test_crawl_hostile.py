@@ -1,0 +1,88 @@
+"""Hostile settings, arguments and output targets: each is refused in one line before any
+request (exit 2), or settled with a count, never a traceback or a failed run exiting 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from scrapy.settings import Settings
+
+from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.config import ConfigError, RfiConfig
+from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, crawl_env
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
+
+
+def refused_setting(name: str, value: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        RfiConfig.from_settings(Settings({name: value}))
+    message = str(caught.value)
+    assert message.startswith(f"{name}={value!r} is not accepted: expected ")
+    assert "\n" not in message
+    return message
+
+
+def refused_argument(**kwargs: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        SpiderArguments.from_kwargs(kwargs, None)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# -- text that made a parser raise its own error (a traceback, exit 1) ----------------------
+
+
+@pytest.mark.parametrize("value", ["http://[::1", "https://[www.rfi.fr"])
+def test_an_origin_urlsplit_cannot_read_is_refused_in_one_line(value):
+    assert "an origin such as https://www.rfi.fr" in refused_setting("RFI_BASE_URL", value)
+
+
+def test_an_ipv6_origin_is_still_read():
+    config = RfiConfig.from_settings(Settings({"RFI_BASE_URL": "http://[::1]:8000"}))
+    assert config.base_url == "http://[::1]:8000"
+
+
+@pytest.mark.parametrize("name", ["RFI_DATA_DIR", "RFI_OUTPUT_DIR", "RFI_WARC_DIR"])
+@pytest.mark.parametrize("value", ["~no-such-user-rfi/x", "/tmp/a\x00b"])
+def test_a_path_that_cannot_be_resolved_is_refused_in_one_line(name, value):
+    assert "a folder path" in refused_setting(name, value)
+
+
+# -- the crawl command: one line, exit 2, no request --------------------------------------
+
+REFUSED_AT_START = [
+    (["-s", "RFI_BASE_URL=http://[::1"], "RFI_BASE_URL='http://[::1' is not accepted"),
+]
+
+
+def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        for extra, line in REFUSED_AT_START:
+            values = {
+                **TEST_SETTINGS,
+                "RFI_BASE_URL": server.base_url,
+                "RFI_DATA_DIR": str(tmp_path / "data"),
+            }
+            command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
+            for name, value in values.items():
+                command += ["-s", f"{name}={value}"]
+            done = subprocess.run(
+                [*command, *extra],
+                cwd=PROJECT_ROOT,
+                env=crawl_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 2, (extra, done.stderr[-2000:])
+            errors = [row for row in done.stderr.splitlines() if "rfi_cn: " in row]
+            assert len(errors) == 1, done.stderr[-2000:]
+            assert errors[0].startswith(f"scrapy crawl rfi_cn: {line}"), errors
+            assert "Traceback" not in done.stderr
+        assert sum(server.requested().values()) == 0
