@@ -133,10 +133,9 @@ def _day(name: str, value: str | None) -> date | None:
 def _depth(value: str | int | None) -> int:
     if value is None:
         return SpiderArguments.related_depth
-    try:
-        depth = int(value)
-    except (TypeError, ValueError):
-        depth = -1
+    # ASCII digits only: int() reads other scripts' digits too (٣ as 3), and ``1_0``.
+    text = str(value).strip()
+    depth = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
     if not 0 <= depth <= MAX_DEPTH:
         raise ConfigError(
             f"related_depth={value!r} is not accepted: expected a whole number from 0 to "

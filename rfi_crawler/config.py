@@ -268,9 +268,11 @@ def _origin(name: str, raw: object) -> str:
 def _integer(low: int, high: int) -> Callable[[str, object], int]:
     def parse(name: str, raw: object) -> int:
         text = str(raw).strip()
+        # ASCII digits only (int() reads ٣ as 3, and ``1_0``); a bounded count of them, as
+        # int() refuses over 4,300 digits with a ValueError.
         if (
             isinstance(raw, bool)
-            or not re.fullmatch(r"[+-]?\d+", text)
+            or not re.fullmatch(r"[+-]?[0-9]{1,30}", text)
             or not (low <= int(text) <= high)
         ):
             raise _refuse(name, raw, f"a whole number from {low} to {high}")
@@ -283,8 +285,10 @@ def _number(
     low: float, high: float, *, low_open: bool, what: str
 ) -> Callable[[str, object], float]:
     def parse(name: str, raw: object) -> float:
+        text = str(raw).strip()
         try:
-            value = float(str(raw).strip())
+            # ASCII only: float() reads other scripts' digits (٣) and ``1_0`` too.
+            value = float(text) if text.isascii() and "_" not in text else math.nan
         except ValueError:
             value = math.nan
         above_low = value > low if low_open else value >= low
@@ -326,6 +330,8 @@ def _schedule(name: str, raw: object) -> str:
     if text.lower() in ("", "off"):
         return "off"  # no re-checks
     try:
+        if not text.isascii():  # parse_schedule's \d reads other scripts' digits (٣d)
+            raise ValueError("ages are written in ASCII digits")
         return format_schedule(parse_schedule(text))
     except ValueError as exc:
         raise _refuse(name, raw, f"ages such as 1h,6h,1d,7d, or off ({exc})") from None

@@ -52,10 +52,51 @@ def test_a_path_that_cannot_be_resolved_is_refused_in_one_line(name, value):
     assert "a folder path" in refused_setting(name, value)
 
 
+# -- numbers: ASCII digits only (int() and float() read ٣ as 3, and 1_0 as 10) -------------
+
+
+@pytest.mark.parametrize("value", ["٣", "３", "1_0", "9" * 5000])
+def test_an_integer_setting_takes_ascii_digits_only(value):
+    assert "a whole number from 1 to 10000" in refused_setting("RFI_MAX_LISTING_PAGES", value)
+
+
+@pytest.mark.parametrize("value", ["٣", "1_0", "٠.5"])
+def test_a_duration_takes_ascii_digits_only(value):
+    assert "a number of seconds" in refused_setting("RFI_BACKOFF_BASE", value)
+
+
+@pytest.mark.parametrize("value", ["٣d", "1h,٦h"])
+def test_a_schedule_takes_ascii_digits_only(value):
+    assert "ages such as 1h,6h,1d,7d" in refused_setting("RFI_RECHECK_SCHEDULE", value)
+
+
+@pytest.mark.parametrize("value", ["٣", "３", "1_0", " ٣ "])
+def test_related_depth_takes_ascii_digits_only(value):
+    message = refused_argument(related_depth=value)
+    assert message.startswith(f"related_depth={value!r} is not accepted: expected a whole")
+
+
+def test_numbers_in_ascii_digits_are_still_read():
+    config = RfiConfig.from_settings(
+        Settings(
+            {
+                "RFI_MAX_LISTING_PAGES": " 7 ",
+                "RFI_BACKOFF_BASE": "1.5",
+                "RFI_BACKOFF_MAX": "1e2",
+                "RFI_RECHECK_SCHEDULE": "30m,2d",
+            }
+        )
+    )
+    assert (config.max_listing_pages, config.backoff_base, config.backoff_max) == (7, 1.5, 100)
+    assert config.recheck_schedule == "30m,2d"
+    assert SpiderArguments.from_kwargs({"related_depth": " 3 "}, None).related_depth == 3
+
+
 # -- the crawl command: one line, exit 2, no request --------------------------------------
 
 REFUSED_AT_START = [
     (["-s", "RFI_BASE_URL=http://[::1"], "RFI_BASE_URL='http://[::1' is not accepted"),
+    (["-a", "related_depth=٣"], "related_depth='٣' is not accepted"),
 ]
 
 
