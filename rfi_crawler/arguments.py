@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rfi_crawler import urls
-from rfi_crawler.config import ConfigError, check_names, parse_flag
+from rfi_crawler.config import FIRST_YEAR, LAST_YEAR, ConfigError, check_names, parse_flag
 
 # A URL carries the Paris date of publication, which can be a day off the UTC date the
 # window is judged by; pages within a day of the window are fetched, then judged exactly.
@@ -121,13 +121,17 @@ def _day(name: str, value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", str(value)):
             raise ValueError
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
+        day = None
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise ConfigError(
-            f"{name}={value!r} is not accepted: expected a date YYYY-MM-DD (e.g. 2025-11-01)"
-        ) from None
+            f"{name}={value!r} is not accepted: expected a date YYYY-MM-DD of the years "
+            f"{FIRST_YEAR} to {LAST_YEAR} (e.g. 2025-11-01)"
+        )
+    return day
 
 
 def _depth(value: str | int | None) -> int:

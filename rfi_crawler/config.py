@@ -33,6 +33,11 @@ REAL_ORIGIN = "https://www.rfi.fr"
 # Every duration is a finite number of seconds in (0, MAX_SECONDS]: a typo such as
 # ``inf`` or ``nan`` must not make a pause endless or a wait unbounded.
 MAX_SECONDS = 3600.0
+# Dates and times given (since, until, RFI_RECHECK_NOW) lie in these years: far from
+# datetime's 1 and 9999, so the margins added to them (a day around the window, a time
+# zone, twice the longest re-check age: 2 × 99999 days, ~548 years) never overflow; wide
+# enough for any date a crawl of the site can mean.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 class ConfigError(ValueError):
@@ -345,9 +350,12 @@ def _moment(name: str, raw: object) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise _refuse(
-            name, raw, "an ISO 8601 time with its offset, such as 2026-11-20T10:00:00+00:00"
+            name,
+            raw,
+            "an ISO 8601 time with its offset, such as 2026-11-20T10:00:00+00:00, of the "
+            f"years {FIRST_YEAR} to {LAST_YEAR}",
         )
     return moment
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 from scrapy.settings import Settings
 
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig
+from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.run import utc_now
 from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, crawl_env
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -92,11 +95,76 @@ def test_numbers_in_ascii_digits_are_still_read():
     assert SpiderArguments.from_kwargs({"related_depth": " 3 "}, None).related_depth == 3
 
 
+# -- dates: the years 1900-2999, so every margin added to them can be computed -------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"since": "0001-01-01"},
+        {"until": "9999-12-31"},
+        {"since": "1899-12-31"},
+        {"until": "3000-01-01"},
+    ],
+)
+def test_a_window_date_outside_the_years_is_refused(kwargs):
+    ((name, value),) = kwargs.items()
+    assert refused_argument(**kwargs).startswith(
+        f"{name}={value!r} is not accepted: expected a date YYYY-MM-DD of the years 1900 to 2999"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1899-12-31T23:59:59+00:00"],
+)
+def test_a_recheck_now_outside_the_years_is_refused(value):
+    assert "of the years 1900 to 2999" in refused_setting("RFI_RECHECK_NOW", value)
+
+
+class NoCandidates:
+    """A store without articles to re-check, noting the day it was asked from."""
+
+    asked: str = ""
+
+    def recheck_candidates(self, since: str) -> list:
+        self.asked = since
+        return []
+
+
+@pytest.mark.parametrize(
+    ("now", "utc_year", "asked"),
+    [
+        ("1900-01-01T00:00:00+14:00", "1899", "1352-06-03"),
+        ("2999-12-31T23:59:59-12:00", "3000", "2452-06-02"),
+    ],
+)
+def test_the_extreme_dates_accepted_compute_with_the_longest_schedule(now, utc_year, asked):
+    longest = "99999d"  # recheck.AGE: five digits at most; RFI_REFRESH_DAYS goes to 36500
+    config = RfiConfig.from_settings(
+        Settings({"RFI_RECHECK_NOW": now, "RFI_RECHECK_SCHEDULE": longest})
+    )
+    store = NoCandidates()
+    policy = RefreshPolicy(store, config.schedule, 100, False, config.recheck_now)
+    assert policy.plan() == []
+    assert store.asked == asked  # twice 99999 days and a day before now
+    assert utc_now(config.recheck_now).startswith(utc_year)
+    window = SpiderArguments.from_kwargs(
+        {"since": "1900-01-01", "until": "2999-12-31"}, None
+    ).window
+    assert window.may_contain(date(1899, 12, 31)) and not window.may_contain(date(1899, 12, 30))
+    assert window.may_contain(date(3000, 1, 1)) and not window.may_contain(date(3000, 1, 2))
+
+
 # -- the crawl command: one line, exit 2, no request --------------------------------------
 
 REFUSED_AT_START = [
     (["-s", "RFI_BASE_URL=http://[::1"], "RFI_BASE_URL='http://[::1' is not accepted"),
     (["-a", "related_depth=٣"], "related_depth='٣' is not accepted"),
+    (["-a", "since=0001-01-01"], "since='0001-01-01' is not accepted"),
+    (["-a", "until=9999-12-31"], "until='9999-12-31' is not accepted"),
+    (["-s", "RFI_RECHECK_NOW=0001-01-01T00:00:00+14:00"], "RFI_RECHECK_NOW="),
+    (["-s", "RFI_RECHECK_NOW=9999-12-31T23:59:59-12:00"], "RFI_RECHECK_NOW="),
 ]
 
 
