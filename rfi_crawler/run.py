@@ -10,6 +10,7 @@ A store that fails, at open or mid-run, ends the run with finish reason ``state_
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -105,11 +106,16 @@ class CrawlRun:
     def name_job(self, job: str | None) -> None:
         """Name the run after its job (Scrapyd passes ``-a _job=<id>``); before ``open``.
 
-        Without a job, a short random id keeps run names unique.
+        Without a job, a short random id keeps run names unique. A job id longer than 64
+        bytes is cut there, a hash of the whole id kept (two long ids stay apart): the run
+        id names files, of 255 bytes at most. The manifest and the store keep the whole id.
         """
         assert self.store is None, "a run is named before it opens"
         self.job = job or None
         safe = "".join(c for c in (job or "") if c.isalnum() or c in "-_") or uuid.uuid4().hex[:8]
+        if len(safe.encode()) > 64:
+            digest = hashlib.sha256((job or "").encode("utf-8", "surrogatepass")).hexdigest()
+            safe = safe.encode()[:51].decode("utf-8", "ignore") + "-" + digest[:12]
         self.run_id = f"{self.started:%Y%m%dT%H%M%SZ}-{safe}"
         suffix = ".jsonl.gz" if self.config.output_compression == "gzip" else ".jsonl"
         self.output_path = self.config.output_dir / f"rfi_cn-{self.run_id}{suffix}"

@@ -3,6 +3,7 @@ request (exit 2), or settled with a count, never a traceback or a failed run exi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -13,8 +14,8 @@ from scrapy.settings import Settings
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.incremental import RefreshPolicy
-from rfi_crawler.run import utc_now
-from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, crawl_env
+from rfi_crawler.run import CrawlRun, manifest_path, utc_now
+from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, built_crawler, crawl_env, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 
@@ -195,3 +196,39 @@ def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_pat
             assert errors[0].startswith(f"scrapy crawl rfi_cn: {line}"), errors
             assert "Traceback" not in done.stderr
         assert sum(server.requested().values()) == 0
+
+
+# -- a long job id (Scrapyd's -a _job=…) names the run's files ----------------------------
+
+
+def test_long_job_ids_give_bounded_distinct_run_ids(tmp_path):
+    crawler = built_crawler({"RFI_DATA_DIR": str(tmp_path)})
+    run = crawler.get_extension(CrawlRun)
+    names = set()
+    for job in ("j" * 300, "j" * 299 + "k", "新" * 300, "新" * 299 + "闻"):
+        run.name_job(job)
+        assert run.job == job
+        assert len(run.run_id.encode()) <= 16 + 1 + 64, run.run_id
+        assert len(manifest_path(run.output_path).name.encode()) < 255
+        names.add(run.run_id)
+    assert len(names) == 4
+    run.name_job("backfill-20250101-20250131-0a1b2c")  # a short id is kept as it was
+    assert run.run_id.endswith("Z-backfill-20250101-20250131-0a1b2c")
+
+
+def test_a_run_of_a_300_character_job_crawls_and_records_the_whole_id(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    job = "job-" + "0123456789" * 30
+    with ReplicaServer(site) as server:
+        article = site.articles[2]
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            args={"urls": article.path, "related_depth": "0", "_job": job},
+        )
+    assert result.returncode == 0, result.log[-3000:]
+    assert [record["url"] for record in result.records] == [article.url]
+    (manifest,) = (tmp_path / "data" / "output").glob("rfi_cn-*.manifest.json")
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    assert recorded["job"] == job and recorded["finish_reason"] == "finished"
+    assert recorded["records"] == 1 and "Traceback" not in result.log
