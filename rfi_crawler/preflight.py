@@ -83,17 +83,25 @@ def check_origin(config: RfiConfig) -> None:
 
 def prepare_feed_folders(settings: BaseSettings) -> None:
     """Create the folder of each local ``-o``/``-O`` file (Scrapy would fail with a bare
-    ``[Errno 2]`` after the crawl started)."""
+    ``[Errno 2]`` after the crawl started), and refuse a file that is a folder (Scrapy
+    would fail at every item, with a traceback each)."""
     for uri in settings.getdict("FEEDS"):
         text = str(uri)
         parts = urlsplit(text)
         if parts.scheme == "file":
-            folder = Path(parts.path).parent
+            target = Path(parts.path)
         elif len(parts.scheme) > 1:
             continue  # s3://, ftp://…: not ours to check
         else:
-            folder = Path(text).expanduser().parent
-        if "%(" in str(folder) or folder.is_dir():
+            target = Path(text).expanduser()
+        if "%(" in str(target):
+            continue
+        if target.is_dir():
+            raise ConfigError(
+                f"-o {text}: {target} is a folder; expected a file in a folder you may write"
+            )
+        folder = target.parent
+        if folder.is_dir():
             continue
         _create(
             folder,

@@ -3,19 +3,31 @@ request (exit 2), or settled with a count, never a traceback or a failed run exi
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
 from datetime import date
+from typing import IO
 
 import pytest
+from scrapy.extensions.feedexport import FileFeedStorage
 from scrapy.settings import Settings
 
 from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.commands.crawl import EXIT_STATUS, exit_status
 from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.preflight import prepare_feed_folders
 from rfi_crawler.run import CrawlRun, manifest_path, utc_now
-from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, built_crawler, crawl_env, run_crawl
+from tests.crawling import (
+    PROJECT_ROOT,
+    TEST_SETTINGS,
+    built_crawler,
+    crawl_command,
+    crawl_env,
+    run_crawl,
+)
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 
@@ -166,6 +178,7 @@ REFUSED_AT_START = [
     (["-a", "until=9999-12-31"], "until='9999-12-31' is not accepted"),
     (["-s", "RFI_RECHECK_NOW=0001-01-01T00:00:00+14:00"], "RFI_RECHECK_NOW="),
     (["-s", "RFI_RECHECK_NOW=9999-12-31T23:59:59-12:00"], "RFI_RECHECK_NOW="),
+    (["-O", "/tmp:jsonl"], "-o /tmp: /tmp is a folder"),
 ]
 
 
@@ -196,6 +209,64 @@ def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_pat
             assert errors[0].startswith(f"scrapy crawl rfi_cn: {line}"), errors
             assert "Traceback" not in done.stderr
         assert sum(server.requested().values()) == 0
+
+
+# -- -o/-O: a folder given as the file is refused; a feed not stored fails the run --------
+
+
+class FullDiskStorage(FileFeedStorage):
+    """A local feed whose storing fails as on a full disk (ENOSPC), without filling one."""
+
+    def store(self, file: IO[bytes]) -> None:
+        file.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("form", ["{}", "file://{}"])
+def test_a_feed_that_is_a_folder_is_refused_in_one_line(tmp_path, form):
+    uri = form.format(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        prepare_feed_folders(Settings({"FEEDS": {uri: {"format": "jsonlines"}}}))
+    assert str(caught.value) == (
+        f"-o {uri}: {tmp_path} is a folder; expected a file in a folder you may write"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [("finished", 5), ("shutdown", 5), ("blocked", 3), ("state_error", 7), ("other", 1)],
+)
+def test_a_feed_not_stored_makes_a_successful_run_exit_output_error(reason, status):
+    stats = {"finish_reason": reason, "feedexport/failed_count/FileFeedStorage": 1}
+    assert exit_status(stats) == status
+    assert exit_status({"finish_reason": reason}) == EXIT_STATUS.get(reason, 1)
+
+
+def test_a_crawl_whose_feed_is_not_stored_exits_5_in_one_last_line(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        article = site.articles[2]
+        command = crawl_command(
+            server.base_url,
+            tmp_path,
+            args={"urls": article.path, "related_depth": "0"},
+            settings={"FEED_STORAGES": json.dumps({"fullfs": f"{__name__}.FullDiskStorage"})},
+        )
+        command[command.index("-O") + 1] = f"fullfs://{tmp_path}/feed.jsonl:jsonl"
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=crawl_env(), capture_output=True, text=True, timeout=300
+        )
+    assert done.returncode == 5, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == (
+        "scrapy crawl rfi_cn: 1 -o/-O feed(s) not stored (the ERROR above says why); the run"
+        " file in RFI_OUTPUT_DIR is written apart"
+    )
+    assert "Error storing jsonl feed (1 items)" in done.stderr
+    # Scrapy's closing stats (stats.json is dumped before the feed is stored)
+    assert "'feedexport/failed_count/FullDiskStorage': 1," in done.stderr
+    assert "'finish_reason': 'finished'," in done.stderr
+    (manifest,) = (tmp_path / "data" / "output").glob("rfi_cn-*.manifest.json")
+    assert json.loads(manifest.read_text(encoding="utf-8"))["records"] == 1
 
 
 # -- a long job id (Scrapyd's -a _job=…) names the run's files ----------------------------

@@ -5,13 +5,14 @@ monitoring need a failure to show. Exit status: 0 for ``finished`` (and ``shutdo
 deliberate Ctrl-C), 2 for a bad setting, argument or output path (one line, before any
 request), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
 6 for ``unreachable`` (no start point answered), 7 for ``state_error`` (the state store
-failed), 1 for any other reason or a crawl that could not start.
+failed), 1 for any other reason or a crawl that could not start. A run that would exit 0
+but whose ``-o``/``-O`` feed Scrapy could not store exits 5 too.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
@@ -22,6 +23,7 @@ from rfi_crawler.preflight import check_crawl
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
 
 USAGE_ERROR = 2
 EXIT_STATUS = {
@@ -33,6 +35,20 @@ EXIT_STATUS = {
     "unreachable": 6,
     "state_error": 7,
 }
+# Scrapy counts a feed it could not store (a full disk) per storage class, and logs it.
+FEED_FAILED = "feedexport/failed_count/"
+
+
+def exit_status(stats: Mapping[str, Any]) -> int:
+    """The status of a crawl that ran: its finish reason's, but output_error's when an
+    ``-o``/``-O`` feed was not stored, as the run otherwise succeeded: nothing else
+    would tell a cron job or Scrapyd that the file it asked for is missing or cut."""
+    status = EXIT_STATUS.get(str(stats.get("finish_reason")), 1)
+    return EXIT_STATUS["output_error"] if status == 0 and feed_failures(stats) else status
+
+
+def feed_failures(stats: Mapping[str, Any]) -> int:
+    return sum(value for key, value in stats.items() if key.startswith(FEED_FAILED))
 
 
 class Command(ScrapyCrawl):
@@ -65,5 +81,11 @@ class Command(ScrapyCrawl):
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
             return
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        self.exitcode = EXIT_STATUS.get(str(reason), 1)
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        self.exitcode = exit_status(stats)
+        if feed_failures(stats):
+            print(
+                f"scrapy crawl {args[0]}: {feed_failures(stats)} -o/-O feed(s) not stored (the"
+                " ERROR above says why); the run file in RFI_OUTPUT_DIR is written apart",
+                file=sys.stderr,
+            )
