@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import subprocess
 import sys
 from datetime import date
@@ -209,6 +210,95 @@ def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_pat
             assert errors[0].startswith(f"scrapy crawl rfi_cn: {line}"), errors
             assert "Traceback" not in done.stderr
         assert sum(server.requested().values()) == 0
+
+
+# -- sitemap indexes below the news sitemap: two levels, the rest counted -----------------
+
+SITEMAP_INDEX = (
+    '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    "{}</sitemapindex>"
+)
+URLSET = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{}</urlset>'
+
+
+def sitemap_index(*paths: str) -> str:
+    return SITEMAP_INDEX.format(
+        "".join(f"<sitemap><loc>https://www.rfi.fr{path}</loc></sitemap>" for path in paths)
+    )
+
+
+class ChainServer(ReplicaServer):
+    """news.xml is an index of c1.xml, each cN.xml an index of c(N+1).xml (up to c10), of
+    news.xml itself, and a sitemap of one article."""
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        xml = "application/xml; charset=UTF-8"
+        if path == "/sitemaps/cn/news.xml":
+            return 200, xml, sitemap_index("/sitemaps/cn/c1.xml")
+        if found := re.fullmatch(r"/sitemaps/cn/c(\d+)\.xml", path):
+            n = int(found[1])
+            nested = [f"/sitemaps/cn/c{n + 1}.xml"] if n < 10 else []
+            return (
+                200,
+                xml,
+                sitemap_index(*nested, "/sitemaps/cn/news.xml", f"/sitemaps/cn/a{n}.xml"),
+            )
+        if found := re.fullmatch(r"/sitemaps/cn/a(\d+)\.xml", path):
+            article = self.site.articles[int(found[1])]
+            return 200, xml, URLSET.format(f"<url><loc>{article.url}</loc></url>")
+        return super().route(path)
+
+
+def test_a_chain_of_sitemap_indexes_is_followed_two_levels_and_the_rest_counted(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    with ChainServer(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            args={"related_depth": "0"},
+            settings={"RFI_START_POINTS": "sitemap"},
+        )
+        requested = server.requested()
+    assert result.returncode == 0, result.log[-3000:]
+    sitemaps = sorted(path for path in requested if path.startswith("/sitemaps/"))
+    # c1 (an index one level down) and what it lists (two levels: c2, a1) are read
+    assert sitemaps == [
+        "/sitemaps/cn/a1.xml",
+        "/sitemaps/cn/c1.xml",
+        "/sitemaps/cn/c2.xml",
+        "/sitemaps/cn/news.xml",
+    ]
+    assert [record["url"] for record in result.records] == [site.articles[1].url]
+    # c2 lists c3, news.xml and a2.xml three levels down: counted, in one line
+    assert result.stats["rfi/listing/sitemap_too_deep"] == 3
+    warned = [line for line in result.log.splitlines() if "are not followed" in line]
+    assert len(warned) == 1 and "/sitemaps/cn/c2.xml lists 3 sitemaps" in warned[0]
+
+
+def test_a_real_shaped_sitemap_index_reaches_every_monthly_sitemap(tmp_path):
+    """news.xml → index.xml → contents_YYYYMM.xml, as the site's sister editions have it."""
+    site = ReplicaSite(articles=40, seed=3, years=(2024, 2025), past_per_year=6)
+
+    class IndexedNews(ReplicaServer):
+        def route(self, path: str) -> tuple[int, str, str]:
+            if path == "/sitemaps/cn/news.xml":
+                xml = "application/xml; charset=UTF-8"
+                return 200, xml, sitemap_index("/sitemaps/cn/index.xml")
+            return super().route(path)
+
+    with IndexedNews(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            args={"related_depth": "0", "since": "2025-01-01", "until": "2025-01-31"},
+            settings={"RFI_START_POINTS": "sitemap"},
+        )
+        requested = server.requested()
+    assert result.returncode == 0, result.log[-3000:]
+    index = server.route("/sitemaps/cn/index.xml")[2]
+    months = set(re.findall(r"/sitemaps/cn/contents_\d{6}\.xml", index))
+    assert len(months) > 1 and months <= set(requested)
+    assert "rfi/listing/sitemap_too_deep" not in result.stats
 
 
 # -- -o/-O: a folder given as the file is refused; a feed not stored fails the run --------

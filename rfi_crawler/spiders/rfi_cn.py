@@ -46,6 +46,10 @@ RSS_PATH = "/cn/rss"
 NEWS_SITEMAP_PATH = "/sitemaps/cn/news.xml"
 SITEMAP_PREFIX = "/sitemaps/cn/"
 SITEMAP_INDEX_PATH = "/sitemaps/cn/index.xml"  # [guess, from /fr/ and /es/] monthly sitemaps
+# Sitemap indexes followed from the news sitemap: two levels, as news.xml → index.xml →
+# contents_YYYYMM.xml would be; a sitemap listed deeper is counted, not requested (an
+# index chain c1 → c2 → … would otherwise be followed without end).
+MAX_SITEMAP_DEPTH = 2
 # The run's components, added to EXTENSIONS whatever else it holds (None disables one, but
 # for the run itself, which records need: preflight.check_run_enabled refuses that).
 # Built in this order, so at spider_closed the ledger and the coverage have written their
@@ -238,17 +242,24 @@ class RfiCnSpider(Spider):
             logger.warning("feed %s lists no RFI content page (malformed or empty)", response.url)
         yield from self._article_requests(found, 0, Via.RSS, self._canonical(response))
 
-    def parse_sitemap(self, response: TextResponse) -> Iterator[Request]:
+    def parse_sitemap(self, response: TextResponse, depth: int = 0) -> Iterator[Request]:
+        """The news sitemap (``depth`` 0), or a sitemap an index listed ``depth`` levels down."""
         self._answered(response)
         page = self._canonical(response)
         batch: list[str] = []
+        too_deep = 0
         try:
             # One entry at a time: a 100,000-URL sitemap is never held as lists, and URLs
             # outside the window are dropped before the frontier or the ledger sees them.
             for entry in iter_sitemap(response.body, response.url, self.config.base_url):
                 if entry.kind == "sitemap":
-                    if urls.path_of(entry.url).startswith(SITEMAP_PREFIX):
-                        yield self._listing_request(urls.path_of(entry.url), self.parse_sitemap)
+                    path = urls.path_of(entry.url)
+                    if not path.startswith(SITEMAP_PREFIX):
+                        continue
+                    if depth < MAX_SITEMAP_DEPTH:
+                        yield self._listing_request(path, self.parse_sitemap, depth=depth + 1)
+                    else:
+                        too_deep += 1
                     continue
                 batch.append(entry.url)
                 if len(batch) >= SITEMAP_BATCH:
@@ -258,6 +269,16 @@ class RfiCnSpider(Spider):
             self._count("failed/malformed_sitemap")
             logger.error("sitemap %s skipped: %s", response.url, exc)
             return
+        finally:
+            if too_deep:  # counted, one line per sitemap, however many it lists
+                self._count("listing/sitemap_too_deep", too_deep)
+                logger.warning(
+                    "sitemap %s lists %d sitemaps that are not followed: at most %d levels"
+                    " of sitemap indexes are read below the news sitemap",
+                    response.url,
+                    too_deep,
+                    MAX_SITEMAP_DEPTH,
+                )
         yield from self._article_requests(batch, 0, Via.SITEMAP, page)
 
     def _listed_articles(
