@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from w3lib.url import safe_url_string
+
 from rfi_crawler import urls
 from rfi_crawler.config import FIRST_YEAR, LAST_YEAR, ConfigError, check_names, parse_flag
 
@@ -61,11 +63,17 @@ class SpiderArguments:
 
     @classmethod
     def from_kwargs(
-        cls, kwargs: Mapping[str, Any], base_url: str | None, *, backfill: bool = False
+        cls,
+        kwargs: Mapping[str, Any],
+        base_url: str | None,
+        *,
+        backfill: bool = False,
+        url_limit: int = 0,
     ) -> SpiderArguments:
         """The spider's ``-a`` arguments, names checked first (a typo such as ``sinse``
         would otherwise crawl unfiltered). ``backfill``: the ``rfi_cn_backfill`` spider,
-        for which ``archive=1`` is implied."""
+        for which ``archive=1`` is implied; ``url_limit``: Scrapy's URLLENGTH_LIMIT, which
+        a ``urls`` page's request URL must not pass (0: none)."""
         check_names("spider argument", kwargs, ARGUMENTS + SCRAPYD_ARGUMENTS)
         given = {k: kwargs[k] for k in ARGUMENTS if k in kwargs}
         if backfill:
@@ -75,7 +83,7 @@ class SpiderArguments:
                     "leave archive out, or crawl with rfi_cn"
                 )
             given["archive"] = "1"
-        return cls.parse(**given, base_url=base_url)
+        return cls.parse(**given, base_url=base_url, url_limit=url_limit)
 
     @classmethod
     def parse(
@@ -87,6 +95,7 @@ class SpiderArguments:
         refresh: str | None = None,
         archive: str | None = None,
         base_url: str | None = None,
+        url_limit: int = 0,
     ) -> SpiderArguments:
         window = DateWindow(_day("since", since), _day("until", until))
         if window.since and window.until and window.since > window.until:
@@ -105,7 +114,7 @@ class SpiderArguments:
                 "articles through the archive; give one or the other"
             )
         return cls(
-            urls=_content_urls(urls, base_url),
+            urls=_content_urls(urls, base_url, url_limit),
             related_depth=_depth(related_depth),
             window=window,
             refresh=_flag("refresh", refresh),
@@ -148,8 +157,9 @@ def _depth(value: str | int | None) -> int:
     return depth
 
 
-def _content_urls(value: str | None, base_url: str | None) -> tuple[str, ...]:
-    """Comma-separated absolute or site-relative URLs, each an RFI content page."""
+def _content_urls(value: str | None, base_url: str | None, limit: int = 0) -> tuple[str, ...]:
+    """Comma-separated absolute or site-relative URLs, each an RFI content page whose
+    request URL is at most ``limit`` characters (0: any)."""
     if value is None:
         return ()
     found, rejected = [], []
@@ -167,7 +177,20 @@ def _content_urls(value: str | None, base_url: str | None) -> tuple[str, ...]:
             f"{rejected or 'none given'}; expected comma-separated URLs such as "
             "https://www.rfi.fr/cn/<section>/<YYYYMMDD>-<slug> or /cn/<section>/…"
         )
+    long = [url for url in found if limit and _request_length(url, base_url) > limit]
+    if long:
+        # Scrapy's UrlLengthMiddleware would drop the request: the crawl would find nothing.
+        shown = [url if len(url) <= 100 else url[:100] + "…" for url in long]
+        raise ConfigError(
+            f"urls= is not accepted: longer than URLLENGTH_LIMIT={limit} characters as "
+            f"requested: {shown}; expected shorter URLs, or a higher URLLENGTH_LIMIT"
+        )
     return tuple(dict.fromkeys(found))
+
+
+def _request_length(url: str, base_url: str | None) -> int:
+    """The length of the URL Scrapy would request for a canonical one."""
+    return len(safe_url_string(urls.to_origin(url, base_url) if base_url else url))
 
 
 def _without_dot_segments(url: str) -> str | None:

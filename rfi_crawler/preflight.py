@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,12 +28,29 @@ def check_crawl(
     """Everything a crawl can be refused for at start, as one ConfigError line each
     (``backfill``: the spider implies ``archive=1``)."""
     config = RfiConfig.from_settings(settings)
-    SpiderArguments.from_kwargs(spider_arguments, config.base_url, backfill=backfill)
+    SpiderArguments.from_kwargs(
+        spider_arguments,
+        config.base_url,
+        backfill=backfill,
+        url_limit=url_length_limit(settings),
+    )
     check_run_enabled(settings)
     check_folders(config)
     check_origin(config)
     prepare_feed_folders(settings)
     return config
+
+
+def url_length_limit(settings: BaseSettings) -> int:
+    """Scrapy's URLLENGTH_LIMIT, which a ``urls`` page must keep to (0: none); a value
+    Scrapy cannot read is refused here, not in a traceback at start-up."""
+    raw = settings.get("URLLENGTH_LIMIT")
+    if not re.fullmatch(r"[0-9]{1,30}", str(raw).strip()):
+        raise ConfigError(
+            f"URLLENGTH_LIMIT={raw!r} is not accepted: expected a whole number of characters,"
+            " 0 for no limit"
+        )
+    return int(str(raw).strip())
 
 
 def check_run_enabled(settings: BaseSettings) -> None:

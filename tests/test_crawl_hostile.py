@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import date
 from typing import IO
+from urllib.parse import quote
 
 import pytest
 from scrapy.extensions.feedexport import FileFeedStorage
@@ -31,6 +32,10 @@ from tests.crawling import (
 )
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
+
+# ~240 Chinese characters: 2,160 characters once percent-encoded, over Scrapy's 2,083.
+LONG_PATH = "/cn/中国/20251201-" + "新闻" * 120
+LONG_URL = "https://www.rfi.fr" + quote(LONG_PATH)
 
 
 def refused_setting(name: str, value: str) -> str:
@@ -180,6 +185,8 @@ REFUSED_AT_START = [
     (["-s", "RFI_RECHECK_NOW=0001-01-01T00:00:00+14:00"], "RFI_RECHECK_NOW="),
     (["-s", "RFI_RECHECK_NOW=9999-12-31T23:59:59-12:00"], "RFI_RECHECK_NOW="),
     (["-O", "/tmp:jsonl"], "-o /tmp: /tmp is a folder"),
+    (["-a", f"urls={LONG_PATH}"], "urls= is not accepted: longer than URLLENGTH_LIMIT=2083"),
+    (["-s", "URLLENGTH_LIMIT=-1"], "URLLENGTH_LIMIT='-1' is not accepted"),
 ]
 
 
@@ -299,6 +306,54 @@ def test_a_real_shaped_sitemap_index_reaches_every_monthly_sitemap(tmp_path):
     months = set(re.findall(r"/sitemaps/cn/contents_\d{6}\.xml", index))
     assert len(months) > 1 and months <= set(requested)
     assert "rfi/listing/sitemap_too_deep" not in result.stats
+
+
+# -- a content URL longer than URLLENGTH_LIMIT: settled as failed/url_too_long ------------
+
+
+def test_a_urls_page_longer_than_the_limit_is_refused_at_start():
+    with pytest.raises(ConfigError) as caught:
+        SpiderArguments.from_kwargs({"urls": LONG_PATH}, "https://www.rfi.fr", url_limit=2083)
+    message = str(caught.value)
+    assert message.startswith("urls= is not accepted: longer than URLLENGTH_LIMIT=2083")
+    assert "\n" not in message and len(message) < 400
+    for limit in (0, 3000):  # none, or one it fits
+        arguments = SpiderArguments.from_kwargs({"urls": LONG_PATH}, None, url_limit=limit)
+        assert arguments.urls == (LONG_URL,)
+
+
+class LongUrlSitemap(ReplicaServer):
+    """The news sitemap lists one article, and one whose URL is over the limit."""
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        if path == "/sitemaps/cn/news.xml":
+            listed = [self.site.articles[1].url, LONG_URL]
+            body = URLSET.format("".join(f"<url><loc>{url}</loc></url>" for url in listed))
+            return 200, "application/xml; charset=UTF-8", body
+        if path == LONG_PATH:
+            return super().route(self.site.articles[2].path)
+        return super().route(path)
+
+
+def test_a_sitemap_url_longer_than_the_limit_is_settled_as_url_too_long(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    with LongUrlSitemap(site) as server:
+        result = run_crawl(
+            server.base_url,
+            tmp_path,
+            args={"related_depth": "0"},
+            settings={"RFI_START_POINTS": "sitemap"},
+        )
+        requested = server.requested()
+    assert result.returncode == 0, result.log[-3000:]
+    assert LONG_PATH not in requested
+    assert [record["url"] for record in result.records] == [site.articles[1].url]
+    assert result.stats["rfi/failed/url_too_long"] == 1
+    assert result.stats["rfi/outcome/failed/url_too_long"] == 1
+    assert "rfi/outcome/cancelled" not in result.stats
+    assert result.stats["rfi/outcome/met"] == 2
+    warned = [line for line in result.log.splitlines() if "article not requested" in line]
+    assert len(warned) == 1 and "URLLENGTH_LIMIT 2083" in warned[0]
 
 
 # -- -o/-O: a folder given as the file is refused; a feed not stored fails the run --------

@@ -104,6 +104,7 @@ class RfiCnSpider(Spider):
     archive: BackfillExtension | None = None  # with archive=1: set by it at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
     ahead: int  # article requests kept in the scheduler at most, while others wait
+    url_limit: int  # URLLENGTH_LIMIT: an article whose request URL is longer is not requested
     in_transit: int = 0  # article requests released, not yet at the scheduler
 
     @classmethod
@@ -131,8 +132,11 @@ class RfiCnSpider(Spider):
                     "EXTENSIONS", load_object(path), order
                 )
         spider.config = crawl_config(crawler)
+        # Scrapy's UrlLengthMiddleware drops a longer request with an INFO line only: the
+        # spider settles such an article itself (0: no limit, the middleware is off too).
+        spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT")
         spider.arguments = SpiderArguments.from_kwargs(
-            kwargs, spider.config.base_url, backfill=cls.backfill
+            kwargs, spider.config.base_url, backfill=cls.backfill, url_limit=spider.url_limit
         )
         spider.job = kwargs.get("_job") or None
         spider.manifest_arguments = {k: v for k, v in kwargs.items() if not k.startswith("_")}
@@ -388,11 +392,7 @@ class RfiCnSpider(Spider):
             found = self.frontier.take()
             if found is None:
                 return
-            self._count("requested/article")
-            # Counted until the engine schedules it: a callback's requests reach the
-            # scheduler through a queue of Scrapy's, after the callback has moved on.
-            self.in_transit += 1
-            yield Request(
+            request = Request(
                 urls.to_origin(found.url, self.config.base_url),
                 self.parse_article,
                 cb_kwargs={"url": found.url},
@@ -400,6 +400,24 @@ class RfiCnSpider(Spider):
                 priority=-found.depth,  # nearer articles first
                 meta={"rfi_released": True},
             )
+            if self.url_limit and len(request.url) > self.url_limit:
+                self._url_too_long(found.url, len(request.url))
+                continue
+            self._count("requested/article")
+            # Counted until the engine schedules it: a callback's requests reach the
+            # scheduler through a queue of Scrapy's, after the callback has moved on.
+            self.in_transit += 1
+            yield request
+
+    def _url_too_long(self, url: str, length: int) -> None:
+        self._count("failed/url_too_long")
+        self._settle(url, "failed/url_too_long")
+        logger.warning(
+            "article not requested (url_too_long: %d characters, URLLENGTH_LIMIT %d): %s…",
+            length,
+            self.url_limit,
+            url[:200],
+        )
 
     def _queued(self) -> int:
         """Requests queued: released and in transit, or in Scrapy's scheduler."""
