@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rfi_crawler.dataset.atom import atom_feed
-from rfi_crawler.dataset.build import FORMATS, Filters, Progress, ReadOptions, build, merged
+from rfi_crawler.dataset.build import (
+    FORMATS,
+    BuildReport,
+    Filters,
+    Progress,
+    ReadOptions,
+    build,
+    merged,
+)
 from rfi_crawler.dataset.card import card_path, dataset_card
 from rfi_crawler.dataset.diffview import as_html, as_json, as_text
 from rfi_crawler.dataset.edits import EditsReport, events
@@ -113,13 +121,18 @@ def run_build(args: argparse.Namespace) -> int:
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
         + (f"; {plural(report.removed, 'record')} marked removed_at" if report.removed else "")
     )
-    if args.output:
-        card = card_path(args.output)
-        command = "rfi-dataset " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-        write_text_atomically(card, dataset_card(report, args.output.name, command))
-        done += f"; card {card}"
+    if args.output and args.output.is_file():  # not beside /dev/null or a FIFO
+        done += f"; card {_card(args, report)}"
     print(done, file=sys.stderr)
     return 0
+
+
+def _card(args: argparse.Namespace, report: BuildReport) -> Path:
+    """Write the output's dataset card; its path."""
+    card = card_path(args.output)
+    command = "rfi-dataset " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    write_text_atomically(card, dataset_card(report, args.output.name, command))
+    return card
 
 
 def run_build_sqlite(args: argparse.Namespace) -> int:
@@ -143,9 +156,7 @@ def run_build_sqlite(args: argparse.Namespace) -> int:
     except SqliteUnavailable as exc:
         print(f"rfi-dataset: {exc}", file=sys.stderr)
         return 1
-    card = card_path(args.output)
-    command = "rfi-dataset " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-    write_text_atomically(card, dataset_card(report, args.output.name, command))
+    card = _card(args, report)
     print(
         f"rfi-dataset: {plural(report.written, 'record')} (sqlite) from"
         f" {plural(report.read.records, 'record')} read in {plural(len(files), 'file')};"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -26,37 +28,82 @@ def check_output(path: Path, inputs: Iterable[Path]) -> None:
                 raise OutputError(f"{path}: the output is one of the inputs; choose another name")
 
 
+class _Target(io.FileIO):
+    """The file written: a failed write (a full disk) is an ``OutputError`` naming the
+    output as given, never the temporary file."""
+
+    target: Path
+
+    def write(self, data: object) -> int:  # type: ignore[override]
+        try:
+            return super().write(data)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise OutputError(f"{self.target}: cannot write it ({exc.strerror})") from None
+
+
+def _opened(descriptor: int, target: Path) -> io.BufferedWriter:
+    raw = _Target(descriptor, "wb")
+    raw.target = target
+    return io.BufferedWriter(raw)
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     """A file to write ``path``'s new content into. Only when the block ends without an
     exception does it replace ``path`` (fsynced, then renamed, then the folder fsynced);
     otherwise, or if the process dies, ``path`` keeps its previous content. The hidden
     ``.NAME.*.tmp`` file a kill leaves behind is never read as an input. A target that
-    cannot be written is an ``OutputError`` naming it (never the temporary file's name)."""
+    cannot be written is an ``OutputError`` naming it (never the temporary file's name).
+    A symbolic link is followed (the file it points to is replaced, the link kept); a
+    target that is not a regular file (``/dev/null``, a FIFO) is written directly."""
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name with -o")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        with _direct(path) as handle:
+            yield handle
+        return
+    target = path.resolve() if path.is_symlink() else path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed or removed)
-            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
         )
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
+    handle = _opened(descriptor, path)
     try:
-        os.chmod(handle.name, 0o666 & ~_umask())  # as open() would have created it
+        os.chmod(name, 0o666 & ~_umask())  # as open() would have created it
         yield handle
         try:
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
-            os.replace(handle.name, path)
+            os.replace(name, target)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
     except BaseException:
-        handle.close()
-        Path(handle.name).unlink(missing_ok=True)
+        # Closed without a flush: on a full disk the flush would fail again, before the unlink.
+        handle.raw.close()
+        Path(name).unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
+    fsync_directory(target.parent)
+
+
+@contextmanager
+def _direct(path: Path) -> Iterator[IO[bytes]]:
+    """``path`` itself, opened for writing: renaming a file over a device or a FIFO would
+    replace it with a regular file."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
+    handle = _opened(descriptor, path)
+    try:
+        yield handle
+        handle.flush()
+    finally:
+        with suppress(OutputError):  # the block's own error, or the flush's, is raised
+            handle.close()
 
 
 def _umask() -> int:

@@ -1,0 +1,93 @@
+"""rfi-dataset against an attacker's inputs and outputs: a full disk, a device or FIFO as the
+output, an output that is an input, values no output format holds, damaged manifests,
+arguments out of range. Each is one line (or a counted skip), never a traceback."""
+
+from __future__ import annotations
+
+import os
+import resource
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rfi_crawler.dataset.cli import main
+from tests.test_dataset import SEED, record, write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv: object) -> int:
+    return main([str(a) for a in argv])
+
+
+def one_line(err: str) -> str:
+    """The single line on standard error, which is not a traceback."""
+    assert "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    return line
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "rfi_cn-1.jsonl", [record(n) for n in range(1, 6)])
+
+
+# -- a full disk, a device ------------------------------------------------------------------
+
+
+def small_disk(max_bytes: int) -> None:
+    """In the child: files stop growing at ``max_bytes`` (EFBIG, as ENOSPC on a full disk;
+    Python ignores SIGXFSZ, so the write fails instead of killing the process)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, resource.RLIM_INFINITY))
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_leaves_no_temporary_file(tmp_path):
+    out = tmp_path / "out" / "archive.jsonl"
+    out.parent.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "rfi_crawler.dataset", "import-archive", SEED, "-o", out],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=lambda: small_disk(4096),
+        check=False,
+    )
+    assert done.returncode == 1
+    assert one_line(done.stderr).startswith(f"rfi-dataset: {out}: cannot write it (File too large)")
+    assert list(out.parent.iterdir()) == []  # neither the output nor .archive.jsonl.*.tmp
+
+
+def reading_fifo(path: Path) -> int:
+    os.mkfifo(path)
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so a writer's open returns
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_output_that_is_not_a_regular_file_is_written_not_replaced(source, tmp_path, fmt):
+    fifo = tmp_path / "fifo"
+    reader = reading_fifo(fifo)
+    try:
+        assert run("build", source, "--format", fmt, "-o", fifo) == 0
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the FIFO, not a file renamed over it
+        received = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert len(received.splitlines()) == (5 if fmt == "jsonl" else 6)
+    # No temporary file and no card beside a device or FIFO (/dev/null.DATASET.md).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "rfi_cn-1.jsonl"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_output_through_a_symbolic_link_replaces_the_file_it_points_to(source, tmp_path, fmt):
+    real = tmp_path / "data" / f"2025.{fmt}"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / f"latest.{fmt}"
+    link.symlink_to(real)
+    assert run("build", source, "--format", fmt, "-o", link) == 0
+    assert link.is_symlink() and real.read_bytes() != b"old"
+    assert sorted(p.name for p in real.parent.iterdir()) == [f"2025.{fmt}"]
