@@ -61,6 +61,28 @@ def test_a_full_disk_is_one_line_naming_the_output_and_leaves_no_temporary_file(
     assert list(out.parent.iterdir()) == []  # neither the output nor .archive.jsonl.*.tmp
 
 
+def test_a_full_disk_under_sqlite_is_one_line(source, tmp_path, capsys, monkeypatch):
+    import sqlite3
+
+    from rfi_crawler.dataset import sqlite
+
+    def full(db):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite, "_fts", full)
+    out = tmp_path / "out.db"
+    assert run("build", source, "--format", "sqlite", "-o", out) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line == f"rfi-dataset: {out}: cannot write it (database or disk is full)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rfi_cn-1.jsonl"]
+
+
+def test_sqlite_into_a_missing_folder_creates_it(source, tmp_path, capsys):
+    out = tmp_path / "new" / "out.db"
+    assert run("build", source, "--format", "sqlite", "-o", out) == 0
+    assert out.is_file()
+
+
 def reading_fifo(path: Path) -> int:
     os.mkfifo(path)
     return os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so a writer's open returns
@@ -81,7 +103,16 @@ def test_an_output_that_is_not_a_regular_file_is_written_not_replaced(source, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "rfi_cn-1.jsonl"]
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_sqlite_refuses_an_output_that_is_not_a_regular_file(source, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.close(reading_fifo(fifo))
+    assert run("build", source, "--format", "sqlite", "-o", fifo) == 1
+    assert "not a regular file" in one_line(capsys.readouterr().err)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "rfi_cn-1.jsonl"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "sqlite"])
 def test_an_output_through_a_symbolic_link_replaces_the_file_it_points_to(source, tmp_path, fmt):
     real = tmp_path / "data" / f"2025.{fmt}"
     real.parent.mkdir()

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rfi_crawler.dataset.output import OutputError
 from rfi_crawler.run import manifest_path
 from rfi_crawler.schema import record_schema
 
@@ -109,10 +110,12 @@ def write_sqlite(
     sqlite_utils = _sqlite_utils()
     if sqlite3.sqlite_version_info < (3, 34, 0):
         raise SqliteUnavailable(f"SQLite {sqlite3.sqlite_version} has no trigram tokenizer")
-    partial = path.with_name(path.name + ".partial")
+    target = _target(path)
+    partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    conn = sqlite3.connect(partial)
+    conn = None
     try:
+        conn = sqlite3.connect(partial)
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB at most; the rest spills to disk
@@ -145,12 +148,28 @@ def write_sqlite(
         _runs(db, files)
         _fts(db)
         conn.commit()
-    except BaseException:
-        conn.close()
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
         partial.unlink(missing_ok=True)
+        if isinstance(exc, sqlite3.OperationalError):  # "database or disk is full"
+            raise OutputError(f"{path}: cannot write it ({exc})") from None
         raise
     conn.close()
-    os.replace(partial, path)
+    os.replace(partial, target)
+
+
+def _target(path: Path) -> Path:
+    """The file to replace: the one a symbolic link points to, never a device or a FIFO
+    (a rename would put a regular file in its place); its folder is created."""
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{path}: not a regular file; give -o a file name for the database")
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
+    return target
 
 
 def _create_articles(db: Any, name: str, pk: str, *, of_article: bool = False) -> None:
