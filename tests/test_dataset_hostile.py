@@ -122,3 +122,58 @@ def test_an_output_through_a_symbolic_link_replaces_the_file_it_points_to(source
     assert run("build", source, "--format", fmt, "-o", link) == 0
     assert link.is_symlink() and real.read_bytes() != b"old"
     assert sorted(p.name for p in real.parent.iterdir()) == [f"2025.{fmt}"]
+
+
+# -- an output that is one of the inputs ----------------------------------------------------
+
+
+def warc_file(path: Path) -> Path:
+    """A readable WARC file with no article in it (re-extract writes nothing from it)."""
+    from warcio.warcwriter import WARCWriter
+
+    with path.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "test"}))
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path) -> dict[str, Path]:
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "archives").mkdir()
+    archive = tmp_path / "archives" / "a.md"
+    archive.write_bytes((SEED / "000_00e6d9a6cc292860.txt").read_bytes())
+    return {
+        "run": write_jsonl(tmp_path / "runs" / "rfi_cn-1.jsonl", [record(1), record(2)]),
+        "runs": tmp_path / "runs",
+        "archive": archive,
+        "archives": tmp_path / "archives",
+        "warc": warc_file(tmp_path / "w.warc.gz"),
+        "png": write_jsonl(tmp_path / "records.png", [record(1)]),  # any name given is read
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["edits", "{run}", "-o", "{run}"],
+        ["edits", "{runs}", "-o", "{run}"],
+        ["diff", "WBMZ1", "{run}", "-o", "{run}"],
+        ["diff", "WBMZ1", "{runs}", "-o", "{run}", "--format", "json"],
+        ["import-archive", "{archive}", "-o", "{archive}"],
+        ["import-archive", "{archives}", "-o", "{archive}"],
+        ["re-extract", "{warc}", "-o", "{warc}"],
+        ["re-extract", "{warc}", "--against", "{run}", "-o", "{run}"],
+        ["re-extract", "{warc}", "--against", "{runs}", "-o", "{run}"],
+        ["stats", "{png}", "--plot", "{png}"],
+        ["build", "{runs}", "--format", "csv", "-o", "{run}"],
+        ["build", "{run}", "--format", "sqlite", "-o", "{run}"],
+    ],
+)
+def test_every_output_that_is_one_of_the_inputs_is_refused(inputs, tmp_path, capsys, command):
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    output = command[command.index("-o" if "-o" in command else "--plot") + 1].format(**inputs)
+    assert run(*(part.format(**inputs) for part in command)) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line == f"rfi-dataset: {output}: the output is one of the inputs; choose another name"
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

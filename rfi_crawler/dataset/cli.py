@@ -7,7 +7,7 @@ import logging
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
@@ -71,9 +71,13 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _output(path: Path | None) -> Any:
-    """The output file, replaced only once complete, or standard output."""
-    return atomic_output(path) if path else nullcontext(sys.stdout.buffer)
+def _output(path: Path | None, inputs: Iterable[Path]) -> Any:
+    """The output file, replaced only once complete, or standard output. Call it before
+    reading: an output that is one of ``inputs`` is refused at once."""
+    if path is None:
+        return nullcontext(sys.stdout.buffer)
+    check_output(path, inputs)
+    return atomic_output(path)
 
 
 def _options(args: argparse.Namespace) -> ReadOptions:
@@ -89,12 +93,11 @@ def run_build(args: argparse.Namespace) -> int:
     if args.format == "sqlite":
         return run_build_sqlite(args)
     files = input_files(args.inputs)
-    if args.output:
-        check_output(args.output, files)
+    output = _output(args.output, files)
     filters = Filters(
         args.since, args.until, frozenset(args.section), frozenset(args.tag), frozenset(args.type)
     )
-    with _output(args.output) as out:
+    with output as out:
         report = build(
             files,
             out,
@@ -177,7 +180,7 @@ def run_import(args: argparse.Namespace) -> int:
             else [path]
         )
     imported = skipped = 0
-    with _output(args.output) as out:
+    with _output(args.output, paths) as out:
         for path in paths:
             try:
                 record = record_of(read_archive(path))
@@ -220,6 +223,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     files = input_files(args.inputs)
+    if args.plot:
+        check_output(args.plot, files)
     with merged(files, Filters(), options=_options(args)) as (records, _):
         stats = collect(records)
     print(report(stats), end="")
@@ -252,11 +257,12 @@ def run_reextract(args: argparse.Namespace) -> int:
         raise InputError(f"no such WARC file: {', '.join(missing)}")
     if args.jobs < 1:
         raise InputError(f"--jobs must be 1 or more, not {args.jobs}")
+    report = ReadReport(input_files(args.against))
+    output = _output(args.output, [*args.warcs, *report.files])
     against = None
     if args.against:
-        report = ReadReport(input_files(args.against))
         against = latest_versions(r for _, _, r in read_records(report.files, report))
-    with _output(args.output) as out:
+    with output as out:
         result = reextract(args.warcs, out.write, jobs=args.jobs, against=against)
     print(f"rfi-dataset: {result.summary()}", file=sys.stderr)
     return 0
@@ -264,6 +270,7 @@ def run_reextract(args: argparse.Namespace) -> int:
 
 def run_edits(args: argparse.Namespace) -> int:
     files = input_files(args.inputs)
+    output = _output(args.output, files)
     options = _options(args)
     report = EditsReport()
     with merged(files, Filters(), by_article=True, options=options) as (found, _):
@@ -274,7 +281,7 @@ def run_edits(args: argparse.Namespace) -> int:
         body = atom_feed(found_events, title=args.title, feed_id=args.feed_id)
     else:
         body = b"".join(encode_record(event) for event in found_events)
-    with _output(args.output) as out:
+    with output as out:
         out.write(body)
     kinds = ", ".join(f"{count} {kind}" for kind, count in report.events.items())
     print(
@@ -299,6 +306,7 @@ def _with_event_lines(
 
 def run_diff(args: argparse.Namespace) -> int:
     files = input_files(args.inputs)
+    output = _output(args.output, files)
     with merged(files, Filters(), by_article=True, options=_options(args)) as (found, _):
         versions = [r for r in found if args.article in (r.get("url"), r.get("id"))]
     if not versions:
@@ -312,7 +320,7 @@ def run_diff(args: argparse.Namespace) -> int:
             args.color == "auto" and args.output is None and sys.stdout.isatty()
         )
         text = as_text(versions, colour=colour)
-    with _output(args.output) as out:
+    with output as out:
         out.write(text.encode("utf-8"))
     return 0
 
