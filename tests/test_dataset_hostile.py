@@ -4,6 +4,7 @@ arguments out of range. Each is one line (or a counted skip), never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import stat
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rfi_crawler.dataset.cli import main
-from tests.test_dataset import SEED, record, write_jsonl
+from tests.test_dataset import SEED, lines, record, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,3 +178,58 @@ def test_every_output_that_is_one_of_the_inputs_is_refused(inputs, tmp_path, cap
     line = one_line(capsys.readouterr().err)
     assert line == f"rfi-dataset: {output}: the output is one of the inputs; choose another name"
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+# -- values no output can hold ----------------------------------------------------------------
+
+GOOD = json.dumps(record(1), ensure_ascii=False).encode()
+
+
+def with_field(name: str, raw: bytes) -> bytes:
+    """A valid record line with ``name`` set to the raw JSON text ``raw``."""
+    return GOOD[:-1] + b', "' + name.encode() + b'": ' + raw + b"}"
+
+
+BAD_LINES = {
+    "nested 200000 deep": b"[" * 200_000 + b"]" * 200_000,
+    "nested 100 deep": with_field("extra", b"[" * 100 + b"]" * 100),
+    "version 2**64": with_field("version", str(2**64).encode()),
+    "char_count 2**63": with_field("char_count", str(2**63).encode()),
+    "crawl.depth -2**63-1": GOOD.replace(b'"depth": 0', f'"depth": {-(2**63) - 1}'.encode()),
+    "a lone surrogate": GOOD.replace("标题1".encode(), b"X\\ud800Y"),
+    "a lone surrogate in a key": with_field("\\udfff", b"1"),
+    "raw surrogate bytes": GOOD.replace("标题1".encode(), b"X\xed\xa0\x80Y"),
+    "NaN": with_field("extra", b"NaN"),
+    "-Infinity": with_field("extra", b"-Infinity"),
+    "1e400": with_field("extra", b"1e400"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "sqlite"])
+@pytest.mark.parametrize("bad", BAD_LINES, ids=list(BAD_LINES))
+def test_a_value_no_output_can_hold_is_an_invalid_record(tmp_path, capsys, caplog, fmt, bad):
+    source = tmp_path / "run.jsonl"
+    second = GOOD.replace(b"20251101-1", b"20251101-2")
+    source.write_bytes(GOOD + b"\n" + BAD_LINES[bad] + b"\n" + second + b"\n")
+    out = tmp_path / f"out.{fmt}"
+    assert run("build", source, "--format", fmt, "-o", out) == 1
+    assert one_line(capsys.readouterr().err).startswith(f"rfi-dataset: {source}:2: invalid record")
+    assert not out.exists()
+    assert run("build", source, "--format", fmt, "-o", out, "--skip-invalid") == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "2 records (" in err and "1 invalid line" in err
+    assert [m.split(": invalid record skipped: ")[0] for m in caplog.messages] == [f"{source}:2"]
+
+
+def test_the_limits_accept_what_records_hold(tmp_path):
+    """64 levels, the largest int64, an escaped surrogate pair, an escaped backslash."""
+    edge = with_field("version", str(2**63 - 1).encode()).replace(
+        "标题1".encode(), b"\\\\ud800 \\ud83d\\ude00"
+    )
+    deep = with_field("extra", b"[" * 63 + b"]" * 63).replace(b"20251101-1", b"20251101-2")
+    source = tmp_path / "run.jsonl"
+    source.write_bytes(edge + b"\n" + deep + b"\n")
+    assert run("build", source, "-o", tmp_path / "o.jsonl") == 0
+    first, second = lines(tmp_path / "o.jsonl")
+    assert first["title"] == "\\ud800 \U0001f600 v1" and first["version"] == 2**63 - 1
+    assert second["extra"] == json.loads("[" * 63 + "]" * 63)

@@ -107,6 +107,15 @@ def run_build(args: argparse.Namespace) -> int:
             excel_bom=args.excel_bom,
             options=_options(args),
         )
+    done = _built(report, args.format)
+    if args.output and args.output.is_file():  # not beside /dev/null or a FIFO
+        done += f"; card {_card(args, report)}"
+    print(done, file=sys.stderr)
+    return 0
+
+
+def _built(report: BuildReport, fmt: str) -> str:
+    """What a build wrote, from what it read, and what it skipped."""
     read = report.read
     skipped = [
         plural(n, what)
@@ -118,16 +127,12 @@ def run_build(args: argparse.Namespace) -> int:
         )
         if n
     ]
-    done = (
-        f"rfi-dataset: {plural(report.written, 'record')} ({args.format}) from"
-        f" {plural(read.records, 'record')} read in {plural(len(files), 'file')}"
+    return (
+        f"rfi-dataset: {plural(report.written, 'record')} ({fmt}) from"
+        f" {plural(read.records, 'record')} read in {plural(len(read.files), 'file')}"
         + (f"; skipped {', '.join(skipped)}" if skipped else "")
         + (f"; {plural(report.removed, 'record')} marked removed_at" if report.removed else "")
     )
-    if args.output and args.output.is_file():  # not beside /dev/null or a FIFO
-        done += f"; card {_card(args, report)}"
-    print(done, file=sys.stderr)
-    return 0
 
 
 def _card(args: argparse.Namespace, report: BuildReport) -> Path:
@@ -161,9 +166,7 @@ def run_build_sqlite(args: argparse.Namespace) -> int:
         return 1
     card = _card(args, report)
     print(
-        f"rfi-dataset: {plural(report.written, 'record')} (sqlite) from"
-        f" {plural(report.read.records, 'record')} read in {plural(len(files), 'file')};"
-        f" browse with: rfi-dataset serve {args.output}; card {card}",
+        f"{_built(report, 'sqlite')}; browse with: rfi-dataset serve {args.output}; card {card}",
         file=sys.stderr,
     )
     return 0

@@ -12,6 +12,9 @@ from typing import Any
 from rfi_crawler.fields import FIELDS
 from rfi_crawler.schema import record_schema
 
+#: Integers SQLite and Parquet (int64) hold: a larger one is an invalid value, not an
+#: OverflowError when the dataset is written.
+INT64 = range(-(2**63), 2**63)
 _JSON_TYPES = {"string": "string", "integer": "integer", "array": "array", "object": "object"}
 
 
@@ -94,9 +97,18 @@ def _checker(shape: Shape) -> Check:
     def wrong(value: Any, where: str) -> str:
         return f"{where}: expected {kind}, got {_json_type(value)}"
 
-    if kind in ("string", "integer"):
-        exact = str if kind == "string" else int
-        return lambda value, where: None if type(value) is exact else wrong(value, where)
+    if kind == "string":
+        return lambda value, where: None if type(value) is str else wrong(value, where)
+    if kind == "integer":
+
+        def integer_check(value: Any, where: str) -> str | None:
+            if type(value) is not int:
+                return wrong(value, where)
+            if value not in INT64:
+                return f"{where}: integer out of range (SQLite and Parquet hold 64 bits)"
+            return None
+
+        return integer_check
     if kind == "time":
 
         def time_check(value: Any, where: str) -> str | None:

@@ -13,7 +13,9 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -26,6 +28,11 @@ logger = logging.getLogger(__name__)
 CHUNK = 1 << 16
 #: Longest line read whole (bytes, newline excluded); longer ones are skipped unread.
 MAX_LINE = 16 << 20
+#: Deepest nesting of arrays and objects in a record (records nest a few levels): deeper data
+#: would reach an encoder's recursion limit later, on output.
+MAX_DEPTH = 64
+#: A \\u escape of a UTF-16 surrogate: json.loads makes a lone one a str UTF-8 cannot encode.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class RunFileError(ValueError):
@@ -48,14 +55,53 @@ def encode_record(record: dict[str, Any]) -> bytes:
 
 
 def decode_record(line: bytes) -> dict[str, Any]:
-    """The JSON object of one line; ``ValueError`` says why it is not one."""
+    """The JSON object of one line; ``ValueError`` says why it is not one. Refused too, as
+    no writer could write them back: NaN and infinite numbers, nesting deeper than
+    MAX_DEPTH, a lone surrogate (json.loads of bytes would let raw ones in: strict UTF-8)."""
     try:
-        record = json.loads(line)
+        record = _DECODER.decode(line.decode("utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from exc
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
+    # Each check runs only when the line could fail it: the common line costs two counts.
+    if line.count(b"[") + line.count(b"{") > MAX_DEPTH and _deeper(record, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(line):
+        try:
+            encode_record(record)
+        except UnicodeEncodeError as exc:
+            char = exc.object[exc.start]
+            raise ValueError(f"not text: a lone surrogate {char!a}") from None
     return record
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def _deeper(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        inner = item.values() if isinstance(item, dict) else item
+        stack += [(child, depth + 1) for child in inner if isinstance(child, dict | list)]
+    return False
 
 
 class RunFileWriter:
