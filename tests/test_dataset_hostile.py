@@ -233,3 +233,43 @@ def test_the_limits_accept_what_records_hold(tmp_path):
     first, second = lines(tmp_path / "o.jsonl")
     assert first["title"] == "\\ud800 \U0001f600 v1" and first["version"] == 2**63 - 1
     assert second["extra"] == json.loads("[" * 63 + "]" * 63)
+
+
+# -- damaged manifests ------------------------------------------------------------------------
+
+MANIFESTS = {
+    "not JSON": b"{broken",
+    "not an object": b"[1]",
+    "empty": b"",
+    "a lone surrogate": b'{"run_id": "\\ud800"}',
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "sqlite"])
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=list(MANIFESTS))
+def test_a_damaged_manifest_is_named_in_a_warning_and_in_the_card(
+    source, tmp_path, capsys, caplog, fmt, manifest
+):
+    damaged = tmp_path / "rfi_cn-1.manifest.json"
+    damaged.write_bytes(MANIFESTS[manifest])
+    out = tmp_path / f"out.{fmt}"
+    assert run("build", source, "--format", fmt, "-o", out) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{damaged}: damaged manifest (")
+    assert warning.endswith("; the card lists rfi_cn-1.jsonl without it")
+    card = Path(f"{out}.DATASET.md").read_text(encoding="utf-8")
+    assert f"- `{source}`: {damaged}: damaged manifest (" in card
+
+
+def test_manifest_values_sqlite_cannot_hold_are_no_traceback(source, tmp_path):
+    import sqlite3
+
+    (tmp_path / "rfi_cn-1.manifest.json").write_text(
+        json.dumps({"run_id": "r1", "records": 2**64, "sha256": ["x"]})
+    )
+    assert run("build", source, "--format", "sqlite", "-o", tmp_path / "o.db") == 0
+    with sqlite3.connect(tmp_path / "o.db") as db:
+        *row, manifest = db.execute("SELECT run_id, records, sha256, manifest FROM runs").fetchone()
+    assert row == ["r1", float(2**64), '["x"]']  # the INTEGER column's affinity: a REAL
+    assert json.loads(manifest)["records"] == 2**64  # exact in the manifest column

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rfi_crawler import __version__
 from rfi_crawler.dataset.build import BuildReport
-from rfi_crawler.export.run_file import manifest_path
+from rfi_crawler.export.run_file import read_manifest
 from rfi_crawler.schema import SCHEMA_VERSION, record_schema
 
 CARD_SUFFIX = ".DATASET.md"
+logger = logging.getLogger(__name__)
 
 
 def card_path(output: Path) -> Path:
@@ -94,10 +95,13 @@ def _type(spec: dict) -> str:
 
 
 def _source(path: Path) -> str:
-    manifest = manifest_path(path)
-    if not manifest.exists():
+    try:
+        info = read_manifest(path)
+    except ValueError as exc:  # named, not dropped: the provenance says it is missing
+        logger.warning("%s; the card lists %s without it", exc, path.name)
+        return f"- `{path}`: {exc}"
+    if info is None:
         return f"- `{path}`"
-    info = json.loads(manifest.read_text(encoding="utf-8"))
     return (
         f"- `{path}`: run {info.get('run_id')}, {info.get('started_at')} to "
         f"{info.get('finished_at')}, finish reason {info.get('finish_reason')}, "

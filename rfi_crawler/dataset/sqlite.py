@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from rfi_crawler.dataset.output import OutputError
-from rfi_crawler.run import manifest_path
+from rfi_crawler.dataset.shape import INT64
+from rfi_crawler.export.run_file import read_manifest
 from rfi_crawler.schema import record_schema
 
 BATCH = 2000
@@ -266,23 +267,27 @@ def _runs(db: Any, files: list[Path]) -> None:
     )
     rows = []
     for path in files:
-        manifest = manifest_path(path)
-        info: dict[str, Any] = {}
-        if manifest.is_file():
-            try:
-                info = json.loads(manifest.read_text(encoding="utf-8"))
-            except ValueError:
-                info = {}  # a damaged manifest: the file is still listed
+        try:
+            info = read_manifest(path) or {}
+        except ValueError:
+            info = {}  # a damaged manifest: the file is still listed (the card names it)
         rows.append(
             {
                 "file": str(path),
-                **{k: info.get(k) for k in ("run_id", "started_at", "finished_at")},
-                **{k: info.get(k) for k in ("finish_reason", "records", "sha256")},
-                "schema_version": info.get("schema_version"),
+                **{k: _cell(info.get(k)) for k in ("run_id", "started_at", "finished_at")},
+                **{k: _cell(info.get(k)) for k in ("finish_reason", "records", "sha256")},
+                "schema_version": _cell(info.get("schema_version")),
                 "manifest": json.dumps(info, ensure_ascii=False, sort_keys=True) if info else None,
             }
         )
     db["runs"].insert_all(rows, replace=True)
+
+
+def _cell(value: Any) -> Any:
+    """A manifest value as SQLite holds it: text, a 64-bit integer, else its JSON."""
+    if value is None or type(value) is str or (type(value) is int and value in INT64):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _fts(db: Any) -> None:

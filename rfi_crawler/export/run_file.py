@@ -185,6 +185,23 @@ def manifest_path(run_file: Path) -> Path:
     return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
 
 
+def read_manifest(run_file: Path) -> dict[str, Any] | None:
+    """The manifest beside ``run_file``, or None when it has none; ``ValueError`` naming it
+    when it cannot be read or is not a JSON object (damaged, or not ours)."""
+    path = manifest_path(run_file)
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > MAX_LINE:
+            raise ValueError(f"larger than {MAX_LINE} bytes")
+        info = decode_record(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path}: manifest unreadable ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: damaged manifest ({exc})") from None
+    return info
+
+
 def _plain(handle: BinaryIO) -> Iterator[bytes]:
     while chunk := handle.read(CHUNK):
         yield chunk
