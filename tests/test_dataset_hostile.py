@@ -273,3 +273,37 @@ def test_manifest_values_sqlite_cannot_hold_are_no_traceback(source, tmp_path):
         *row, manifest = db.execute("SELECT run_id, records, sha256, manifest FROM runs").fetchone()
     assert row == ["r1", float(2**64), '["x"]']  # the INTEGER column's affinity: a REAL
     assert json.loads(manifest)["records"] == 2**64  # exact in the manifest column
+
+
+# -- arguments out of range: exit 2, one line -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["stats", "{source}", "--plot", "{tmp}/p.txt"], "p.txt': a plot is written as .png, .svg"),
+        (["stats", "{source}", "--plot", "{tmp}/p.raw"], "p.raw': a plot is written as .png, .svg"),
+        (["serve", "x.db", "--port", "99999"], "argument --port: '99999' is not a port number"),
+        (["serve", "x.db", "--port", "-5"], "argument --port: '-5' is not a port number"),
+        (["serve", "x.db", "--port", "http"], "argument --port: 'http' is not a port number"),
+        (["re-extract", "w.warc.gz", "--jobs", "0"], "argument --jobs: '0' is not a number of"),
+        (["re-extract", "w.warc.gz", "--jobs", "-1"], "argument --jobs: '-1' is not a number of"),
+        (["re-extract", "w.warc.gz", "--jobs", "1000000"], "argument --jobs: '1000000' is not"),
+        (["build", "{source}", "--format", "sqlite"], "--format sqlite cannot go to standard"),
+        (["build", "{source}", "--format", "parquet"], "--format parquet cannot go to standard"),
+    ],
+)
+def test_arguments_out_of_range_are_usage_errors(source, tmp_path, capsys, argv, named):
+    with pytest.raises(SystemExit) as exit_:
+        run(*(part.format(source=source, tmp=tmp_path) for part in argv))
+    assert exit_.value.code == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith(f"rfi-dataset {argv[0]}: error: ") and named in line, line
+
+
+@pytest.mark.parametrize("name", ["p.svg", "p.PDF", "p"])
+def test_the_plot_formats_offered_are_written(source, tmp_path, name):
+    assert run("stats", source, "--plot", tmp_path / name) == 0
+    head = (tmp_path / name).read_bytes()[:5]
+    assert head == {"p.svg": b"<?xml", "p.PDF": b"%PDF-", "p": b"\x89PNG\r"}[name]
+

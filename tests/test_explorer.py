@@ -331,7 +331,9 @@ def test_bad_input_is_one_line_and_leaves_no_database(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.jsonl:2" in err and "Traceback" not in err
     assert not list(tmp_path.glob("bad.db*"))
-    assert run("build", "--format", "sqlite", source) == 1
+    with pytest.raises(SystemExit) as exit_:  # no -o: a usage error
+        run("build", "--format", "sqlite", source)
+    assert exit_.value.code == 2
     assert "give -o FILE" in capsys.readouterr().err
 
 

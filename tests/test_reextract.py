@@ -164,8 +164,10 @@ def test_bad_arguments_fail_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("rfi-dataset: no such WARC file") and err.count("\n") == 1
     (tmp_path / "a.warc.gz").write_bytes(b"")
-    assert main(["re-extract", str(tmp_path / "a.warc.gz"), "--jobs", "0"]) == 1
-    assert "--jobs must be 1 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # a usage error, as every out-of-range option
+        main(["re-extract", str(tmp_path / "a.warc.gz"), "--jobs", "0"])
+    assert exit_.value.code == 2
+    assert "argument --jobs: '0' is not a number of worker processes" in capsys.readouterr().err
     (tmp_path / "b.warc.gz").write_bytes(b"this is no WARC file\n" * 100)
     assert main(["re-extract", str(tmp_path / "b.warc.gz")]) == 1
     err = capsys.readouterr().err

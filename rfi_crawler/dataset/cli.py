@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import shlex
 import sys
@@ -38,6 +39,10 @@ from rfi_crawler.export.run_file import MAX_LINE, encode_record
 
 ARCHIVE_SKIP = {"FORMAT.md", "SOURCES.md", "README.md"}
 PROGRESS_EVERY = 100_000
+#: ``re-extract --jobs``: more workers than this only share the cores (and memory) out thinner.
+MAX_JOBS = 4 * (os.cpu_count() or 1)
+#: ``stats --plot`` formats (by suffix) that matplotlib writes without extra software.
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")
 DESCRIPTION = """\
 Build datasets from the crawler's run files; import and export the five-line archive format.
 
@@ -90,6 +95,8 @@ def _options(args: argparse.Namespace) -> ReadOptions:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.output is None and args.format in ("sqlite", "parquet"):
+        args.parser.error(f"--format {args.format} cannot go to standard output; give -o FILE")
     if args.format == "sqlite":
         return run_build_sqlite(args)
     files = input_files(args.inputs)
@@ -147,9 +154,6 @@ def run_build_sqlite(args: argparse.Namespace) -> int:
     """``build --format sqlite``: a database to browse with ``rfi-dataset serve``."""
     from rfi_crawler.dataset.sqlite import SqliteUnavailable, write_sqlite
 
-    if args.output is None:
-        print("rfi-dataset: SQLite cannot go to standard output; give -o FILE", file=sys.stderr)
-        return 1
     files = input_files(args.inputs)
     check_output(args.output, files)
     filters = Filters(
@@ -258,8 +262,6 @@ def run_reextract(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.warcs if not p.is_file()]
     if missing:
         raise InputError(f"no such WARC file: {', '.join(missing)}")
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be 1 or more, not {args.jobs}")
     report = ReadReport(input_files(args.against))
     output = _output(args.output, [*args.warcs, *report.files])
     against = None
@@ -361,6 +363,33 @@ def size(text: str) -> int:
     return value
 
 
+def _within(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} from {low} to {high}")
+    return value
+
+
+def jobs(text: str) -> int:
+    return _within(text, 1, MAX_JOBS, "a number of worker processes")
+
+
+def port(text: str) -> int:
+    return _within(text, 0, 65535, "a port number")
+
+
+def plot_file(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower().lstrip(".") not in ("", *PLOT_FORMATS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a plot is written as .{', .'.join(PLOT_FORMATS)} (no suffix: PNG)"
+        )
+    return path
+
+
 def _reading(parser: argparse.ArgumentParser) -> None:
     """Options of every subcommand that reads run files."""
     parser.add_argument(
@@ -453,7 +482,7 @@ def _build_parser(commands: Any) -> None:
     )
     building.add_argument("--excel-bom", action="store_true", help="CSV: UTF-8 with BOM")
     _reading(building)
-    building.set_defaults(run=run_build)
+    building.set_defaults(run=run_build, parser=building)
 
 
 def _import_parser(commands: Any) -> None:
@@ -477,9 +506,10 @@ def _stats_parser(commands: Any) -> None:
     statistics.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     statistics.add_argument(
         "--plot",
-        type=Path,
+        type=plot_file,
         metavar="FILE.png",
-        help="articles per month by section, and body lengths",
+        help="articles per month by section, and body lengths"
+        f" (.{', .'.join(PLOT_FORMATS)}, by the suffix)",
     )
     statistics.add_argument("--font", type=Path, help="a font file with Chinese glyphs")
     statistics.add_argument(
@@ -495,7 +525,9 @@ def _reextract_parser(commands: Any) -> None:
     )
     again.add_argument("warcs", nargs="+", type=Path, metavar="WARC", help=".warc.gz files")
     again.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
-    again.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    again.add_argument(
+        "--jobs", type=jobs, default=1, help=f"worker processes, 1 to {MAX_JOBS} (default 1)"
+    )
     again.add_argument(
         "--against",
         nargs="+",
@@ -551,7 +583,7 @@ def _serve_parser(commands: Any) -> None:
     )
     serving.add_argument("database", type=Path, metavar="DATABASE")
     serving.add_argument(
-        "--port", type=int, default=8001, help="port on 127.0.0.1; 0 picks a free one"
+        "--port", type=port, default=8001, help="port on 127.0.0.1; 0 picks a free one"
     )
     serving.set_defaults(run=run_serve)
 

@@ -169,5 +169,5 @@ def plot(stats: DatasetStats, path: Path, font_path: Path | None = None) -> None
     lengths.set_ylabel("文章数 · articles", fontproperties=font)
     lengths.set_xlim(0, limit * 1.05)
     with atomic_output(path) as handle:
-        figure.savefig(handle, dpi=110, format=path.suffix.lstrip(".") or "png")
+        figure.savefig(handle, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
     plt.close(figure)
