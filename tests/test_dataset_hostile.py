@@ -307,3 +307,25 @@ def test_the_plot_formats_offered_are_written(source, tmp_path, name):
     head = (tmp_path / name).read_bytes()[:5]
     assert head == {"p.svg": b"<?xml", "p.PDF": b"%PDF-", "p": b"\x89PNG\r"}[name]
 
+
+def test_a_port_in_use_is_one_line_exit_1(source, tmp_path):
+    import socket
+
+    database = tmp_path / "rfi.db"
+    assert run("build", source, "--format", "sqlite", "-o", database) == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "rfi_crawler.dataset", "serve", database, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert one_line(done.stderr) == (
+        f"rfi-dataset: port {port} on 127.0.0.1 is in use; choose another with --port (0: any free)"
+    )

@@ -3,7 +3,9 @@ the corpus self-explaining (Datasette is the optional ``[explore]`` extra)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -221,6 +223,7 @@ def serve(path: Path, port: int) -> int:
     except ImportError as exc:
         raise ServeError(f"{MISSING} ({exc})") from exc
     check_database(path)
+    check_port(port)
     from rfi_crawler.dataset import explorer
 
     any_script = explorer.script_forms() is not None
@@ -236,5 +239,26 @@ def serve(path: Path, port: int) -> int:
         argv += ["--metadata", str(meta)]
         for name, value in SETTINGS.items():
             argv += ["--setting", name, value]
-        datasette_cli.cli.main(argv, prog_name="rfi-dataset serve", standalone_mode=False)
+        try:
+            datasette_cli.cli.main(argv, prog_name="rfi-dataset serve", standalone_mode=False)
+        except SystemExit as exc:  # uvicorn's 3 when it cannot start (its message printed)
+            if exc.code not in (None, 0):
+                raise ServeError(f"Datasette stopped with exit status {exc.code}") from None
     return 0
+
+
+def check_port(port: int) -> None:
+    """Bind the port as uvicorn will (SO_REUSEADDR), so a port in use is one line, not
+    uvicorn's log and its exit status 3. Port 0 is any free one."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(
+                    f"port {port} on {HOST} is in use; choose another with --port (0: any free)"
+                ) from None
+            raise ServeError(f"port {port} on {HOST}: {exc.strerror}") from None
