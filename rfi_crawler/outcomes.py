@@ -4,8 +4,9 @@ Outcomes: ``exported``; ``unchanged`` (downloaded, same content as exported befo
 ``skipped/<reason>`` (``known`` — not downloaded again, ``outside_window``, ``robots``,
 ``duplicate``, ``invalid``, ``claimed_by_other_run``); ``failed/<reason>`` (``http_403``,
 ``http_404``, ``http_5xx``, ``timeout``, ``dns``, ``connection``, ``data_loss``,
-``too_large``, ``not_html``, ``no_article``, ``output_error`` …, and ``spider_error`` or
-``item_error``: a callback or a pipeline raised, a bug that Scrapy logs with its traceback);
+``too_large``, ``not_html``, ``no_article``, ``url_too_long``, ``output_error`` …, and
+``spider_error`` or ``item_error``: a callback or a pipeline raised, a bug that Scrapy logs
+with its traceback);
 ``cancelled`` (the run stopped before the URL was settled). Stats: ``rfi/outcome/met`` and
 ``rfi/outcome/<outcome>``; their sum always equals ``met``.
 """

@@ -19,7 +19,7 @@ from itertools import pairwise
 
 DEFAULT_SCHEDULE = "1h,6h,1d,3d,7d,30d"
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-AGE = re.compile(r"^(\d{1,5})([mhd])$")
+AGE = re.compile(r"^([0-9]{1,5})([mhd])$")  # ASCII digits: \d reads any script's
 
 
 def parse_schedule(text: str) -> tuple[timedelta, ...]:

@@ -29,7 +29,7 @@ from twisted.internet.defer import maybeDeferred
 from twisted.python.failure import Failure
 
 from rfi_crawler import settings as project_module
-from rfi_crawler.commands.crawl import EXIT_STATUS
+from rfi_crawler.commands.crawl import exit_status
 from rfi_crawler.export.run_file import iter_records
 from rfi_crawler.preflight import check_crawl
 from rfi_crawler.spiders.rfi_cn import RUN_EXTENSIONS, RfiCnSpider
@@ -254,8 +254,7 @@ def crawl_items(
         root.setLevel(root_level)
     if isinstance(outcome, Failure):
         outcome.raiseException()
-    reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-    returncode = 1 if runner.bootstrap_failed else EXIT_STATUS.get(str(reason), 1)
+    returncode = 1 if runner.bootstrap_failed else exit_status(crawler.stats.get_stats())
     records = (
         [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
         if output.exists()

@@ -150,7 +150,8 @@ class RfiCnSpider(Spider):
         # Replaced at spider_opened by the refresh extension, which reads the state store;
         # without it (EXTENSIONS: None), every known article is downloaded again.
         spider.refresh_policy = RefreshPolicy(None, (), 0, True, datetime.now(UTC))
-        # Belt and braces: every request is built on the configured origin anyway.
+        # Every request is built on the configured origin, and the origin guard refuses any
+        # other (rfi_crawler.guards); Scrapy's offsite filter, which reads this, is off.
         spider.allowed_domains = [spider.config.host]
         if not spider.config.contact:
             logger.warning(
