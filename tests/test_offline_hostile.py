@@ -173,9 +173,6 @@ def test_an_extreme_but_valid_date_round_trips(tmp_path, related_record):
     assert record_of(read_archive(written))["published_at"] == late["published_at"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs cli.run_export to name the input line (see the fix's report)"
-)
 def test_an_unexportable_record_names_its_input_line_or_is_skipped(tmp_path, capsys):
     good = record_of(read_archive(WITH_RELATED))
     records = write_jsonl(tmp_path / "in.jsonl", good, {"url": URL})
@@ -183,7 +180,8 @@ def test_an_unexportable_record_names_its_input_line_or_is_skipped(tmp_path, cap
     assert f"{records}:2: cannot export" in capsys.readouterr().err
     assert run("export-archive", records, "-o", tmp_path / "skip", "--skip-invalid") == 0
     assert len(list((tmp_path / "skip").iterdir())) == 1
-    assert f"{records}:2: " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{records}:2: skipped: " in err and "skipped 1 invalid" in err
 
 
 # -- diff --format html, edits --format atom: a record's URL is a link only when a web one --
@@ -507,3 +505,14 @@ def test_a_mirrors_pages_are_kept_when_the_files_crawl_names_it(tmp_path, capsys
     undeclared = write_warc(tmp_path / "other.warc.gz", responses)  # another tool's file
     records, err = reextracted(tmp_path, undeclared, capsys)
     assert records == [] and "skipped/off_site 2" in err
+
+
+def test_messages_count_in_the_singular_too(tmp_path, capsys):
+    one = write_jsonl(tmp_path / "one.jsonl", versions_of("https://www.rfi.fr/cn/a/20250101-x")[0])
+    assert run("diff", "A1", one) == 0
+    assert "(1 version)" in capsys.readouterr().out
+    warc = write_warc(
+        tmp_path / "one.warc.gz", [("https://www.rfi.fr", "2025-11-30T10:00:00Z", "一")]
+    )
+    _, err = reextracted(tmp_path, warc, capsys)
+    assert "1 article response from 1 WARC file" in err and "1 job" in err

@@ -79,7 +79,7 @@ def test_round_trip_gives_the_crawls_records(captured, tmp_path, jobs, capsys):
     records, warcs, _ = captured
     out = tmp_path / "again.jsonl"
     assert main(["re-extract", *map(str, warcs), "-o", str(out), "--jobs", str(jobs)]) == 0
-    assert f"{jobs} job(s)" in capsys.readouterr().err
+    assert f"{jobs} {'job' if jobs == 1 else 'jobs'}" in capsys.readouterr().err
     again = read_jsonl(out)
     by_id = {r["id"]: r for r in again}
     assert len(again) == len(by_id) == len(records)

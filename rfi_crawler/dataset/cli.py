@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rfi_crawler.dataset import plural
 from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.build import (
     FORMATS,
@@ -70,10 +71,6 @@ def _archive_errors() -> tuple[type[Exception], ...]:
     so only the archive subcommands import it (``build`` and ``stats`` start faster)."""
     archive = sys.modules.get("rfi_crawler.archive")
     return (archive.ArchiveError,) if archive else ()
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _output(path: Path | None, inputs: Iterable[Path]) -> Any:
@@ -207,7 +204,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from rfi_crawler.archive import write_archive
+    from rfi_crawler.archive import RecordError, write_archive
 
     try:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -220,11 +217,23 @@ def run_export(args: argparse.Namespace) -> int:
     report = ReadReport(input_files(args.inputs))
     written = 0
     progress = Progress(args.progress)
-    for _, _, record in read_records(report.files, report, args.skip_invalid, args.max_line_bytes):
-        write_archive(record, args.output)
+    records = read_records(report.files, report, args.skip_invalid, args.max_line_bytes)
+    for path, number, record in records:
+        try:
+            write_archive(record, args.output)
+        except RecordError as exc:  # the input's fault: named by its line, or skipped
+            if not args.skip_invalid:
+                raise InputError(f"{path}:{number}: {exc}") from None
+            report.skipped_invalid += 1
+            print(f"rfi-dataset: {path}:{number}: skipped: {exc}", file=sys.stderr)
+            continue
         written += 1
         progress.tick(written, f"wrote {plural(written, 'archive file')}")
-    print(f"rfi-dataset: wrote {plural(written, 'archive file')} to {args.output}", file=sys.stderr)
+    skipped = f", skipped {report.skipped_invalid} invalid" if report.skipped_invalid else ""
+    print(
+        f"rfi-dataset: wrote {plural(written, 'archive file')} to {args.output}{skipped}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
+from rfi_crawler.dataset import plural
 from rfi_crawler.dataset.edits import detected_at, web_url
 from rfi_crawler.dataset.textdiff import Run, changed_fields, counts, field_text, runs
 
@@ -70,7 +71,7 @@ def as_text(versions: list[dict[str, Any]], *, colour: bool) -> str:
     """Runs inline: coloured (struck red = removed, green = added) or, without colour,
     ``[-removed-]{+added+}`` as wdiff writes them."""
     latest = versions[-1]
-    lines = [f"{latest.get('title')}", f"{latest.get('url')}  ({len(versions)} versions)"]
+    lines = [f"{latest.get('title')}", f"{latest.get('url')}  ({plural(len(versions), 'version')})"]
     for diff in version_diffs(versions):
         note = "  [extractor changed, not an RFI edit]" if diff["extractor_changed"] else ""
         lines.append("")
@@ -106,7 +107,7 @@ def as_html(versions: list[dict[str, Any]]) -> str:
         f"<title>{title} — versions</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
-        f"<p>{_link(latest.get('url'))} · {len(versions)} versions</p>",
+        f"<p>{_link(latest.get('url'))} · {plural(len(versions), 'version')}</p>",
     ]
     for diff in version_diffs(versions):
         note = " (extractor changed, not an RFI edit)" if diff["extractor_changed"] else ""

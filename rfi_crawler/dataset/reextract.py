@@ -39,6 +39,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from rfi_crawler import urls
 from rfi_crawler.config import REAL_ORIGIN
+from rfi_crawler.dataset import plural
 from rfi_crawler.dataset.reader import InputError
 from rfi_crawler.encoding import is_binary, is_truncated
 from rfi_crawler.extract.article import extract_article
@@ -102,9 +103,9 @@ class Report:
         cpu = 1000 * self.cpu_seconds / self.responses if self.responses else 0.0
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "none"
         return (
-            f"re-extracted {self.responses} article responses from {self.files} WARC files "
-            f"({outcomes}) in {self.seconds:.1f} s: {rate:.1f} pages/s, "
-            f"{cpu:.1f} CPU ms/page, {self.jobs} job(s)"
+            f"re-extracted {plural(self.responses, 'article response')} from"
+            f" {plural(self.files, 'WARC file')} ({outcomes}) in {self.seconds:.1f} s:"
+            f" {rate:.1f} pages/s, {cpu:.1f} CPU ms/page, {plural(self.jobs, 'job')}"
             + (
                 f"; cut short, read up to the cut: {', '.join(self.cut_short)}"
                 if self.cut_short
