@@ -329,3 +329,20 @@ def test_a_port_in_use_is_one_line_exit_1(source, tmp_path):
     assert one_line(done.stderr) == (
         f"rfi-dataset: port {port} on 127.0.0.1 is in use; choose another with --port (0: any free)"
     )
+
+
+def test_standard_output_closed_early_stops_quietly(tmp_path):
+    # `rfi-dataset build … | head -1`: the reader leaves after one line.
+    many = write_jsonl(tmp_path / "rfi_cn-2.jsonl", [record(n) for n in range(1, 3001)])
+    with subprocess.Popen(
+        [sys.executable, "-m", "rfi_crawler.dataset", "build", many],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as build:
+        assert build.stdout.readline().startswith(b"{")
+        build.stdout.close()
+        err = build.stderr.read().decode()
+        status = build.wait(timeout=120)
+    assert status == 1  # not all of it was written
+    assert "Broken pipe" not in err and "Traceback" not in err and "Exception" not in err
