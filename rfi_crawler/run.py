@@ -30,7 +30,7 @@ from twisted.internet.threads import deferToThread
 from rfi_crawler import __version__
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.config import crawl_config
-from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records
+from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records, manifest_path
 from rfi_crawler.schema import SCHEMA_VERSION
 from rfi_crawler.state import RunRecord, StateStore, StateStoreError, open_store, redact_uri
 from rfi_crawler.state.liveness import HEARTBEAT_SECONDS, Owner, Verdict, judge_run
@@ -347,11 +347,6 @@ class CrawlRun:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(temporary, path)
-
-
-def manifest_path(run_file: Path) -> Path:
-    """``rfi_cn-<run>.jsonl[.gz]`` → ``rfi_cn-<run>.manifest.json``."""
-    return run_file.with_name(run_file.name.split(".jsonl")[0] + ".manifest.json")
 
 
 def _exported_keys(path: Path) -> tuple[list[tuple[str, int]], str | None]:

@@ -464,7 +464,7 @@ def _age(seconds: float) -> str:
 
 
 def _records(output_path: str) -> str:
-    from rfi_crawler.run import manifest_path
+    from rfi_crawler.export.run_file import manifest_path
 
     try:
         manifest = json.loads(manifest_path(Path(output_path)).read_text(encoding="utf-8"))

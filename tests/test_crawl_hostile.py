@@ -19,9 +19,10 @@ from scrapy.settings import Settings
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.commands.crawl import EXIT_STATUS, exit_status
 from rfi_crawler.config import ConfigError, RfiConfig
+from rfi_crawler.export.run_file import manifest_path
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.preflight import prepare_feed_folders
-from rfi_crawler.run import CrawlRun, manifest_path, utc_now
+from rfi_crawler.run import CrawlRun, utc_now
 from tests.crawling import (
     PROJECT_ROOT,
     TEST_SETTINGS,
