@@ -65,6 +65,24 @@ class CrawlResult:
     returncode: int
 
 
+def plain_crawl(base_url: str, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl rfi_cn`` with the test settings and ``extra`` options, as an operator
+    types it (no -O, no stats file): for crawls refused before their first request."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
+    values = {**TEST_SETTINGS, "RFI_BASE_URL": base_url, "RFI_DATA_DIR": str(data_dir)}
+    for name, value in values.items():
+        command += ["-s", f"{name}={value}"]
+    return subprocess.run(
+        [*command, *extra],
+        cwd=PROJECT_ROOT,
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def crawl_command(
     base_url: str,
     workdir: Path,

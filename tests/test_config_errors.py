@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from rfi_crawler.config import (
     defaults,
 )
 from rfi_crawler.preflight import check_folders, check_origin, prepare_feed_folders
-from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, crawl_env, run_crawl
+from tests.crawling import PROJECT_ROOT, plain_crawl, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 
@@ -259,22 +257,7 @@ def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
             ["-s", 'EXTENSIONS={"rfi_crawler.run.CrawlRun": null}'],
         ]
         for extra in cases:
-            command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
-            for name, value in {
-                **TEST_SETTINGS,
-                "RFI_BASE_URL": server.base_url,
-                "RFI_DATA_DIR": str(tmp_path / "data"),
-            }.items():
-                command += ["-s", f"{name}={value}"]
-            done = subprocess.run(
-                [*command, *extra],
-                cwd=PROJECT_ROOT,
-                env=crawl_env(),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            done = plain_crawl(server.base_url, tmp_path / "data", *extra)
             assert done.returncode == 2, (extra, done.stderr[-2000:])
             errors = [line for line in done.stderr.splitlines() if "is not accepted" in line]
             errors += [line for line in done.stderr.splitlines() if "unknown " in line]

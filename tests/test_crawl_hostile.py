@@ -7,7 +7,6 @@ import errno
 import json
 import re
 import subprocess
-import sys
 from datetime import date
 from typing import IO
 from urllib.parse import quote
@@ -25,10 +24,10 @@ from rfi_crawler.preflight import prepare_feed_folders
 from rfi_crawler.run import CrawlRun, utc_now
 from tests.crawling import (
     PROJECT_ROOT,
-    TEST_SETTINGS,
     built_crawler,
     crawl_command,
     crawl_env,
+    plain_crawl,
     run_crawl,
 )
 from tests.replica.server import ReplicaServer
@@ -195,23 +194,7 @@ def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_pat
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:
         for extra, line in REFUSED_AT_START:
-            values = {
-                **TEST_SETTINGS,
-                "RFI_BASE_URL": server.base_url,
-                "RFI_DATA_DIR": str(tmp_path / "data"),
-            }
-            command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
-            for name, value in values.items():
-                command += ["-s", f"{name}={value}"]
-            done = subprocess.run(
-                [*command, *extra],
-                cwd=PROJECT_ROOT,
-                env=crawl_env(),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            done = plain_crawl(server.base_url, tmp_path / "data", *extra)
             assert done.returncode == 2, (extra, done.stderr[-2000:])
             errors = [row for row in done.stderr.splitlines() if "rfi_cn: " in row]
             assert len(errors) == 1, done.stderr[-2000:]
