@@ -65,15 +65,10 @@ class CrawlResult:
     returncode: int
 
 
-def plain_crawl(base_url: str, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """``scrapy crawl rfi_cn`` with the test settings and ``extra`` options, as an operator
-    types it (no -O, no stats file): for crawls refused before their first request."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "rfi_cn"]
-    values = {**TEST_SETTINGS, "RFI_BASE_URL": base_url, "RFI_DATA_DIR": str(data_dir)}
-    for name, value in values.items():
-        command += ["-s", f"{name}={value}"]
+def scrapy_crawl(*args: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl rfi_cn ARGS…`` in the project, as an operator runs it."""
     return subprocess.run(
-        [*command, *extra],
+        [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", *args],
         cwd=PROJECT_ROOT,
         env=crawl_env(),
         capture_output=True,
@@ -81,6 +76,13 @@ def plain_crawl(base_url: str, data_dir: Path, *extra: str) -> subprocess.Comple
         timeout=120,
         check=False,
     )
+
+
+def plain_crawl(base_url: str, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy_crawl`` with the test settings and ``extra`` options (no -O, no stats
+    file): for crawls refused before their first request."""
+    values = {**TEST_SETTINGS, "RFI_BASE_URL": base_url, "RFI_DATA_DIR": str(data_dir)}
+    return scrapy_crawl(*(f"-s{name}={value}" for name, value in values.items()), *extra)
 
 
 def crawl_command(

@@ -7,8 +7,10 @@ import errno
 import json
 import re
 import subprocess
+from collections import Counter
 from datetime import date
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote
 
 import pytest
@@ -240,16 +242,21 @@ class ChainServer(ReplicaServer):
         return super().route(path)
 
 
-def test_a_chain_of_sitemap_indexes_is_followed_two_levels_and_the_rest_counted(tmp_path):
-    site = ReplicaSite(articles=40, seed=3)
-    with ChainServer(site) as server:
+def sitemap_crawl(server: ReplicaServer, tmp_path: Path) -> tuple[Any, Counter[str]]:
+    """A crawl of ``server``'s news sitemap alone (no related links), and what it asked."""
+    with server:
         result = run_crawl(
             server.base_url,
             tmp_path,
             args={"related_depth": "0"},
             settings={"RFI_START_POINTS": "sitemap"},
         )
-        requested = server.requested()
+        return result, server.requested()
+
+
+def test_a_chain_of_sitemap_indexes_is_followed_two_levels_and_the_rest_counted(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    result, requested = sitemap_crawl(ChainServer(site), tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     sitemaps = sorted(path for path in requested if path.startswith("/sitemaps/"))
     # c1 (an index one level down) and what it lists (two levels: c2, a1) are read
@@ -321,14 +328,7 @@ class LongUrlSitemap(ReplicaServer):
 
 def test_a_sitemap_url_longer_than_the_limit_is_settled_as_url_too_long(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
-    with LongUrlSitemap(site) as server:
-        result = run_crawl(
-            server.base_url,
-            tmp_path,
-            args={"related_depth": "0"},
-            settings={"RFI_START_POINTS": "sitemap"},
-        )
-        requested = server.requested()
+    result, requested = sitemap_crawl(LongUrlSitemap(site), tmp_path)
     assert result.returncode == 0, result.log[-3000:]
     assert LONG_PATH not in requested
     assert [record["url"] for record in result.records] == [site.articles[1].url]

@@ -8,8 +8,9 @@ import json
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,23 +30,15 @@ from rfi_crawler.guards import OriginGuardMiddleware, Rejected, origin
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcLinkMiddleware
-from tests.crawling import PROJECT_ROOT, TEST_SETTINGS, built_crawler, crawl_env
+from tests.crawling import (
+    PROJECT_ROOT,
+    TEST_SETTINGS,
+    built_crawler,
+    scrapy_crawl,
+)
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
 from tests.test_archive_import import archive_text
-
-
-def scrapy_crawl(*args: str) -> subprocess.CompletedProcess[str]:
-    """``scrapy crawl rfi_cn ARGS…`` in the project, as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "rfi_cn", *args],
-        cwd=PROJECT_ROOT,
-        env=crawl_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 # Issue 10 item 12, for links found in pages: the `urls` argument resolved its dot segments,
@@ -323,34 +316,40 @@ class _Elsewhere(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
-    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere)
-    target = f"http://127.0.0.1:{elsewhere.server_port}/robots.txt"
-
-    class Site(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/robots.txt":
-                self.send_response(302)
-                self.send_header("Location", target)
-            else:
-                self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    for server in (elsewhere, site):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A server of ``handler`` on a free loopback port (yielded), stopped afterwards."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        done = scrapy_crawl(
-            *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
-            *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
-        )
+        yield server.server_port
     finally:
-        for server in (elsewhere, site):
-            server.shutdown()
-            server.server_close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
+    _Elsewhere.hits = []
+    with serving(_Elsewhere) as elsewhere:
+        target = f"http://127.0.0.1:{elsewhere}/robots.txt"
+
+        class Site(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/robots.txt":
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                else:
+                    self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        with serving(Site) as site:
+            done = scrapy_crawl(
+                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site}"),
+                *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
+            )
     assert _Elsewhere.hits == []
     assert done.returncode == 6, done.stderr[-2000:]
     assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
@@ -361,12 +360,15 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
 # RFI_WARC_DIR its answer was archived. The guard judges every request's origin now.
 def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
     _Elsewhere.hits = []
-    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Elsewhere)
-    target = f"http://127.0.0.1:{elsewhere.server_port}/admin/secret?x=1"
+    with serving(_Elsewhere) as elsewhere:
+        target = f"http://127.0.0.1:{elsewhere}/admin/secret?x=1"
 
-    class Site(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/cn/"):
+        class Site(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if not self.path.startswith("/cn/"):
+                    self.send_response(404)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
@@ -374,26 +376,16 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
                 away = target if self.path.startswith("/cn/a/") else "http://evil.invalid/cn/x"
                 refresh = f'<meta http-equiv="refresh" content="0; url={away}">'
                 self.wfile.write(f"<html><head>{refresh}</head><body></body></html>".encode())
-                return
-            self.send_response(404)
-            self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
+            def log_message(self, *args: object) -> None:
+                pass
 
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    for server in (elsewhere, site):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        done = scrapy_crawl(
-            *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site.server_port}"),
-            *("-s", f"RFI_DATA_DIR={tmp_path}", "-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
-            *("-a", "urls=/cn/a/20251130-x,/cn/b/20251130-y"),
-        )
-    finally:
-        for server in (elsewhere, site):
-            server.shutdown()
-            server.server_close()
+        with serving(Site) as site:
+            done = scrapy_crawl(
+                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site}"),
+                *("-s", f"RFI_DATA_DIR={tmp_path}", "-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
+                *("-a", "urls=/cn/a/20251130-x,/cn/b/20251130-y"),
+            )
     assert _Elsewhere.hits == []
     assert "failed/offsite_redirect 2" in done.stderr and "Traceback" not in done.stderr
     targets = []
@@ -403,7 +395,7 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
                 r.rec_headers.get_header("WARC-Target-URI") or "" for r in ArchiveIterator(stream)
             ]
     assert any("/cn/a/20251130-x" in t for t in targets)  # the page itself is kept
-    assert not any(f":{elsewhere.server_port}/" in t for t in targets)
+    assert not any(f":{elsewhere}/" in t for t in targets)
 
 
 def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
