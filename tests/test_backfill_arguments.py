@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from scrapy.utils.test import get_crawler
@@ -13,7 +13,9 @@ from rfi_crawler.arguments import ARGUMENTS, SpiderArguments
 from rfi_crawler.config import REAL_ORIGIN, ConfigError
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.spiders.rfi_cn_backfill import RfiCnBackfillSpider
-from tests.crawling import PROJECT_ROOT, crawl_env
+from tests.crawling import PROJECT_ROOT, crawl_env, plain_crawl
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
 
 
 def parsed(backfill: bool = False, **kwargs: str) -> SpiderArguments:
@@ -101,3 +103,16 @@ def test_scrapy_lists_both_spiders_and_refuses_a_backfill_without_since():
         "scrapy crawl rfi_cn_backfill: archive=1 needs since=YYYY-MM-DD: the first day to "
         "backfill (until defaults to today in Paris)"
     ]
+
+
+def test_a_backfill_of_a_site_with_no_archive_says_what_failed(tmp_path):
+    # The replica without --years has no archive: its year page and sitemap index are 404.
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        since = (site.today - timedelta(days=1)).isoformat()
+        done = plain_crawl(
+            server.base_url, tmp_path / "data", "-a", "archive=1", "-a", f"since={since}"
+        )
+    assert done.returncode == 6, done.stderr[-3000:]  # unreachable
+    (verdict,) = [line for line in done.stderr.splitlines() if "ERROR: unreachable" in line]
+    assert "http_404" in verdict and "do not exist" in verdict, verdict

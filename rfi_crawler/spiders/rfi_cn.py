@@ -559,6 +559,10 @@ class RfiCnSpider(Spider):
         reason = failure_reason(failure)
         self._count(f"failed/{reason}")
         logger.warning("archive page unavailable (%s): %s", reason, request.url)
+        # A backfill's start points: if none answers, the unreachable verdict names why.
+        self.crawler.signals.send_catch_log(
+            rfi_signals.start_failed, url=request.url, reason=reason
+        )
         if archive is None:
             return
         kwargs = request.cb_kwargs
