@@ -516,3 +516,14 @@ def test_messages_count_in_the_singular_too(tmp_path, capsys):
     )
     _, err = reextracted(tmp_path, warc, capsys)
     assert "1 article response from 1 WARC file" in err and "1 job" in err
+
+
+def test_import_of_a_folder_passes_over_an_exports_leftover_temporary_file(tmp_path, capsys):
+    # kill -9 during export-archive leaves .<name>.<random>.tmp, cut short, beside the files.
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    whole = WITH_RELATED.read_bytes()
+    (folder / WITH_RELATED.name).write_bytes(whole)
+    (folder / f".{WITH_RELATED.name}.k3x9.tmp").write_bytes(whole[: len(whole) // 2])
+    assert run("import-archive", folder, "-o", tmp_path / "out.jsonl") == 0
+    assert "imported 1 archive file, skipped 0" in capsys.readouterr().err

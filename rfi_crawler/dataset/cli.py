@@ -187,7 +187,13 @@ def run_import(args: argparse.Namespace) -> int:
     paths = []
     for path in args.paths:
         paths += (
-            sorted(p for p in path.iterdir() if p.is_file() and p.name not in ARCHIVE_SKIP)
+            # Hidden files are no archive files: an export killed mid-file leaves its
+            # ``.<name>.*.tmp`` (archive.write_archive); given by name, a file is read.
+            sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.name not in ARCHIVE_SKIP and not p.name.startswith(".")
+            )
             if path.is_dir()
             else [path]
         )
