@@ -99,6 +99,7 @@ class OutcomeLedgerExtension:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.ledger = OutcomeLedger()
+        self.errored: list[str] = []  # pages whose callback raised (a bug: few)
         connect = crawler.signals.connect
         connect(self.ledger.meet, signal=rfi_signals.url_met)
         connect(self.settle, signal=rfi_signals.url_settled)
@@ -125,18 +126,18 @@ class OutcomeLedgerExtension:
         self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
 
     def spider_error(self, failure: Any, response: Any) -> None:
-        self._settle_error(response, "spider_error")
+        # Its record, yielded before the error, may still be in the pipelines (Scrapy takes
+        # a callback's output on while items wait): settled at the end if nothing else was.
+        url = content_url(getattr(response, "request", None))
+        if url is not None:
+            self.crawler.stats.inc_value("rfi/failed/spider_error")
+            self.errored.append(url)
 
     def item_error(self, item: Any, response: Any, failure: Any) -> None:
-        self._settle_error(response, "item_error")
-
-    def _settle_error(self, response: Any, reason: str) -> None:
-        # Counted apart from "cancelled", which a bug would otherwise pass for. A page whose
-        # record went out before its callback failed keeps "exported".
         url = content_url(getattr(response, "request", None))
-        if url is not None and not self.ledger.has_outcome(url):
-            self.crawler.stats.inc_value(f"rfi/failed/{reason}")
-            self.settle(url, f"failed/{reason}")
+        if url is not None:
+            self.crawler.stats.inc_value("rfi/failed/item_error")
+            self.settle(url, "failed/item_error")
 
     def _settle_item(self, response: Any, outcome: str) -> None:
         url = content_url(getattr(response, "request", None))
@@ -155,6 +156,9 @@ class OutcomeLedgerExtension:
         self.settle(url, f"failed/{reason}")
 
     def spider_closed(self, reason: str) -> None:
+        for url in self.errored:  # counted apart from "cancelled", which a bug passed for
+            if not self.ledger.has_outcome(url):
+                self.settle(url, "failed/spider_error")
         met = self.ledger.met
         stats = self.crawler.stats
         stats.set_value("rfi/outcome/met", met)

@@ -334,8 +334,9 @@ class RfiCnSpider(Spider):
         hubs: list[str] = []
         if self.config.follow_tags and best.depth < self.arguments.related_depth:
             hubs = tag_hubs(selector, response.url, self.config.base_url, marks)
-        # The page's tree goes before the item does: this generator waits at ``yield``
-        # while the item's pipelines run (a store claim); a tree is ~2.3× its page.
+        # The page's tree goes before the item does: the generator is held while the item
+        # waits for Scrapy's scraper (and its pipelines, a store claim, may take longer than
+        # the page's other output); a tree is ~2.3× its page.
         del selector, marks
         yield item
         related = [link["url"] for link in item.related]
