@@ -50,8 +50,8 @@ class RobotsPolicyMiddleware:
         self.default_user_agent: str = crawler.settings["USER_AGENT"]
         self.parser_class = load_object(crawler.settings["ROBOTSTXT_PARSER"])
         build_from_crawler(self.parser_class, crawler, b"")  # its dependencies, checked now
-        self.parsers: dict[str, RobotParser] = {}  # netloc → its rules
-        self.waiting: dict[str, list[Deferred[RobotParser]]] = {}  # netloc → while fetched
+        self.parsers: dict[str, RobotParser | ForbidAll] = {}  # netloc → its rules
+        self.waiting: dict[str, list[Deferred[RobotParser | ForbidAll]]] = {}  # while fetched
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RobotsPolicyMiddleware:
@@ -67,7 +67,7 @@ class RobotsPolicyMiddleware:
             self.stats.inc_value("robotstxt/forbidden")
             raise IgnoreRequest("Forbidden by robots.txt")
 
-    async def parser_for(self, request: Request) -> RobotParser:
+    async def parser_for(self, request: Request) -> RobotParser | ForbidAll:
         """The rules of the request's host, fetched once; requests that come meanwhile wait
         for that fetch."""
         url = urlparse_cached(request)
@@ -75,17 +75,22 @@ class RobotsPolicyMiddleware:
         if netloc in self.parsers:
             return self.parsers[netloc]
         if netloc in self.waiting:
-            waiter: Deferred[RobotParser] = Deferred()
+            waiter: Deferred[RobotParser | ForbidAll] = Deferred()
             self.waiting[netloc].append(waiter)
             return await maybe_deferred_to_future(waiter)
         self.waiting[netloc] = []
-        parser = await self._read(f"{url.scheme}://{netloc}/robots.txt", request)
+        try:
+            parser = await self._read(f"{url.scheme}://{netloc}/robots.txt", request)
+        except BaseException as exc:  # cancelled, say: the requests waiting are not left
+            for waiter in self.waiting.pop(netloc):
+                waiter.errback(exc)
+            raise
         self.parsers[netloc] = parser
         for waiter in self.waiting.pop(netloc):
             waiter.callback(parser)
         return parser
 
-    async def _read(self, robots_url: str, request: Request) -> RobotParser:
+    async def _read(self, robots_url: str, request: Request) -> RobotParser | ForbidAll:
         """The rules robots.txt gives, as RFC 9309 reads its answer (never raises)."""
         self.stats.inc_value("robotstxt/request_count")
         try:
@@ -105,7 +110,10 @@ class RobotsPolicyMiddleware:
                 "robots.txt answered %d: assuming complete disallow (RFC 9309)", response.status
             )
             body = DISALLOW_ALL
-        parser = build_from_crawler(self.parser_class, self.crawler, body)
+        try:
+            parser = build_from_crawler(self.parser_class, self.crawler, body)
+        except Exception as exc:  # a ROBOTSTXT_PARSER that cannot read it: as unreadable
+            return self._unreachable(robots_url, exc)
         await self.crawler.signals.send_catch_log_async(
             signal=signals.robots_parsed, robotparser=parser, request=request
         )
@@ -135,7 +143,7 @@ class RobotsPolicyMiddleware:
                 return response
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _unreachable(self, robots_url: str, exc: Exception) -> RobotParser:
+    def _unreachable(self, robots_url: str, exc: Exception) -> ForbidAll:
         self.stats.inc_value("rfi/robots/unreachable")
         if not isinstance(exc, IgnoreRequest):
             self.stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
@@ -146,4 +154,12 @@ class RobotsPolicyMiddleware:
             type(exc).__name__,
             str(exc).splitlines()[0][:200] if str(exc) else robots_url,
         )
-        return build_from_crawler(self.parser_class, self.crawler, DISALLOW_ALL)
+        return ForbidAll()
+
+
+class ForbidAll:
+    """The rules of an unreachable robots.txt (RFC 9309: complete disallow), whatever
+    ROBOTSTXT_PARSER is and whether it could read anything."""
+
+    def allowed(self, url: str | bytes, user_agent: str | bytes) -> bool:
+        return False

@@ -489,3 +489,30 @@ def test_drift_judges_every_page_but_those_of_a_known_older_template(article, ju
     list(crawler.spider.parse_article(response, url))
     assert drift.coverage.pages == int(judged)
     assert crawler.stats.get_value("rfi/drift/older_template_pages") == (None if judged else 1)
+
+
+class UnreadableRobots:
+    """A ROBOTSTXT_PARSER that refuses whatever robots.txt says (a custom one's bug)."""
+
+    @classmethod
+    def from_crawler(cls, crawler, robotstxt_body: bytes):
+        if robotstxt_body:
+            raise ValueError("cannot read it")
+        return cls()
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return True
+
+
+def test_a_robots_txt_the_parser_cannot_read_forbids_and_leaves_no_request_waiting():
+    robots, fetched = robots_policy(200)
+    robots.parser_class = UnreadableRobots
+
+    async def two_requests() -> list[object]:
+        asked = [asyncio.ensure_future(robots.process_request(Request(ARTICLE))) for _ in range(2)]
+        return await asyncio.wait_for(asyncio.gather(*asked, return_exceptions=True), 10)
+
+    results = asyncio.run(two_requests())
+    assert all(isinstance(result, IgnoreRequest) for result in results)  # disallow all
+    assert robots.crawler.stats.get_value("rfi/robots/unreachable") == 1
+    assert robots.waiting == {} and fetched == ["http://127.0.0.1:8000/robots.txt"]
