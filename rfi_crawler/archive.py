@@ -24,6 +24,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from rfi_crawler import urls
+from rfi_crawler.dataset.output import current_umask
 from rfi_crawler.extract.article import BODY_LINKS, blocks_of
 from rfi_crawler.extract.media import glued_player_media
 from rfi_crawler.items import ArticleItem
@@ -358,6 +359,7 @@ def _write_whole(target: Path, data: bytes) -> None:
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         try:
+            os.fchmod(handle, 0o666 & ~current_umask())  # mkstemp's 0600: as open() makes it
             view = memoryview(data)
             while view:  # unbuffered: no flush left to fail again at close
                 view = view[os.write(handle, view) :]

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import stat
 import subprocess
 import sys
 import urllib.parse
@@ -527,3 +528,14 @@ def test_import_of_a_folder_passes_over_an_exports_leftover_temporary_file(tmp_p
     (folder / f".{WITH_RELATED.name}.k3x9.tmp").write_bytes(whole[: len(whole) // 2])
     assert run("import-archive", folder, "-o", tmp_path / "out.jsonl") == 0
     assert "imported 1 archive file, skipped 0" in capsys.readouterr().err
+
+
+def test_exported_archive_files_are_as_readable_as_the_umask_makes_files(tmp_path, related_record):
+    records = write_jsonl(tmp_path / "in.jsonl", related_record)
+    previous = os.umask(0o022)
+    try:
+        assert run("export-archive", records, "-o", tmp_path / "out") == 0
+    finally:
+        os.umask(previous)
+    (written,) = (tmp_path / "out").iterdir()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644  # not mkstemp's 0600

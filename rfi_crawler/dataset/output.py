@@ -72,7 +72,7 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
         raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
     handle = _opened(descriptor, path)
     try:
-        os.chmod(name, 0o666 & ~_umask())  # as open() would have created it
+        os.chmod(name, 0o666 & ~current_umask())  # as open() would have created it
         yield handle
         try:
             handle.flush()
@@ -106,7 +106,8 @@ def _direct(path: Path) -> Iterator[IO[bytes]]:
             handle.close()
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
