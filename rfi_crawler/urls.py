@@ -294,6 +294,24 @@ def archive_item_url(url: str, page_url: str, base_url: str | None = None) -> st
     return SITE_ORIGIN + quote_path(path.rstrip("/"))
 
 
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, one spelling for one origin (scheme and
+    host in lower case, an IPv6 host in brackets, the scheme's default port left out), or
+    None: no host, userinfo, another scheme, a port that is none."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}"
+
+
 def to_origin(canonical: str, base_url: str) -> str:
     """Where to request a canonical www.rfi.fr URL: the same path on ``base_url``."""
     parts = urlsplit(canonical)

@@ -539,3 +539,23 @@ def test_exported_archive_files_are_as_readable_as_the_umask_makes_files(tmp_pat
         os.umask(previous)
     (written,) = (tmp_path / "out").iterdir()
     assert stat.S_IMODE(written.stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_one_origin_is_one_origin_however_rfi_base_url_was_typed(tmp_path, capsys):
+    # RFI_BASE_URL=https://Mirror.example:443 names https://mirror.example: re-extract keeps
+    # its pages, and build merges them with that crawl's own records.
+    date = "2025-11-30T10:00:00Z"
+    warc = write_warc(
+        tmp_path / "m.warc.gz",
+        [("https://mirror.example", date, "镜像")],
+        declared="https://Mirror.example:443",
+    )
+    records, _ = reextracted(tmp_path, warc, capsys)
+    assert [r["crawl"]["origin"] for r in records] == ["https://mirror.example"]
+    crawled = {
+        **records[0],
+        "id": "B1",
+        "crawl": {**records[0]["crawl"], "origin": "https://Mirror.example:443"},
+    }
+    both = write_jsonl(tmp_path / "both.jsonl", records[0], crawled)
+    assert run("build", both, "-o", tmp_path / "merged.jsonl") == 0, capsys.readouterr().err

@@ -308,3 +308,21 @@ DAY = "https://www.rfi.fr/cn/档案资料库/2021/03/05-三月-2021"
 def test_archive_item_url(href, base, expected):
     want = None if expected is None else "https://www.rfi.fr" + urls.quote_path(expected)
     assert urls.archive_item_url(href, DAY, base) == want
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://www.rfi.fr/cn/", "https://www.rfi.fr"),
+        ("HTTPS://WWW.RFI.FR:443/cn/", "https://www.rfi.fr"),
+        ("http://Mirror.example:80", "http://mirror.example"),
+        ("http://127.0.0.1:8000/x", "http://127.0.0.1:8000"),
+        ("http://[::1]:8000/x", "http://[::1]:8000"),
+        ("https://www.rfi.fr@evil.example/", None),  # userinfo
+        ("ftp://www.rfi.fr/", None),
+        ("http://www.rfi.fr:99999/", None),
+        ("/cn/relative", None),
+    ],
+)
+def test_an_origin_has_one_spelling(url, origin):
+    assert urls.origin_of(url) == origin

@@ -23,8 +23,8 @@ from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
+from rfi_crawler import urls
 from rfi_crawler.dataset.reader import InputError, ReadReport, read_records
 from rfi_crawler.dataset.shape import record_shape
 from rfi_crawler.export.run_file import MAX_LINE, encode_record
@@ -60,10 +60,10 @@ def origin_of(record: dict[str, Any]) -> str:
     """``crawl.origin`` when the record has it (an event line: its ``origin``), else
     scheme://host[:port] of its url."""
     if "event" in record and isinstance(record.get("origin"), str):
-        return record["origin"]
+        return _url_origin(record["origin"])
     crawl = record.get("crawl") or {}
     if isinstance(crawl.get("origin"), str):
-        return crawl["origin"]
+        return _url_origin(crawl["origin"])  # RFI_BASE_URL as typed: one spelling
     if crawl.get("via") == "archive":
         return ARCHIVE_ORIGIN
     # "scheme://netloc" only: parsed once per site, not once per record.
@@ -72,15 +72,7 @@ def origin_of(record: dict[str, Any]) -> str:
 
 @lru_cache(maxsize=256)
 def _url_origin(start: str) -> str:
-    parts = urlsplit(start)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = (parts.hostname or "").lower()
-    if port and port != {"http": 80, "https": 443}.get(parts.scheme):
-        host = f"{host}:{port}"
-    return f"{parts.scheme}://{host}"
+    return urls.origin_of(start) or start  # what is no http(s) origin is told as it is
 
 
 class Progress:

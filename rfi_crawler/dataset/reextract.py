@@ -131,22 +131,14 @@ def response_origin(uri: str, declared: str | None = None) -> str | None:
     it is the site's (``https://www.rfi.fr``), the one its WARC file's crawl names
     (``declared``: a mirror's), or a replica's on this machine (a loopback host); None for
     any other host: a page served from elsewhere is no page of that crawl."""
-    parts = urlsplit(uri)
-    try:
-        port = parts.port
-    except ValueError:
+    origin = urls.origin_of(uri)
+    if origin is None:
         return None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
-        return None
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
-        netloc += f":{port}"
-    origin = f"{parts.scheme}://{netloc}"
-    if origin in (REAL_ORIGIN, declared) or host == "localhost":
+    if origin in (REAL_ORIGIN, declared and urls.origin_of(declared)):  # as typed: Mirror:443
         return origin
+    host = urlsplit(origin).hostname or ""
     try:
-        return origin if ipaddress.ip_address(host).is_loopback else None
+        return origin if host == "localhost" or ipaddress.ip_address(host).is_loopback else None
     except ValueError:
         return None
 
