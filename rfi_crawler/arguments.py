@@ -53,6 +53,14 @@ class DateWindow:
         )
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class SpiderArguments:
     urls: tuple[str, ...] = ()
@@ -75,6 +83,11 @@ class SpiderArguments:
         for which ``archive=1`` is implied; ``url_limit``: Scrapy's URLLENGTH_LIMIT, which
         a ``urls`` page's request URL must not pass (0: none)."""
         check_names("spider argument", kwargs, ARGUMENTS + SCRAPYD_ARGUMENTS)
+        for name, value in kwargs.items():
+            # A byte the command line could not decode comes as a lone surrogate: the run
+            # file, the manifest and the store could not hold it (_job names the run).
+            if isinstance(value, str) and not _is_text(value):
+                raise ConfigError(f"-a {name}={value!r} is not accepted: expected UTF-8 text")
         given = {k: kwargs[k] for k in ARGUMENTS if k in kwargs}
         if backfill:
             if _flag("archive", given.get("archive", "1")) is False:

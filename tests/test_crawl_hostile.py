@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 import subprocess
 from collections import Counter
@@ -181,6 +182,8 @@ def test_the_extreme_dates_accepted_compute_with_the_longest_schedule(now, utc_y
 
 REFUSED_AT_START = [
     (["-s", "RFI_BASE_URL=http://[::1"], "RFI_BASE_URL='http://[::1' is not accepted"),
+    # A byte that is no UTF-8 (the run is named after _job; the store cannot hold it).
+    (["-a", os.fsdecode(b"_job=j\xff")], "-a _job='j\\udcff' is not accepted"),
     (["-a", "related_depth=٣"], "related_depth='٣' is not accepted"),
     (["-a", "since=0001-01-01"], "since='0001-01-01' is not accepted"),
     (["-a", "until=9999-12-31"], "until='9999-12-31' is not accepted"),
