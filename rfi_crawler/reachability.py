@@ -71,8 +71,11 @@ class ReachabilityExtension:
     def spider_idle(self) -> None:
         if self.answered:
             return
-        self.crawler.stats.set_value("rfi/unreachable", 1)
-        logger.error("%s", self.describe())
+        # Told once: a backfill may hold the crawl open (DontCloseSpider) for its other
+        # sources, and the crawl then goes idle again.
+        if not self.crawler.stats.get_value("rfi/unreachable"):
+            self.crawler.stats.set_value("rfi/unreachable", 1)
+            logger.error("%s", self.describe())
         raise CloseSpider(UNREACHABLE)
 
     def describe(self) -> str:
