@@ -78,6 +78,7 @@ class RfiConfig:
 
     base_url: str = REAL_ORIGIN
     max_listing_pages: int = 3
+    max_sitemaps: int = 1000
     follow_tags: bool = False
     contact: str = ""
     start_points: tuple[str, ...] = START_POINTS
@@ -371,6 +372,7 @@ def _compression(name: str, raw: object) -> str | None:
 SETTINGS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "RFI_BASE_URL": ("base_url", _origin),
     "RFI_MAX_LISTING_PAGES": ("max_listing_pages", _integer(1, 10_000)),
+    "RFI_MAX_SITEMAPS": ("max_sitemaps", _integer(1, 1_000_000)),
     "RFI_FOLLOW_TAGS": ("follow_tags", parse_flag),
     "RFI_CONTACT": ("contact", _contact),
     "RFI_START_POINTS": ("start_points", _start_points),

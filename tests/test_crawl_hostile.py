@@ -245,14 +245,16 @@ class ChainServer(ReplicaServer):
         return super().route(path)
 
 
-def sitemap_crawl(server: ReplicaServer, tmp_path: Path) -> tuple[Any, Counter[str]]:
+def sitemap_crawl(
+    server: ReplicaServer, tmp_path: Path, **settings: str
+) -> tuple[Any, Counter[str]]:
     """A crawl of ``server``'s news sitemap alone (no related links), and what it asked."""
     with server:
         result = run_crawl(
             server.base_url,
             tmp_path,
             args={"related_depth": "0"},
-            settings={"RFI_START_POINTS": "sitemap"},
+            settings={"RFI_START_POINTS": "sitemap", **settings},
         )
         return result, server.requested()
 
@@ -274,6 +276,34 @@ def test_a_chain_of_sitemap_indexes_is_followed_two_levels_and_the_rest_counted(
     assert result.stats["rfi/listing/sitemap_too_deep"] == 3
     warned = [line for line in result.log.splitlines() if "are not followed" in line]
     assert len(warned) == 1 and "/sitemaps/cn/c2.xml lists 3 sitemaps" in warned[0]
+
+
+class FanoutServer(ReplicaServer):
+    """news.xml is an index of 20 indexes (f0…f19), each listing 20 sitemaps of one
+    article: 420 sitemaps, all within two levels."""
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        xml = "application/xml; charset=UTF-8"
+        if path == "/sitemaps/cn/news.xml":
+            return 200, xml, sitemap_index(*(f"/sitemaps/cn/f{n}.xml" for n in range(20)))
+        if found := re.fullmatch(r"/sitemaps/cn/f(\d+)\.xml", path):
+            n = int(found[1])
+            return 200, xml, sitemap_index(*(f"/sitemaps/cn/a{n * 20 + k}.xml" for k in range(20)))
+        if found := re.fullmatch(r"/sitemaps/cn/a(\d+)\.xml", path):
+            article = self.site.articles[int(found[1]) % len(self.site.articles)]
+            return 200, xml, URLSET.format(f"<url><loc>{article.url}</loc></url>")
+        return super().route(path)
+
+
+def test_a_run_reads_at_most_rfi_max_sitemaps_below_the_news_sitemap(tmp_path):
+    site = ReplicaSite(articles=40, seed=3)
+    result, requested = sitemap_crawl(FanoutServer(site), tmp_path, RFI_MAX_SITEMAPS="30")
+    assert result.returncode == 0, result.log[-3000:]
+    below_news = [p for p in requested if p.startswith("/sitemaps/") and "news" not in p]
+    assert len(below_news) == 30
+    assert result.stats["rfi/listing/sitemaps_beyond_limit"] == 420 - 30
+    warned = [line for line in result.log.splitlines() if "are not followed" in line]
+    assert warned and all("at most 30 sitemaps a run" in line for line in warned)
 
 
 def test_a_real_shaped_sitemap_index_reaches_every_monthly_sitemap(tmp_path):

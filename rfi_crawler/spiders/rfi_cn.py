@@ -144,6 +144,7 @@ class RfiCnSpider(Spider):
         spider.hold_callbacks()
         concurrency = crawler.settings.getint("CONCURRENT_REQUESTS")
         spider.ahead = max(MIN_AHEAD, AHEAD_PER_SLOT * concurrency)
+        spider.sitemaps_requested = 0  # below the news sitemap (RFI_MAX_SITEMAPS)
         crawler.signals.connect(spider.scheduler_empty, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
@@ -252,7 +253,7 @@ class RfiCnSpider(Spider):
         self._answered(response)
         page = self._canonical(response)
         batch: list[str] = []
-        too_deep = 0
+        too_deep = too_many = 0
         try:
             # One entry at a time: a 100,000-URL sitemap is never held as lists, and URLs
             # outside the window are dropped before the frontier or the ledger sees them.
@@ -261,10 +262,13 @@ class RfiCnSpider(Spider):
                     path = urls.path_of(entry.url)
                     if not path.startswith(SITEMAP_PREFIX):
                         continue
-                    if depth < MAX_SITEMAP_DEPTH:
-                        yield self._listing_request(path, self.parse_sitemap, depth=depth + 1)
-                    else:
+                    if depth >= MAX_SITEMAP_DEPTH:
                         too_deep += 1
+                    elif self.sitemaps_requested >= self.config.max_sitemaps:
+                        too_many += 1
+                    else:
+                        self.sitemaps_requested += 1
+                        yield self._listing_request(path, self.parse_sitemap, depth=depth + 1)
                     continue
                 batch.append(entry.url)
                 if len(batch) >= SITEMAP_BATCH:
@@ -274,17 +278,20 @@ class RfiCnSpider(Spider):
             self._count("failed/malformed_sitemap")
             logger.error("sitemap %s skipped: %s", response.url, exc)
             return
-        finally:
-            if too_deep:  # counted, one line per sitemap, however many it lists
-                self._count("listing/sitemap_too_deep", too_deep)
-                logger.warning(
-                    "sitemap %s lists %d sitemaps that are not followed: at most %d levels"
-                    " of sitemap indexes are read below the news sitemap",
-                    response.url,
-                    too_deep,
-                    MAX_SITEMAP_DEPTH,
-                )
+        finally:  # counted, one line per sitemap, however many it lists
+            depth_bound = f"{MAX_SITEMAP_DEPTH} levels of indexes"
+            self._unfollowed(response.url, too_deep, "sitemap_too_deep", depth_bound)
+            # RFI_MAX_SITEMAPS: an index of 500 indexes of 500 sitemaps is two levels too.
+            count_bound = f"{self.config.max_sitemaps} sitemaps a run (RFI_MAX_SITEMAPS)"
+            self._unfollowed(response.url, too_many, "sitemaps_beyond_limit", count_bound)
         yield from self._article_requests(batch, 0, Via.SITEMAP, page)
+
+    def _unfollowed(self, url: str, count: int, stat: str, bound: str) -> None:
+        if count:
+            self._count(f"listing/{stat}", count)
+            logger.warning(
+                "sitemap %s lists %d sitemaps that are not followed: at most %s", url, count, bound
+            )
 
     def _listed_articles(
         self, selector: Selector, url: str, page: str, via: Via, hops: int = 0
