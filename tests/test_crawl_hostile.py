@@ -306,6 +306,24 @@ def test_a_run_reads_at_most_rfi_max_sitemaps_below_the_news_sitemap(tmp_path):
     assert warned and all("at most 30 sitemaps a run" in line for line in warned)
 
 
+class LongSitemapIndex(ReplicaServer):
+    """news.xml is an index of one sitemap whose URL is over URLLENGTH_LIMIT."""
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        if path == "/sitemaps/cn/news.xml":
+            long_one = "/sitemaps/cn/" + "x" * 2100 + ".xml"
+            return 200, "application/xml; charset=UTF-8", sitemap_index(long_one)
+        return super().route(path)
+
+
+def test_a_listing_url_over_the_limit_is_counted_and_said_not_dropped_quietly(tmp_path):
+    result, requested = sitemap_crawl(LongSitemapIndex(ReplicaSite(articles=40, seed=3)), tmp_path)
+    assert result.returncode == 0, result.log[-3000:]
+    assert not any(len(path) > 2000 for path in requested)
+    assert result.stats["rfi/listing/url_too_long"] == 1
+    assert "WARNING: listing not requested (url_too_long: 2" in result.log
+
+
 def test_a_real_shaped_sitemap_index_reaches_every_monthly_sitemap(tmp_path):
     """news.xml → index.xml → contents_YYYYMM.xml, as the site's sister editions have it."""
     site = ReplicaSite(articles=40, seed=3, years=(2024, 2025), past_per_year=6)

@@ -611,7 +611,7 @@ class RfiCnSpider(Spider):
     # -- plumbing -------------------------------------------------------------------------
 
     def _listing_request(self, path: str, callback: Any, **kwargs: Any) -> Request:
-        return Request(
+        request = Request(
             self.config.base_url + urls.quote_path(path),
             callback,
             cb_kwargs=kwargs,
@@ -619,6 +619,16 @@ class RfiCnSpider(Spider):
             priority=LISTING_PRIORITY,
             meta={"rfi_listing": True},
         )
+        if self.url_limit and len(request.url) > self.url_limit:
+            # Scrapy's UrlLengthMiddleware drops it with an INFO line: said louder here.
+            self._count("listing/url_too_long")
+            logger.warning(
+                "listing not requested (url_too_long: %d characters, URLLENGTH_LIMIT %d): %s…",
+                len(request.url),
+                self.url_limit,
+                request.url[:200],
+            )
+        return request
 
     def _canonical(self, response: TextResponse) -> str:
         return urls.canonical_url(response.url, self.config.base_url) or response.url
