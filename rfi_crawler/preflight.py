@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,19 +114,37 @@ def prepare_feed_folders(settings: BaseSettings) -> None:
         else:
             target = Path(text).expanduser()
         if "%(" in str(target):
+            # Named at each run: its fixed folders at least must be folders, or creatable.
+            fixed = Path(*target.parts[: next(n for n, p in enumerate(target.parts) if "%(" in p)])
+            if str(fixed) and not fixed.is_dir():
+                _create(fixed, f"-o {text}: cannot create {fixed}", FEED_EXPECTED)
             continue
         if target.is_dir():
-            raise ConfigError(
-                f"-o {text}: {target} is a folder; expected a file in a folder you may write"
-            )
+            raise ConfigError(f"-o {text}: {target} is a folder; expected {FEED_EXPECTED}")
         folder = target.parent
-        if folder.is_dir():
-            continue
-        _create(
-            folder,
-            f"-o {text}: cannot create its folder {folder}",
-            "a file in a folder you may write",
-        )
+        if not folder.is_dir():
+            _create(folder, f"-o {text}: cannot create its folder {folder}", FEED_EXPECTED)
+        _check_writable(target, text)
+
+
+FEED_EXPECTED = "a file in a folder you may write"
+
+
+def _check_writable(target: Path, text: str) -> None:
+    """Open the file as Scrapy will (created if missing, then removed again): a dangling
+    symlink, /proc, a read-only file would otherwise fail at every item, each with a
+    traceback, in a run that ends 'finished'. A FIFO or a device is left to Scrapy."""
+    if target.exists() and not target.is_file():
+        return
+    existed = target.exists()
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666))
+    except OSError as exc:
+        raise ConfigError(
+            f"-o {text}: cannot write {target} ({exc.strerror}); expected {FEED_EXPECTED}"
+        ) from None
+    if not existed:
+        target.unlink(missing_ok=True)
 
 
 def _create(folder: Path, refusal: str, expected: str) -> None:

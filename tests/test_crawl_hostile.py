@@ -195,6 +195,25 @@ REFUSED_AT_START = [
 ]
 
 
+def test_feed_targets_that_cannot_be_written_stop_scrapy_crawl_in_one_line(tmp_path):
+    (tmp_path / "afile").write_text("a file, not a folder")
+    (tmp_path / "dangling.jsonl").symlink_to("/nonexistent-folder/x.jsonl")
+    cases = {
+        f"{tmp_path}/dangling.jsonl:jsonl": "cannot write",
+        f"{tmp_path}/afile/%(name)s.jsonl:jsonl": f"cannot create {tmp_path}/afile",
+        "/proc/self/rfi-feed.jsonl:jsonl": "cannot write",
+    }
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        for target, refusal in cases.items():
+            done = plain_crawl(server.base_url, tmp_path / "data", "-O", target)
+            assert done.returncode == 2, (target, done.stderr[-2000:])
+            (line,) = [row for row in done.stderr.splitlines() if "rfi_cn: " in row]
+            assert refusal in line and "Traceback" not in done.stderr, line
+        assert sum(server.requested().values()) == 0
+    assert not (tmp_path / "dangling.jsonl").exists()  # nothing created through the link
+
+
 def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:
