@@ -305,6 +305,22 @@ def test_a_long_paragraph_with_small_edits_still_shows_just_those(counting):
     assert [(r.old, r.new) for r in found if r.op != "equal"] == [("总统", "议会")] * 3
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "changed"),
+    [
+        ("中" * 3000, "中" * 1500 + "国" + "中" * 1500, [("", "国")]),  # no clause to cut at
+        ("a" * 5000, "a" * 4000 + "b" * 1000, [("a" * 1000, "b" * 1000)]),
+    ],
+)
+def test_a_paragraph_too_long_to_compare_keeps_what_both_start_and_end_with(
+    counting, old, new, changed
+):
+    counting.budget = 20 * (len(old) + len(new))
+    found = textdiff.runs(old, new)
+    spell_out(found, old, new)
+    assert [(r.old, r.new) for r in found if r.op != "equal"] == changed
+
+
 # -- the explorer's CSV downloads: formula cells neutralised as build --format csv does ------
 
 FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+1", "@SUM(A1)", "-2+3", "=1\n=2")

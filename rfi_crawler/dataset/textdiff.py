@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -87,9 +88,35 @@ def runs(old: str, new: str) -> list[Run]:
 
 
 def _character_runs(old: str, new: str) -> list[Run]:
-    if _comparisons(old, new) > MAX_COMPARISONS:
-        return _clause_runs(old, new)
-    return _compared(old, new)
+    if _comparisons(old, new) <= MAX_COMPARISONS:
+        return _compared(old, new)
+    # Too costly whole: what both keep at the start and the end is kept, character by
+    # character (one inserted character in a long paragraph is that character), and only
+    # the middle is compared, by characters where affordable, else by clauses.
+    head = _shared(old, new, lambda text, size: text[:size])
+    old_rest, new_rest = old[head:], new[head:]
+    tail = _shared(old_rest, new_rest, lambda text, size: text[len(text) - size :])
+    old_middle, new_middle = old_rest[: len(old_rest) - tail], new_rest[: len(new_rest) - tail]
+    if _comparisons(old_middle, new_middle) <= MAX_COMPARISONS:
+        middle = _compared(old_middle, new_middle)
+    else:
+        middle = _clause_runs(old_middle, new_middle)
+    start = Run("equal", old[:head], new[:head])
+    end = Run("equal", old_rest[len(old_rest) - tail :], new_rest[len(new_rest) - tail :])
+    return [start, *middle, end]
+
+
+def _shared(old: str, new: str, part: Callable[[str, int], str]) -> int:
+    """The longest size of ``part`` (a start, an end) both texts have: found by halving,
+    each step one comparison of slices (in C), so a long paragraph costs no Python loop."""
+    low, high = 0, min(len(old), len(new))
+    while low < high:
+        size = (low + high + 1) // 2
+        if part(old, size) == part(new, size):
+            low = size
+        else:
+            high = size - 1
+    return low
 
 
 def _compared(old: str, new: str) -> list[Run]:
