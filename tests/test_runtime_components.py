@@ -20,6 +20,7 @@ from scrapy.utils.misc import warn_on_generator_with_return_value
 from scrapy.utils.request import request_from_dict
 from twisted.python.failure import Failure
 
+from rfi_crawler import middlewares as middlewares_module
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.commands.crawl import EXIT_STATUS
 from rfi_crawler.drift import DriftExtension
@@ -51,8 +52,15 @@ def article_request(url: str = ARTICLE) -> Request:
 # -- backoff ------------------------------------------------------------------------------
 
 
+# The backoff's clock, stopped: a pause's length is then exact however busy the machine
+# is (a stall between the answer and the assertion shortened it by a second).
+CLOCK = 1000.0
+
+
 @pytest.fixture
-def backoff():
+def backoff(monkeypatch):
+    stopped = SimpleNamespace(monotonic=lambda: CLOCK, time=time.time)
+    monkeypatch.setattr(middlewares_module, "time", stopped)
     crawler = built_crawler(
         {"RFI_BACKOFF_BASE": "2", "RFI_BACKOFF_MAX": "100", "RFI_BLOCK_THRESHOLD": "5"}
     )
@@ -63,7 +71,7 @@ def backoff():
 
 
 def pause(middleware: BlockBackoffMiddleware) -> float:
-    return round(middleware.resume_at - time.monotonic())
+    return round(middleware.resume_at - CLOCK)
 
 
 def blocked(status: int = 403, **headers: str) -> Response:
