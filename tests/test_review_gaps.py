@@ -34,6 +34,7 @@ from tests.crawling import (
     PROJECT_ROOT,
     TEST_SETTINGS,
     built_crawler,
+    plain_crawl,
     scrapy_crawl,
 )
 from tests.replica.server import ReplicaServer
@@ -346,10 +347,8 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
                 pass
 
         with serving(Site) as site:
-            done = scrapy_crawl(
-                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site}"),
-                *("-s", f"RFI_DATA_DIR={tmp_path}", "-a", "urls=/cn/a/20251130-x"),
-            )
+            # The test settings: no politeness delays, which only slow a local site.
+            done = plain_crawl(f"http://127.0.0.1:{site}", tmp_path, "-a", "urls=/cn/a/20251130-x")
     assert _Elsewhere.hits == []
     assert done.returncode == 6, done.stderr[-2000:]
     assert "1 offsite_redirect" in done.stderr and "Traceback" not in done.stderr
@@ -381,9 +380,10 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
                 pass
 
         with serving(Site) as site:
-            done = scrapy_crawl(
-                *("-s", f"RFI_BASE_URL=http://127.0.0.1:{site}"),
-                *("-s", f"RFI_DATA_DIR={tmp_path}", "-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
+            done = plain_crawl(
+                f"http://127.0.0.1:{site}",
+                tmp_path,
+                *("-s", f"RFI_WARC_DIR={tmp_path / 'warc'}"),
                 *("-a", "urls=/cn/a/20251130-x,/cn/b/20251130-y"),
             )
     assert _Elsewhere.hits == []
