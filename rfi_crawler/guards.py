@@ -13,20 +13,20 @@ errback settles the URL's outcome with its reason.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse
 
 from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.encoding import is_binary, is_truncated
+from rfi_crawler.urls import origin_of
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -38,24 +38,13 @@ class Rejected(IgnoreRequest):
         self.reason = reason
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port), the port made explicit: what "same site" means."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
-
-
 def is_article(request: Request) -> bool:
     return "url" in request.cb_kwargs
 
 
 class OriginGuardMiddleware:
     def __init__(self, config: RfiConfig) -> None:
-        self.origin = origin(config.base_url)
+        self.origin = origin_of(config.base_url)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
@@ -69,7 +58,7 @@ class OriginGuardMiddleware:
         # hostile one would make us fetch (and, with RFI_WARC_DIR, archive) any URL, say a
         # cloud metadata address. Refused, the file counts as unreachable: disallow all.
         target = urljoin(request.url, location.decode("latin-1").strip())
-        if origin(target) != self.origin:
+        if origin_of(target) != self.origin:
             raise Rejected("offsite_redirect", f"redirect to another origin: {target[:200]}")
         return response
 
@@ -81,14 +70,15 @@ class RequestOriginGuardMiddleware:
     a middleware nearer the engine than ``OriginGuardMiddleware`` sees."""
 
     def __init__(self, config: RfiConfig) -> None:
-        self.origin = origin(config.base_url)
+        self.origin = origin_of(config.base_url)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RequestOriginGuardMiddleware:
         return cls(crawl_config(crawler))
 
     def process_request(self, request: Request) -> None:
-        if origin(request.url) != self.origin:
+        # One spelling (urls.origin_of): a URL with userinfo, or no http(s) one, is none.
+        if origin_of(request.url) != self.origin:
             reason = "offsite_redirect" if request.meta.get("redirect_urls") else "offsite_request"
             raise Rejected(reason, f"request for another origin: {request.url[:200]}")
 

@@ -26,7 +26,7 @@ from rfi_crawler import urls
 from rfi_crawler.archive import ArchiveError, read_archive
 from rfi_crawler.config import RfiConfig
 from rfi_crawler.dataset.cli import main as dataset_main
-from rfi_crawler.guards import OriginGuardMiddleware, Rejected, origin
+from rfi_crawler.guards import OriginGuardMiddleware, Rejected
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.warc import WarcCaptureMiddleware, WarcLinkMiddleware
@@ -199,7 +199,7 @@ def test_the_components_the_engine_builds_share_the_runs_config(tmp_path, monkey
     assert backoff.config is run.config and backoff.config.backoff_base == 7
     assert any(isinstance(m, WarcCaptureMiddleware) for m in downloader)
     assert next(m for m in downloader if isinstance(m, OriginGuardMiddleware)).origin == (
-        origin(run.config.base_url)
+        urls.origin_of(run.config.base_url)
     )
     assert any(isinstance(m, WarcLinkMiddleware) for m in spider_mws)
     assert reads == []  # no component the engine built read the settings again

@@ -30,13 +30,13 @@ from rfi_crawler.guards import (
     OriginGuardMiddleware,
     Rejected,
     ResponseGuardMiddleware,
-    origin,
 )
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.outcomes import OutcomeLedgerExtension
 from rfi_crawler.reachability import ReachabilityExtension
 from rfi_crawler.robots import RobotsPolicyMiddleware
+from rfi_crawler.urls import origin_of
 from tests.crawling import PROJECT_ROOT, built_crawler
 
 ARTICLE = "http://127.0.0.1:8000/cn/%E4%B8%AD%E5%9B%BD/20261120-x"
@@ -235,8 +235,8 @@ def test_redirects_leave_only_for_the_same_origin(location, offsite):
 
 
 def test_origins_make_default_ports_explicit():
-    assert origin("https://www.rfi.fr/cn/") == origin("https://WWW.rfi.fr:443/x")
-    assert origin("http://127.0.0.1:8000") != origin("http://127.0.0.1:8001")
+    assert origin_of("https://www.rfi.fr/cn/") == origin_of("https://WWW.rfi.fr:443/x")
+    assert origin_of("http://127.0.0.1:8000") != origin_of("http://127.0.0.1:8001")
 
 
 @pytest.mark.parametrize(

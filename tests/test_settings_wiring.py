@@ -199,12 +199,13 @@ def _sync_seconds(c):
 WIRING = {
     "RFI_BASE_URL": (
         "https://www.rfi.fr",
-        ("https", "www.rfi.fr", 443),
+        "https://www.rfi.fr",
         "http://127.0.0.1:8001",
-        ("http", "127.0.0.1", 8001),
+        "http://127.0.0.1:8001",
         lambda c: c.origin.origin,
     ),
     "RFI_MAX_LISTING_PAGES": ("3", 3, "7", 7, lambda c: c.spider.config.max_listing_pages),
+    "RFI_MAX_SITEMAPS": ("1000", 1000, "7", 7, lambda c: c.spider.config.max_sitemaps),
     "RFI_FOLLOW_TAGS": ("False", False, "1", True, lambda c: c.spider.config.follow_tags),
     "RFI_CONTACT": (
         '""',
