@@ -457,7 +457,7 @@ def test_a_crawl_whose_feed_is_not_stored_exits_5_in_one_last_line(tmp_path):
         )
     assert done.returncode == 5, done.stderr[-3000:]
     assert done.stderr.splitlines()[-1] == (
-        "scrapy crawl rfi_cn: 1 -o/-O feed(s) not stored (the ERROR above says why); the run"
+        "scrapy crawl rfi_cn: 1 -o/-O feed not stored (the ERROR above says why); the run"
         " file in RFI_OUTPUT_DIR is written apart"
     )
     assert "Error storing jsonl feed (1 items)" in done.stderr

@@ -83,9 +83,10 @@ class Command(ScrapyCrawl):
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
         self.exitcode = exit_status(stats)
-        if feed_failures(stats):
+        if failed := feed_failures(stats):
+            feeds = "1 -o/-O feed" if failed == 1 else f"{failed} -o/-O feeds"
             print(
-                f"scrapy crawl {args[0]}: {feed_failures(stats)} -o/-O feed(s) not stored (the"
-                " ERROR above says why); the run file in RFI_OUTPUT_DIR is written apart",
+                f"scrapy crawl {args[0]}: {feeds} not stored (the ERROR above says why); the"
+                " run file in RFI_OUTPUT_DIR is written apart",
                 file=sys.stderr,
             )

@@ -59,11 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except BrokenPipeError:
-        if getattr(args, "output", None) is not None:
-            print(f"rfi-dataset: {args.output}: its reader went away", file=sys.stderr)
-            return 1
         # Standard output's reader stopped reading (`| head`): stop quietly, as the tools
-        # in a pipeline do, and let nothing flush into the closed pipe at exit.
+        # in a pipeline do, and let nothing flush into the closed pipe at exit. (An -o
+        # file's broken pipe is an OutputError naming it: output.py.)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (InputError, OutputError, OSError, *_archive_errors()) as exc:

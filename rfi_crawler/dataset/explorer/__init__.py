@@ -108,8 +108,9 @@ _QUOTE_OR_LINE_END = re.compile('["\n]')
 class CsvCells:
     """``send`` for a CSV response: the body's records rewritten with every formula cell
     (``=``, ``+``, ``-``, ``@``, tab, CR first) neutralised by ``csv_safe``, as ``build
-    --format csv`` writes them. A streamed body comes in pieces: only whole records are
-    rewritten, the rest waits for the next piece."""
+    --format csv`` writes its text cells (here every cell is text: a negative number gets
+    its ``'`` too). A streamed body comes in pieces: only whole records are rewritten, the
+    rest waits for the next piece."""
 
     def __init__(self, send: Any) -> None:
         self.send = send
