@@ -575,3 +575,13 @@ def test_one_origin_is_one_origin_however_rfi_base_url_was_typed(tmp_path, capsy
     }
     both = write_jsonl(tmp_path / "both.jsonl", records[0], crawled)
     assert run("build", both, "-o", tmp_path / "merged.jsonl") == 0, capsys.readouterr().err
+
+
+def test_a_csv_cell_longer_than_the_readers_default_limit_keeps_its_row_and_the_rest():
+    from rfi_crawler.dataset.explorer import neutralised  # Datasette's plugin: the explore extra
+
+    body = "正" * 140_001  # past csv's default field limit, 131,072
+    text = io.StringIO()
+    csv.writer(text).writerows([["id", "body"], ["1", body], ["2", "=after"]])
+    rows = list(csv.reader(io.StringIO(neutralised(text.getvalue()))))
+    assert rows == [["id", "body"], ["1", body], ["2", "'=after"]]

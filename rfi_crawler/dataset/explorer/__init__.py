@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -157,6 +158,9 @@ def neutralised(text: str) -> str:
     """CSV text with its formula cells neutralised, in the dialect Datasette writes."""
     if not text:
         return text
+    # A body of 140,000 characters is one cell: past the reader's default limit (131,072)
+    # the rows after it were lost. The limit is the process's; serve's reads only this.
+    csv.field_size_limit(sys.maxsize)
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv.reader(io.StringIO(text, newline="")):
