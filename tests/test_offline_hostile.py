@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import errno
+import gzip
 import io
 import json
 import os
@@ -415,6 +416,7 @@ def write_warc(
     responses: list[tuple[str, str | None, str]],
     extra: tuple = (),
     declared: str | None = None,
+    body: bytes | None = None,
 ) -> Path:
     """A WARC file of ``(served from, WARC-Date or None, title)`` article responses; with
     ``declared``, a warcinfo record first naming the crawl's origin, as a crawl writes it."""
@@ -428,7 +430,7 @@ def write_warc(
             writer.write_record(writer.create_warcinfo_record(path.name, info))
         for n, (origin, date, title) in enumerate(responses):
             page = f"/cn/中国/2025113{n}-x".encode().decode("latin-1")
-            body = article_page("https://www.rfi.fr" + page, title)
+            payload = body if body is not None else article_page("https://www.rfi.fr" + page, title)
             headers = StatusAndHeaders(
                 "200 OK",
                 [("Content-Type", "text/html; charset=utf-8"), *extra],
@@ -437,8 +439,8 @@ def write_warc(
             record = writer.create_warc_record(
                 origin + urllib.parse.quote(page.encode("latin-1").decode()),
                 "response",
-                payload=io.BytesIO(body),
-                length=len(body),
+                payload=io.BytesIO(payload),
+                length=len(payload),
                 http_headers=headers,
             )
             if date is None:
@@ -585,3 +587,19 @@ def test_a_csv_cell_longer_than_the_readers_default_limit_keeps_its_row_and_the_
     csv.writer(text).writerows([["id", "body"], ["1", body], ["2", "=after"]])
     rows = list(csv.reader(io.StringIO(neutralised(text.getvalue()))))
     assert rows == [["id", "body"], ["1", body], ["2", "'=after"]]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_response_that_inflates_past_the_crawls_limit_is_skipped_unread(tmp_path, capsys, jobs):
+    # 3 KB of gzip holding 64 MiB of spaces: read whole, a gigabyte-sized one took the memory.
+    bomb = gzip.compress(b" " * (64 << 20), compresslevel=9)
+    warc = write_warc(
+        tmp_path / "bomb.warc.gz",
+        [("https://www.rfi.fr", "2025-11-30T10:00:00Z", "炸弹")],
+        extra=(("Content-Encoding", "gzip"),),
+        body=bomb,
+    )
+    out = tmp_path / "out.jsonl"
+    assert run("re-extract", warc, "-o", out, "--jobs", jobs) == 0
+    err = capsys.readouterr().err
+    assert "failed/too_large 1" in err and out.read_text() == ""

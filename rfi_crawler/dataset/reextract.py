@@ -45,6 +45,7 @@ from rfi_crawler.encoding import is_binary, is_truncated
 from rfi_crawler.extract.article import extract_article
 from rfi_crawler.extract.parse import read_page
 from rfi_crawler.schema import validation_errors
+from rfi_crawler.settings import DOWNLOAD_MAXSIZE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +69,8 @@ PARTS_PER_JOB = 4
 PART_SCAN = 1 << 16  # bytes read at a time looking for a record's gzip member
 GZIP_MAGIC = b"\x1f\x8b\x08"
 MAX_WARCINFO = 1 << 16  # bytes of a warcinfo read for its fields (ours are ~700)
+MAX_BODY = DOWNLOAD_MAXSIZE  # a response body, decoded: the crawl's own limit
+READ_PIECE = 1 << 16
 
 
 class WarcReadError(InputError):
@@ -183,9 +186,22 @@ def archived_articles(
                 and record.http_headers.get_statuscode() == "200"
                 and _is_article_uri(uri)
             )
-            body = record.content_stream().read() if wanted else record.raw_stream.read()
+            # At most what the crawl downloads (DOWNLOAD_MAXSIZE, decoded): a 3 KB record
+            # of gzip may hold a gigabyte of spaces. What is not kept is read in pieces.
+            body = record.content_stream().read(MAX_BODY + 1) if wanted else b""
+            while record.raw_stream.read(READ_PIECE):
+                pass
             if getattr(record.raw_stream, "limit", 0) > 0:
                 raise EOFError(f"record {headers.get_header('WARC-Record-ID')} is cut short")
+            if wanted and len(body) > MAX_BODY:
+                report.outcomes["failed/too_large"] += 1
+                logger.warning(
+                    "%s: record %s: body over %d bytes once decoded; skipped",
+                    path,
+                    headers.get_header("WARC-Record-ID"),
+                    MAX_BODY,
+                )
+                wanted = False
             if wanted:
                 warc_date = headers.get_header("WARC-Date")
                 fetched_at = _fetch_time(warc_date)
@@ -422,6 +438,7 @@ def _extracted_by_part(
     with context.Pool(jobs) as pool:
         for part, results in pool.imap(_part_results, parts):
             report.responses += part.responses
+            report.outcomes += part.outcomes  # what the reading skipped (too large)
             report.cut_short += [name for name in part.cut_short if name not in report.cut_short]
             yield from results
         pool.close()
