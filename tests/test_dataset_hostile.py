@@ -346,3 +346,13 @@ def test_standard_output_closed_early_stops_quietly(tmp_path):
         status = build.wait(timeout=120)
     assert status == 1  # not all of it was written
     assert "Broken pipe" not in err and "Traceback" not in err and "Exception" not in err
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "sqlite"])
+def test_an_output_that_is_a_loop_of_links_is_one_line(source, tmp_path, capsys, fmt):
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    assert run("build", source, "--format", fmt, "-o", loop) == 1
+    assert one_line(capsys.readouterr().err) == (
+        f"rfi-dataset: {loop}: cannot write it (a loop of symbolic links)"
+    )

@@ -28,6 +28,17 @@ def check_output(path: Path, inputs: Iterable[Path]) -> None:
                 raise OutputError(f"{path}: the output is one of the inputs; choose another name")
 
 
+def link_target(path: Path) -> Path:
+    """The file ``path`` names: where a symbolic link points (the file it points to is
+    replaced, the link kept), or ``path``; a loop of links is an ``OutputError``."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # "Symlink loop" (RuntimeError before Python 3.13)
+        raise OutputError(f"{path}: cannot write it (a loop of symbolic links)") from None
+
+
 class _Target(io.FileIO):
     """The file written: a failed write (a full disk) is an ``OutputError`` naming the
     output as given, never the temporary file."""
@@ -62,7 +73,7 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
         with _direct(path) as handle:
             yield handle
         return
-    target = path.resolve() if path.is_symlink() else path
+    target = link_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(

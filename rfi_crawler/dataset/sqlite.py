@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from rfi_crawler.dataset.output import OutputError
+from rfi_crawler.dataset.output import OutputError, link_target
 from rfi_crawler.dataset.shape import INT64
 from rfi_crawler.export.run_file import read_manifest
 from rfi_crawler.schema import record_schema
@@ -165,7 +165,7 @@ def _target(path: Path) -> Path:
     (a rename would put a regular file in its place); its folder is created."""
     if path.exists() and not path.is_file():
         raise OutputError(f"{path}: not a regular file; give -o a file name for the database")
-    target = path.resolve() if path.is_symlink() else path
+    target = link_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
