@@ -257,21 +257,23 @@ class _CountingMatcher(SequenceMatcher):
     of ``a`` in the range, the equal elements of ``b``), stopping once past ``budget``."""
 
     compared = 0
+    scanned = 0
     budget = 0
 
     def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
         ahi = len(self.a) if ahi is None else ahi
         cls = type(self)
         cls.compared += sum(len(self.b2j.get(self.a[i], ())) for i in range(alo, ahi))
-        if cls.compared > cls.budget:
-            raise AssertionError(f"over {cls.budget} pairs compared: quadratic work")
+        cls.scanned += ahi - alo  # each call walks its range of a: many short matches, long
+        if cls.compared > cls.budget or cls.scanned > cls.budget:
+            raise AssertionError(f"over {cls.budget} pairs compared or scanned: quadratic work")
         return super().find_longest_match(alo, ahi, blo, bhi)
 
 
 @pytest.fixture
 def counting(monkeypatch):
     monkeypatch.setattr(textdiff, "SequenceMatcher", _CountingMatcher)
-    _CountingMatcher.compared = 0
+    _CountingMatcher.compared = _CountingMatcher.scanned = 0
     return _CountingMatcher
 
 
@@ -292,6 +294,17 @@ def test_two_long_paragraphs_of_few_characters_cost_linear_work(counting, tmp_pa
     assert run("edits", path, "-o", tmp_path / "e.jsonl") == 0
     assert run("diff", "A1", path, "--format", "json", "-o", tmp_path / "d.json") == 0
     assert counting.compared <= counting.budget
+
+
+def test_dense_edits_in_a_long_paragraph_of_many_characters_cost_bounded_work(counting):
+    # Few equal pairs, but every third character changed: SequenceMatcher splits the text
+    # into thousands of short matches, walking what is left each time (25 s at 20,000).
+    rng = random.Random(0)
+    alphabet = [chr(code) for code in range(0x4E00, 0x4E00 + 20_000)]
+    old = "".join(rng.choice(alphabet) for _ in range(20_000))
+    new = "".join(c if i % 3 else rng.choice(alphabet) for i, c in enumerate(old))
+    counting.budget = 20 * (len(old) + len(new))
+    spell_out(textdiff.runs(old, new), old, new)
 
 
 def test_a_long_paragraph_with_small_edits_still_shows_just_those(counting):

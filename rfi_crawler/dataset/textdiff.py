@@ -38,6 +38,10 @@ REWRITTEN = 0.3
 # two 40,000-character paragraphs of a few distinct characters cost ~2e8 comparisons (two
 # minutes). Past this many, the text is compared by coarser units (see _opcodes).
 MAX_COMPARISONS = 2_000_000
+# And two texts compared by characters are at most this many pairs of characters (~2,000
+# each): SequenceMatcher's matching is quadratic in them whatever they share, 0.25 s here
+# (two 20,000-character paragraphs with every third character changed took 25 s).
+MAX_CHARACTER_PAIRS = 4_000_000
 # Where a paragraph too long to compare by characters is cut into clauses: after each
 # run of sentence or clause punctuation (Chinese and Latin) or whitespace.
 CLAUSE_END = re.compile(r"(?<=[。！？；，、：,.!?;:\s])(?![。！？；，、：,.!?;:\s])")
@@ -88,7 +92,7 @@ def runs(old: str, new: str) -> list[Run]:
 
 
 def _character_runs(old: str, new: str) -> list[Run]:
-    if _comparisons(old, new) <= MAX_COMPARISONS:
+    if _affordable(old, new):
         return _compared(old, new)
     # Too costly whole: what both keep at the start and the end is kept, character by
     # character (one inserted character in a long paragraph is that character), and only
@@ -97,7 +101,7 @@ def _character_runs(old: str, new: str) -> list[Run]:
     old_rest, new_rest = old[head:], new[head:]
     tail = _shared(old_rest, new_rest, lambda text, size: text[len(text) - size :])
     old_middle, new_middle = old_rest[: len(old_rest) - tail], new_rest[: len(new_rest) - tail]
-    if _comparisons(old_middle, new_middle) <= MAX_COMPARISONS:
+    if _affordable(old_middle, new_middle):
         middle = _compared(old_middle, new_middle)
     else:
         middle = _clause_runs(old_middle, new_middle)
@@ -135,7 +139,7 @@ def _clause_runs(old: str, new: str) -> list[Run]:
     result = []
     for op, i1, i2, j1, j2 in _opcodes(old_clauses, new_clauses):
         before, after = "".join(old_clauses[i1:i2]), "".join(new_clauses[j1:j2])
-        if op == "replace" and _comparisons(before, after) <= MAX_COMPARISONS:
+        if op == "replace" and _affordable(before, after):
             result += _compared(before, after)
         else:
             result.append(Run(op, before, after))
@@ -167,6 +171,13 @@ def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, i
         *middle,
         ("equal", old_end, len(old), new_end, len(new)),
     ]
+
+
+def _affordable(old: str, new: str) -> bool:
+    """Whether comparing two texts character by character is within both bounds."""
+    return len(old) * len(new) <= MAX_CHARACTER_PAIRS and (
+        _comparisons(old, new) <= MAX_COMPARISONS
+    )
 
 
 def _comparisons(old: str | list[str], new: str | list[str]) -> int:
