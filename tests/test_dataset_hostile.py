@@ -356,3 +356,22 @@ def test_an_output_that_is_a_loop_of_links_is_one_line(source, tmp_path, capsys,
     assert one_line(capsys.readouterr().err) == (
         f"rfi-dataset: {loop}: cannot write it (a loop of symbolic links)"
     )
+
+
+def test_a_date_far_from_the_rest_is_plotted_by_year_not_every_month_between(
+    tmp_path, monkeypatch
+):
+    from matplotlib.axes import Axes
+
+    drawn = Axes.bar
+
+    def bar(self, x, *args, **kwargs):
+        if len(x) > 100:  # one slot a month from year 1000: 12,300 of them, minutes to draw
+            raise AssertionError(f"{len(x)} bars")
+        return drawn(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "bar", bar)
+    far = {**record(2), "published_at": "1000-01-01T00:00:00+00:00"}
+    path = write_jsonl(tmp_path / "rfi_cn-1.jsonl", [record(1), far])
+    assert run("stats", path, "--plot", tmp_path / "stats.png") == 0
+    assert (tmp_path / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

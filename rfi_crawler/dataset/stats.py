@@ -16,6 +16,8 @@ from rfi_crawler.fields import COVERED
 
 BUCKET = 10
 TOP_SECTIONS = 8
+# Monthly bars up to 50 years of them; a longer span is drawn by year.
+MAX_MONTH_BARS = 600
 # Fonts with simplified Chinese glyphs, best first (Debian: fonts-noto-cjk, fonts-wqy-microhei).
 CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -112,6 +114,14 @@ def cjk_font(path: Path | None = None) -> Any:
     )
 
 
+def _span(months: list[str]) -> int:
+    """Months from the first to the last of sorted YYYY-MM, both counted."""
+    (first_year, first), (last_year, last) = (
+        map(int, m.split("-")) for m in (months[0], months[-1])
+    )
+    return (last_year - first_year) * 12 + last - first + 1
+
+
 def month_range(months: list[str]) -> list[str]:
     """Every month from the first to the last (YYYY-MM), empty ones included."""
     if not months:
@@ -133,26 +143,35 @@ def plot(stats: DatasetStats, path: Path, font_path: Path | None = None) -> None
     import matplotlib.pyplot as plt
 
     font = cjk_font(font_path)
-    months = month_range(sorted(m for m in stats.by_month if m != "unknown"))
+    dated = sorted(m for m in stats.by_month if m != "unknown")
+    # A date far from the rest (a record of year 1000) would make a bar of every month
+    # between: past MAX_MONTH_BARS, a bar for each year that has articles.
+    by_year = len(dated) > 1 and _span(dated) > MAX_MONTH_BARS
+    periods = sorted({month[:4] for month in dated}) if by_year else month_range(dated)
     top = [s for s, _ in stats.by_section.most_common(TOP_SECTIONS)]
+    counted: Counter[tuple[str, str]] = Counter()
+    for (month, section), count in stats.by_month_section.items():
+        if month != "unknown":
+            when = month[:4] if by_year else month
+            counted[when, section if section in top else "其他"] += count
     figure, (per_month, lengths) = plt.subplots(2, 1, figsize=(12, 9), layout="constrained")
-    bottom = [0] * len(months)
+    bottom = [0] * len(periods)
     for section in [*top, "其他"]:
-        counts = [
-            sum(c for (m, s), c in stats.by_month_section.items() if m == month and s not in top)
-            if section == "其他"
-            else stats.by_month_section[month, section]
-            for month in months
-        ]
+        counts = [counted[when, section] for when in periods]
         if any(counts):
-            per_month.bar(months, counts, bottom=bottom, label=section)
+            per_month.bar(periods, counts, bottom=bottom, label=section)
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    per_month.set_title("每月文章数（按栏目） · articles per month by section", fontproperties=font)
+    title = (
+        "每年文章数（按栏目） · articles per year"
+        if by_year
+        else "每月文章数（按栏目） · articles per month"
+    )
+    per_month.set_title(f"{title} by section", fontproperties=font)
     per_month.set_ylabel("文章数 · articles", fontproperties=font)
     if per_month.get_legend_handles_labels()[1]:  # no dated bars: no legend (it would warn)
         per_month.legend(prop=font, ncols=3, fontsize="small")
-    step = max(1, len(months) // 24)
-    per_month.set_xticks(range(0, len(months), step), months[::step], rotation=60, fontsize=8)
+    step = max(1, len(periods) // 24)
+    per_month.set_xticks(range(0, len(periods), step), periods[::step], rotation=60, fontsize=8)
     # About 40 bars up to the 99th percentile, whatever the dataset's size.
     limit = max(stats.percentile(0.99), BUCKET)
     width = max(BUCKET, -(-limit // 40 // BUCKET) * BUCKET)
