@@ -616,3 +616,24 @@ def test_a_response_that_inflates_past_the_crawls_limit_is_skipped_unread(tmp_pa
     assert run("re-extract", warc, "-o", out, "--jobs", jobs) == 0
     err = capsys.readouterr().err
     assert "failed/too_large 1" in err and out.read_text() == ""
+
+
+def test_a_streamed_table_csv_has_every_row_once_when_the_default_sort_ties(tmp_path):
+    from tests.test_explorer import TW_RECORD, Served
+
+    # One published_at for all: Datasette's paging by the default sort (published_at, newest
+    # first) then repeats some rows and leaves others out.
+    records = [
+        {**TW_RECORD, "id": f"WBMZ{n}", "url": f"{TW_RECORD['url']}{n}", "title": f"第{n}篇"}
+        for n in range(250)
+    ]
+    source = write_jsonl(tmp_path / "tie.jsonl", *records)
+    assert run("build", "--format", "sqlite", source, "-o", tmp_path / "tie.db") == 0
+    server = Served(tmp_path / "tie.db")
+    try:
+        status, body = server.get("/tie/articles.csv?_stream=1&_col=title")
+    finally:
+        server.stop()
+    assert status == 200, body[:300]
+    titles = [row["title"] for row in csv.DictReader(io.StringIO(body))]
+    assert sorted(titles) == sorted(f"第{n}篇" for n in range(250))
