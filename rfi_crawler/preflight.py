@@ -14,6 +14,7 @@ from scrapy.utils.misc import load_object
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.run import CrawlRun
+from rfi_crawler.urls import origin_of
 
 RUN_EXTENSION = "rfi_crawler.run.CrawlRun"
 
@@ -52,6 +53,11 @@ def url_length_limit(settings: BaseSettings) -> int:
             " 0 for no limit"
         )
     return int(str(raw).strip())
+
+
+def _same_origin(first: str, second: str) -> bool:
+    spelled = [origin_of(url) or url.rstrip("/") for url in (first, second)]
+    return spelled[0] == spelled[1]
 
 
 def check_run_enabled(settings: BaseSettings) -> None:
@@ -93,7 +99,8 @@ def check_origin(config: RfiConfig) -> None:
         earlier = manifest.get("origin") or manifest["settings"]["base_url"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # an unreadable manifest is the dataset tools' to report, not a reason to stop
-    if str(earlier).rstrip("/") != config.origin:
+    # One origin however it was typed (https://Mirror.example:443 is https://mirror.example).
+    if not _same_origin(str(earlier), config.origin):
         raise ConfigError(
             f"RFI_BASE_URL={config.origin!r} is not accepted here: {config.output_dir} holds "
             f"records of {earlier}; expected that origin, or another RFI_DATA_DIR/RFI_OUTPUT_DIR"
@@ -134,17 +141,18 @@ def _check_writable(target: Path, text: str) -> None:
     """Open the file as Scrapy will (created if missing, then removed again): a dangling
     symlink, /proc, a read-only file would otherwise fail at every item, each with a
     traceback, in a run that ends 'finished'. A FIFO or a device is left to Scrapy."""
-    if target.exists() and not target.is_file():
+    real = Path(os.path.realpath(target))  # through a symbolic link: its file is written
+    if real.exists() and not real.is_file():
         return
-    existed = target.exists()
+    existed = real.exists()
     try:
-        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666))
+        os.close(os.open(real, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666))
     except OSError as exc:
         raise ConfigError(
             f"-o {text}: cannot write {target} ({exc.strerror}); expected {FEED_EXPECTED}"
         ) from None
     if not existed:
-        target.unlink(missing_ok=True)
+        real.unlink(missing_ok=True)  # the file made here, never a link in its way
 
 
 def _create(folder: Path, refusal: str, expected: str) -> None:

@@ -194,6 +194,8 @@ def test_an_output_folder_of_another_origin_is_refused(tmp_path):
     newer = {"origin": "http://127.0.0.1:8000", "settings": {}}
     (output / "rfi_cn-20261102T000000Z-b.manifest.json").write_text(json.dumps(newer))
     check_origin(replica)
+    # One origin however it was typed: the state folder and the dataset tools agree.
+    check_origin(RfiConfig(base_url="HTTP://127.0.0.1:8000/", data_dir=tmp_path))
 
 
 def test_data_folders_are_created_or_refused_in_one_line(tmp_path):

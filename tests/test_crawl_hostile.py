@@ -214,6 +214,15 @@ def test_feed_targets_that_cannot_be_written_stop_scrapy_crawl_in_one_line(tmp_p
     assert not (tmp_path / "dangling.jsonl").exists()  # nothing created through the link
 
 
+def test_a_feed_through_a_symbolic_link_is_written_where_the_link_points(tmp_path):
+    (tmp_path / "feeds").mkdir()
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(tmp_path / "feeds" / "run1.jsonl")  # its file not there yet
+    settings = Settings({"FEEDS": {f"{link}": {"format": "jsonlines"}}})
+    prepare_feed_folders(settings)
+    assert link.is_symlink() and not (tmp_path / "feeds" / "run1.jsonl").exists()
+
+
 def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:

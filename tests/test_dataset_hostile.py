@@ -358,9 +358,7 @@ def test_an_output_that_is_a_loop_of_links_is_one_line(source, tmp_path, capsys,
     )
 
 
-def test_a_date_far_from_the_rest_is_plotted_by_year_not_every_month_between(
-    tmp_path, monkeypatch
-):
+def test_a_date_far_from_the_rest_is_plotted_by_year_not_every_month_between(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
     drawn = Axes.bar
