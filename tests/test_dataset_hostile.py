@@ -370,6 +370,7 @@ def test_a_date_far_from_the_rest_is_plotted_by_year_not_every_month_between(tmp
 
     monkeypatch.setattr(Axes, "bar", bar)
     far = {**record(2), "published_at": "1000-01-01T00:00:00+00:00"}
-    path = write_jsonl(tmp_path / "rfi_cn-1.jsonl", [record(1), far])
+    basic = {**record(3), "published_at": "20251130"}  # ISO 8601's basic form: no month key
+    path = write_jsonl(tmp_path / "rfi_cn-1.jsonl", [record(1), far, basic])
     assert run("stats", path, "--plot", tmp_path / "stats.png") == 0
     assert (tmp_path / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ Streaming: lengths are kept as a histogram (10-character buckets), never as a li
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ BUCKET = 10
 TOP_SECTIONS = 8
 # Monthly bars up to 50 years of them; a longer span is drawn by year.
 MAX_MONTH_BARS = 600
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}(?![0-9])")
 # Fonts with simplified Chinese glyphs, best first (Debian: fonts-noto-cjk, fonts-wqy-microhei).
 CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -48,7 +50,7 @@ class DatasetStats:
 
     def add(self, record: dict[str, Any]) -> None:
         self.records += 1
-        month = str(record.get("published_at") or "unknown")[:7]
+        month = _month(record.get("published_at"))
         section = record.get("section") or "(none)"
         self.by_month[month] += 1
         self.by_section[section] += 1
@@ -112,6 +114,12 @@ def cjk_font(path: Path | None = None) -> Any:
         "no font with Chinese glyphs is installed: install one (Debian/Ubuntu: "
         "apt-get install fonts-wqy-microhei) or pass --font /path/to/font.ttf"
     )
+
+
+def _month(published_at: Any) -> str:
+    """``YYYY-MM`` of a record's date, or ``unknown`` (no date, or no ISO one: 20251130)."""
+    text = str(published_at or "")
+    return text[:7] if MONTH.match(text) else "unknown"
 
 
 def _span(months: list[str]) -> int:
