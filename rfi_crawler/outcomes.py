@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+#: ``response.meta`` key the spider sets before it yields a page's record.
+RECORD_YIELDED = "rfi_record_yielded"
+
+
 class Dropped(DropItem):
     """A pipeline's drop, with the outcome it settles for the record's URL."""
 
@@ -99,7 +103,6 @@ class OutcomeLedgerExtension:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.ledger = OutcomeLedger()
-        self.errored: list[str] = []  # pages whose callback raised (a bug: few)
         connect = crawler.signals.connect
         connect(self.ledger.meet, signal=rfi_signals.url_met)
         connect(self.settle, signal=rfi_signals.url_settled)
@@ -126,12 +129,14 @@ class OutcomeLedgerExtension:
         self._settle_item(response, getattr(exception, "outcome", "skipped/dropped"))
 
     def spider_error(self, failure: Any, response: Any) -> None:
-        # Its record, yielded before the error, may still be in the pipelines (Scrapy takes
-        # a callback's output on while items wait): settled at the end if nothing else was.
         url = content_url(getattr(response, "request", None))
-        if url is not None:
-            self.crawler.stats.inc_value("rfi/failed/spider_error")
-            self.errored.append(url)
+        if url is None:
+            return
+        self.crawler.stats.inc_value("rfi/failed/spider_error")
+        # A record yielded before the error is still in the pipelines (Scrapy takes a
+        # callback's output on while items wait): its own outcome settles the URL.
+        if not response.meta.get(RECORD_YIELDED):
+            self.settle(url, "failed/spider_error")
 
     def item_error(self, item: Any, response: Any, failure: Any) -> None:
         url = content_url(getattr(response, "request", None))
@@ -156,9 +161,6 @@ class OutcomeLedgerExtension:
         self.settle(url, f"failed/{reason}")
 
     def spider_closed(self, reason: str) -> None:
-        for url in self.errored:  # counted apart from "cancelled", which a bug passed for
-            if not self.ledger.has_outcome(url):
-                self.settle(url, "failed/spider_error")
         met = self.ledger.met
         stats = self.crawler.stats
         stats.set_value("rfi/outcome/met", met)

@@ -8,6 +8,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 from rfi_crawler.items import ArticleItem
+from rfi_crawler.outcomes import RECORD_YIELDED
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 
 URL = "https://www.rfi.fr/cn/%E4%B8%AD%E5%9B%BD/20251130-x"
@@ -27,3 +28,5 @@ def test_the_spider_counts_an_invalid_content_id_and_uses_the_url_id():
     (item,) = [o for o in crawler.spider.parse_article(response, URL) if isinstance(o, ArticleItem)]
     assert item.id.startswith("RFI-URL-")
     assert crawler.stats.get_value("rfi/extract/invalid_content_id") == 1
+    # The ledger learns from it that the page's outcome comes with its record's.
+    assert response.meta[RECORD_YIELDED] is True

@@ -33,7 +33,7 @@ from rfi_crawler.guards import (
 )
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.middlewares import BlockBackoffMiddleware
-from rfi_crawler.outcomes import OutcomeLedgerExtension
+from rfi_crawler.outcomes import RECORD_YIELDED, OutcomeLedgerExtension
 from rfi_crawler.reachability import ReachabilityExtension
 from rfi_crawler.robots import RobotsPolicyMiddleware
 from rfi_crawler.urls import origin_of
@@ -296,6 +296,12 @@ def test_the_ledger_settles_what_the_signals_say_and_cancels_the_rest():
 def test_a_callback_or_pipeline_that_raises_is_a_failure_not_a_cancellation():
     crawler = built_crawler()
     send = crawler.signals.send_catch_log
+    told = []
+
+    def tell(url: str, outcome: str) -> None:  # held here: signals hold receivers weakly
+        told.append((url, outcome))
+
+    crawler.signals.connect(tell, rfi_signals.url_outcome)
     responses = {}
     for url in ("broken", "pipeline", "exported"):
         send(rfi_signals.url_met, url=url)
@@ -304,17 +310,19 @@ def test_a_callback_or_pipeline_that_raises_is_a_failure_not_a_cancellation():
     failure = Failure(ValueError("a bug"))
     spider = crawler.spider
     send(signals.spider_error, failure=failure, response=responses["broken"], spider=spider)
+    assert told == [("broken", "failed/spider_error")]  # at once: a backfill's day waits on it
     send(
         signals.item_error, item={}, response=responses["pipeline"], spider=spider, failure=failure
     )
-    # The callback's error comes while its record is still in the pipelines.
+    # The callback raised after yielding its record, which is still in the pipelines.
+    responses["exported"].meta[RECORD_YIELDED] = True
     send(signals.spider_error, failure=failure, response=responses["exported"], spider=spider)
     send(signals.item_scraped, item={}, response=responses["exported"], spider=spider)
     crawler.get_extension(OutcomeLedgerExtension).spider_closed("finished")
     stats = crawler.stats
     assert stats.get_value("rfi/outcome/failed/spider_error") == 1
     assert stats.get_value("rfi/outcome/failed/item_error") == 1
-    assert stats.get_value("rfi/outcome/exported") == 1  # its record went out first
+    assert stats.get_value("rfi/outcome/exported") == 1  # its record went out
     assert stats.get_value("rfi/outcome/cancelled") is None
     assert stats.get_value("rfi/failed/spider_error") == 2  # both errors counted
 

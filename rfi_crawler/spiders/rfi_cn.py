@@ -25,6 +25,7 @@ from rfi_crawler.extract.parse import page_selector, read_page
 from rfi_crawler.failures import failure_reason
 from rfi_crawler.frontier import Discovery, RelatedFrontier
 from rfi_crawler.incremental import RefreshPolicy
+from rfi_crawler.outcomes import RECORD_YIELDED
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -345,6 +346,7 @@ class RfiCnSpider(Spider):
         # waits for Scrapy's scraper (and its pipelines, a store claim, may take longer than
         # the page's other output); a tree is ~2.3× its page.
         del selector, marks
+        response.meta[RECORD_YIELDED] = True  # its outcome comes with the record's
         yield item
         related = [link["url"] for link in item.related]
         self._count("discovered/related", len(related))
