@@ -307,6 +307,22 @@ def test_dense_edits_in_a_long_paragraph_of_many_characters_cost_bounded_work(co
     spell_out(textdiff.runs(old, new), old, new)
 
 
+def test_dense_edits_in_many_clauses_share_one_budget(counting):
+    # Each changed clause within the bound, the whole paragraph not: ten clauses of ~2,000
+    # characters, every third one changed, took 1.6 s; forty, 6.6 s.
+    rng = random.Random(1)
+    alphabet = [chr(code) for code in range(0x4E00, 0x4E00 + 20_000)]
+    clauses = ["".join(rng.choice(alphabet) for _ in range(1_990)) for _ in range(10)]
+    edited = [
+        "".join(c if i % 3 else rng.choice(alphabet) for i, c in enumerate(clause))
+        for clause in clauses
+    ]
+    old = "".join(clause + "。好。" for clause in clauses)
+    new = "".join(clause + "。好。" for clause in edited)
+    counting.budget = 20 * (len(old) + len(new))
+    spell_out(textdiff.runs(old, new), old, new)
+
+
 def test_a_long_paragraph_with_small_edits_still_shows_just_those(counting):
     rng = random.Random(9)
     words = ("中国", "法国", "北京", "台湾", "总统", "选举", "经济", "人民", "政府", "记者")

@@ -38,7 +38,7 @@ REWRITTEN = 0.3
 # two 40,000-character paragraphs of a few distinct characters cost ~2e8 comparisons (two
 # minutes). Past this many, the text is compared by coarser units (see _opcodes).
 MAX_COMPARISONS = 2_000_000
-# And two texts compared by characters are at most this many pairs of characters (~2,000
+# And a diff compares at most this many pairs of characters in all (two texts of ~2,000
 # each): SequenceMatcher's matching is quadratic in them whatever they share, 0.25 s here
 # (two 20,000-character paragraphs with every third character changed took 25 s).
 MAX_CHARACTER_PAIRS = 4_000_000
@@ -81,18 +81,19 @@ def runs(old: str, new: str) -> list[Run]:
     a long body with one edited sentence costs a sentence's comparison, not the body's.
     """
     result: list[Run] = []
+    budget = _Budget()  # for the whole text: many changed paragraphs share it
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
     for op, i1, i2, j1, j2 in _opcodes(old_lines, new_lines):
         before, after = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
         if op == "replace":
-            result += _character_runs(before, after)
+            result += _character_runs(before, after, budget)
         else:
             result.append(Run(op, before, after))
     return _merged(result)
 
 
-def _character_runs(old: str, new: str) -> list[Run]:
-    if _affordable(old, new):
+def _character_runs(old: str, new: str, budget: _Budget) -> list[Run]:
+    if budget.affords(old, new):
         return _compared(old, new)
     # Too costly whole: what both keep at the start and the end is kept, character by
     # character (one inserted character in a long paragraph is that character), and only
@@ -101,10 +102,10 @@ def _character_runs(old: str, new: str) -> list[Run]:
     old_rest, new_rest = old[head:], new[head:]
     tail = _shared(old_rest, new_rest, lambda text, size: text[len(text) - size :])
     old_middle, new_middle = old_rest[: len(old_rest) - tail], new_rest[: len(new_rest) - tail]
-    if _affordable(old_middle, new_middle):
+    if budget.affords(old_middle, new_middle):
         middle = _compared(old_middle, new_middle)
     else:
-        middle = _clause_runs(old_middle, new_middle)
+        middle = _clause_runs(old_middle, new_middle, budget)
     start = Run("equal", old[:head], new[:head])
     end = Run("equal", old_rest[len(old_rest) - tail :], new_rest[len(new_rest) - tail :])
     return [start, *middle, end]
@@ -125,13 +126,15 @@ def _shared(old: str, new: str, part: Callable[[str, int], str]) -> int:
 
 def _compared(old: str, new: str) -> list[Run]:
     """Character by character; one replacement when the two share too little."""
+    if not old or not new:  # nothing to match: an insertion or a deletion
+        return [Run("insert" if new else "delete", old, new)] if old or new else []
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     if matcher.ratio() < REWRITTEN:
         return [Run("replace", old, new)]
     return [Run(op, old[i1:i2], new[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes()]
 
 
-def _clause_runs(old: str, new: str) -> list[Run]:
+def _clause_runs(old: str, new: str, budget: _Budget) -> list[Run]:
     """A paragraph too long to compare by characters: by clauses (kept ends first), then
     characters inside the changed clauses where that is affordable, else their whole text
     as one replacement. The runs still spell out both texts exactly."""
@@ -139,7 +142,7 @@ def _clause_runs(old: str, new: str) -> list[Run]:
     result = []
     for op, i1, i2, j1, j2 in _opcodes(old_clauses, new_clauses):
         before, after = "".join(old_clauses[i1:i2]), "".join(new_clauses[j1:j2])
-        if op == "replace" and _affordable(before, after):
+        if op == "replace" and budget.affords(before, after):
             result += _compared(before, after)
         else:
             result.append(Run(op, before, after))
@@ -173,11 +176,19 @@ def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, i
     ]
 
 
-def _affordable(old: str, new: str) -> bool:
-    """Whether comparing two texts character by character is within both bounds."""
-    return len(old) * len(new) <= MAX_CHARACTER_PAIRS and (
-        _comparisons(old, new) <= MAX_COMPARISONS
-    )
+class _Budget:
+    """The pairs of characters one diff may still compare (MAX_CHARACTER_PAIRS in all)."""
+
+    def __init__(self) -> None:
+        self.pairs = MAX_CHARACTER_PAIRS
+
+    def affords(self, old: str, new: str) -> bool:
+        """Whether ``old`` and ``new`` may be compared by characters (then spent)."""
+        cost = len(old) * len(new)
+        if cost > self.pairs or _comparisons(old, new) > MAX_COMPARISONS:
+            return False
+        self.pairs -= cost
+        return True
 
 
 def _comparisons(old: str | list[str], new: str | list[str]) -> int:
