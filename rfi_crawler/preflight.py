@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy.utils.misc import load_object
+from w3lib.url import file_uri_to_path
 
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.config import ConfigError, RfiConfig
@@ -114,12 +115,14 @@ def prepare_feed_folders(settings: BaseSettings) -> None:
     for uri in settings.getdict("FEEDS"):
         text = str(uri)
         parts = urlsplit(text)
+        # The path Scrapy's FileFeedStorage writes: a file URI decoded, a path as it is
+        # (no ~: only a shell expands it, before Scrapy sees the path).
         if parts.scheme == "file":
-            target = Path(parts.path)
+            target = Path(file_uri_to_path(text))
         elif len(parts.scheme) > 1:
             continue  # s3://, ftp://…: not ours to check
         else:
-            target = Path(text).expanduser()
+            target = Path(text)
         if "%(" in str(target):
             # Named at each run: its fixed folders at least must be folders, or creatable.
             fixed = Path(*target.parts[: next(n for n, p in enumerate(target.parts) if "%(" in p)])
@@ -141,18 +144,17 @@ def _check_writable(target: Path, text: str) -> None:
     """Open the file as Scrapy will (created if missing, then removed again): a dangling
     symlink, /proc, a read-only file would otherwise fail at every item, each with a
     traceback, in a run that ends 'finished'. A FIFO or a device is left to Scrapy."""
-    real = Path(os.path.realpath(target))  # through a symbolic link: its file is written
-    if real.exists() and not real.is_file():
+    if target.exists() and not target.is_file():  # /dev/stdout through a pipe, say
         return
-    existed = real.exists()
-    try:
-        os.close(os.open(real, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666))
+    existed = target.exists()
+    try:  # through a symbolic link, as Scrapy's open will: its file is made
+        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666))
     except OSError as exc:
         raise ConfigError(
             f"-o {text}: cannot write {target} ({exc.strerror}); expected {FEED_EXPECTED}"
         ) from None
-    if not existed:
-        real.unlink(missing_ok=True)  # the file made here, never a link in its way
+    if not existed:  # the file made here, never a link in its way
+        Path(os.path.realpath(target)).unlink(missing_ok=True)
 
 
 def _create(folder: Path, refusal: str, expected: str) -> None:

@@ -223,6 +223,19 @@ def test_a_feed_through_a_symbolic_link_is_written_where_the_link_points(tmp_pat
     assert link.is_symlink() and not (tmp_path / "feeds" / "run1.jsonl").exists()
 
 
+def test_feed_targets_are_checked_where_scrapy_writes_them(tmp_path):
+    # A file URI is decoded (%20 is a space), and a pipe (/dev/stdout piped) is Scrapy's.
+    folder = tmp_path / "with space"
+    prepare_feed_folders(Settings({"FEEDS": {f"file://{tmp_path}/with%20space/x.jsonl": {}}}))
+    assert folder.is_dir() and not (tmp_path / "with%20space").exists()
+    reader, writer = os.pipe()
+    try:
+        prepare_feed_folders(Settings({"FEEDS": {f"/dev/fd/{writer}": {}}}))
+    finally:
+        os.close(reader)
+        os.close(writer)
+
+
 def test_hostile_values_stop_scrapy_crawl_in_one_line_before_any_request(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:

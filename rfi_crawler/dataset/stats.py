@@ -19,7 +19,7 @@ BUCKET = 10
 TOP_SECTIONS = 8
 # Monthly bars up to 50 years of them; a longer span is drawn by year.
 MAX_MONTH_BARS = 600
-MONTH = re.compile(r"[0-9]{4}-[0-9]{2}(?![0-9])")
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])(?![0-9])")
 # Fonts with simplified Chinese glyphs, best first (Debian: fonts-noto-cjk, fonts-wqy-microhei).
 CJK_FONTS = (
     "Noto Sans CJK SC",
