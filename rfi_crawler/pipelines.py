@@ -10,7 +10,7 @@ from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
 from rfi_crawler import signals as rfi_signals
-from rfi_crawler.compact import HashSet
+from rfi_crawler.compact import HashMap, hash64
 from rfi_crawler.export.claims import ClaimBatcher
 from rfi_crawler.export.run_file import RunFileWriter
 from rfi_crawler.outcomes import Dropped
@@ -88,19 +88,31 @@ class ValidationPipeline(_CrawlerPipeline):
 class DuplicateArticlePipeline(_CrawlerPipeline):
     """One record per article id in a run (scope: this run only; across runs the state
     store decides). Requests are already one per canonical URL; this catches one article
-    served under two URLs. Ids are kept as 64-bit hashes (rfi_crawler/compact.py)."""
+    served under two URLs, and says so louder when the two records' URLs differ (a page
+    whose datalayer names another article's id looks just so: docs/record.md). Ids are
+    kept as 64-bit hashes, each with 32 bits of its record's URL (rfi_crawler/compact.py)."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.seen = HashSet()
+        self.seen = HashMap()  # hash64(id) → 32 bits of hash64(url)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         key = item.id or item.url or ""
-        if key in self.seen:
-            self.stats.inc_value("rfi/dedup/duplicate_id")
-            raise Dropped("skipped/duplicate", f"duplicate: {key}", log_level="INFO")
-        self.seen.add(key)
-        return item
+        url_bits = hash64(item.url or "") & 0xFFFFFFFF
+        first = self.seen.get(hash64(key))
+        if first is None:
+            self.seen[hash64(key)] = url_bits
+            return item
+        self.stats.inc_value("rfi/dedup/duplicate_id")
+        if first != url_bits:
+            self.stats.inc_value("rfi/dedup/id_of_another_url")
+            logger.warning(
+                "two URLs give article id %s: %s dropped, the first kept (one article under two"
+                " URLs, or a page naming another article's id)",
+                key,
+                item.url,
+            )
+        raise Dropped("skipped/duplicate", f"duplicate: {key}", log_level="INFO")
 
 
 class ExportPipeline(_CrawlerPipeline):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from scrapy.exceptions import DropItem
 
@@ -11,14 +13,21 @@ from rfi_crawler.run import CrawlRun
 from tests.crawling import built_crawler
 
 
-def test_duplicates_are_dropped_with_their_id_and_counted():
+def test_duplicates_are_dropped_with_their_id_and_counted(caplog):
     crawler = built_crawler()
     pipeline = DuplicateArticlePipeline.from_crawler(crawler)
     first = ArticleItem(id="WBMZ1-RFI-CN-20251130", url="https://www.rfi.fr/cn/a/20251130-x")
     assert pipeline.process_item(first) is first
     with pytest.raises(DropItem, match="duplicate: WBMZ1-RFI-CN-20251130"):
+        pipeline.process_item(ArticleItem(id=first.id, url=first.url))  # the same page again
+    assert "two URLs give" not in caplog.text
+    # Another URL with the same id: one article under two URLs, or a page naming another
+    # article's id (docs/record.md): counted apart and said at WARNING.
+    with caplog.at_level(logging.WARNING), pytest.raises(DropItem):
         pipeline.process_item(ArticleItem(id=first.id, url="https://www.rfi.fr/cn/b/20251130-x"))
-    assert crawler.stats.get_value("rfi/dedup/duplicate_id") == 1
+    assert crawler.stats.get_value("rfi/dedup/duplicate_id") == 2
+    assert crawler.stats.get_value("rfi/dedup/id_of_another_url") == 1
+    assert "two URLs give article id WBMZ1-RFI-CN-20251130: https://www.rfi.fr/cn/b/" in caplog.text
 
 
 def test_records_outside_the_window_are_dropped_and_counted(tmp_path):
