@@ -187,6 +187,10 @@ class ExportPipeline(_CrawlerPipeline):
             changed = None if claim.changed_fields is None else list(claim.changed_fields)
             item.changed_fields = record["changed_fields"] = changed
             item.change_cause = record["change_cause"] = claim.change_cause
+            if changed and "url" in changed:
+                # A moved article, or a page naming another's id (docs/record.md): counted.
+                self.stats.inc_value("rfi/exported/url_changed")
+                logger.info("article %s has a new URL: %s", item.id, item.url)
         try:
             writer = self._open_writer()
             writer.write(record)

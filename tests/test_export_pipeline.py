@@ -67,6 +67,19 @@ def test_versions_and_unchanged_records(tmp_path):
     assert crawler.stats.get_value("rfi/exported/changed") == 1
 
 
+def test_a_version_with_another_url_is_counted(tmp_path):
+    crawler, pipeline = open_pipeline(tmp_path)
+    export(pipeline, item(1))
+    close(crawler, pipeline)
+    crawler, pipeline = open_pipeline(tmp_path)
+    moved = item(1)
+    moved.url = "https://www.rfi.fr/cn/y/20261125-1"  # a move, or a page naming its id
+    moved.content_hash = "f" * 64
+    assert "url" in export(pipeline, moved).changed_fields
+    close(crawler, pipeline)
+    assert crawler.stats.get_value("rfi/exported/url_changed") == 1
+
+
 def test_records_that_arrive_together_are_claimed_in_one_store_transaction(tmp_path, monkeypatch):
     crawler, pipeline = open_pipeline(tmp_path, RFI_FSYNC_EVERY="3")
     batches = []
