@@ -36,6 +36,13 @@ DAY_ITEMS = XPath(
     '/descendant::div[contains(@class, "o-archive-day")]'
     '/descendant::ul[contains(@class, "o-archive-day__list")]/li/descendant::a[@href]'
 )
+# Whether a page has the part read at all: an answer without it is another page (the
+# platform's shell, a changed layout), not a year or a day with nothing in it.
+CALENDAR = XPath('boolean(/descendant::div[contains(@class, "o-light-calendar")])')
+DAY_LIST = XPath(
+    'boolean(/descendant::div[contains(@class, "o-archive-day")]'
+    '/descendant::ul[contains(@class, "o-archive-day__list")])'
+)
 ARCHIVE = urls.ARCHIVE_SEGMENT
 _YEAR_PATH = re.compile(rf"^/cn/{ARCHIVE}/(\d{{4}})/?$")
 _DAY_PATH = re.compile(rf"^/cn/{ARCHIVE}/(\d{{4}})/(\d{{2}})/(\d{{2}})(?:-[^/]*)?/?$")
@@ -130,9 +137,13 @@ def monthly_sitemap(url: str) -> MonthlySitemap | None:
 
 
 def monthly_sitemaps(sitemap_urls: list[str]) -> list[MonthlySitemap]:
-    """The monthly content sitemaps among a sitemap index's children, oldest first."""
-    found = {m.url: m for m in map(monthly_sitemap, sitemap_urls) if m is not None}
-    return sorted(found.values(), key=lambda m: (m.year, m.month))
+    """The monthly content sitemaps among a sitemap index's children, oldest first, one a
+    month (the first listed): an index naming a month under 400 paths is read once."""
+    found: dict[tuple[int, int], MonthlySitemap] = {}
+    for month in map(monthly_sitemap, sitemap_urls):
+        if month is not None:
+            found.setdefault((month.year, month.month), month)
+    return [found[key] for key in sorted(found)]
 
 
 def fallback_day_url(day: date) -> str:

@@ -506,6 +506,12 @@ class RfiCnSpider(Spider):
     def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
         assert self.archive is not None
         selector = self._archive_page(response)
+        if not archive_pages.CALENDAR(selector.root):
+            # Read as a calendar of no day, every day would be recorded done, for good.
+            self._archive_unread(response, "year page has no calendar")
+            self.archive.year_failed(year, "no_calendar")
+            yield from self.archive_requests()
+            return
         links = archive_pages.day_links(selector, response.url, self.config.base_url)
         del selector
         self.archive.year_read(year, {link.day: link.url for link in links})
@@ -514,6 +520,11 @@ class RfiCnSpider(Spider):
     def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
         assert self.archive is not None
         selector = self._archive_page(response)
+        if not archive_pages.DAY_LIST(selector.root):
+            self._archive_unread(response, "day page has no list of articles")
+            self.archive.day_failed(day, "no_day_list")  # read again by the next run
+            yield from self.archive_requests()
+            return
         items = archive_pages.day_items(selector, response.url, self.config.base_url)
         del selector
         wanted = [item.url for item in items if self._in_window(item.url)]
@@ -600,6 +611,10 @@ class RfiCnSpider(Spider):
         assert self.archive is not None
         self._answered(response)
         self.archive.answered(source)
+
+    def _archive_unread(self, response: TextResponse, what: str) -> None:
+        self._count("archive/unread_pages")
+        logger.warning("%s (a changed layout?): %s; counted as failed", what, response.url)
 
     def _archive_page(self, response: TextResponse) -> Selector:
         """A year or day page answered: its parsed page, whose aside (listing the archive's

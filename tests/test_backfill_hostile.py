@@ -1,0 +1,64 @@
+"""The archive backfill on a hostile or changed site: what it cannot read is counted as
+failed and read again by a later run, never recorded as done (found by the wave's attack)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+from tests.crawling import run_crawl
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaSite
+from tests.test_backfill_e2e import paths
+
+TODAY = date(2025, 12, 1)
+SINCE, UNTIL = date(2021, 1, 1), date(2021, 3, 31)
+HTML = "text/html; charset=UTF-8"
+
+
+def site() -> ReplicaSite:
+    return ReplicaSite(articles=60, seed=5, today=TODAY, years=(2006, 2025), past_per_year=24)
+
+
+def backfill(server: ReplicaServer, workdir: Path, data_dir: Path):
+    args = {"since": SINCE.isoformat(), "until": UNTIL.isoformat(), "archive": "1"}
+    return run_crawl(server.base_url, workdir, data_dir=data_dir, args=args)
+
+
+def days_recorded(data_dir: Path) -> int:
+    db = sqlite3.connect(data_dir / "state.sqlite3")
+    try:
+        return db.execute("SELECT count(*) FROM archive_days").fetchone()[0]
+    finally:
+        db.close()
+
+
+class Drifted(ReplicaServer):
+    """The 2021 year page and its day pages answer with the site's page but without the
+    parts read (a changed layout); no sitemap index. ``drift`` off: the site as it was."""
+
+    drift = True
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        if self.drift and re.fullmatch(r"/cn/档案资料库/2021/(\d{2}/\d{2}[^/]*/?)?", path):
+            main = '<h1>2021</h1><div class="o-new-calendar"><a href="/cn/x">1</a></div>'
+            return 200, HTML, self.site.render_page("https://www.rfi.fr/cn/", "2021", main)
+        if self.drift and path == "/sitemaps/cn/index.xml":
+            return 404, HTML, "<html>404</html>"
+        return super().route(path)
+
+
+def test_archive_pages_without_what_is_read_are_failures_not_days_done(tmp_path):
+    replica = site()
+    expected = replica.expected_in_window(SINCE, UNTIL)
+    data = tmp_path / "data"
+    with Drifted(replica) as server:
+        first = backfill(server, tmp_path / "run1", data)
+        assert days_recorded(data) == 0  # read again next run, not recorded done
+        assert first.stats["rfi/archive/unread_pages"] > 0
+        assert "has no calendar (a changed layout?)" in first.log
+        server.drift = False
+        second = backfill(server, tmp_path / "run2", data)
+    assert set(paths(first.records + second.records)) == expected  # none lost
