@@ -148,6 +148,7 @@ class RfiCnSpider(Spider):
         spider.sitemaps_requested = 0  # below the news sitemap (RFI_MAX_SITEMAPS)
         crawler.signals.connect(spider.scheduler_empty, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         # Replaced at spider_opened by the refresh extension, which reads the state store;
         # without it (EXTENSIONS: None), every known article is downloaded again.
@@ -576,8 +577,19 @@ class RfiCnSpider(Spider):
 
     def on_archive_error(self, failure: Failure) -> Iterator[Request]:
         """A year page, day page or sitemap of the archive failed for good."""
-        archive, request = self.archive, failure.request
-        reason = failure_reason(failure)
+        self._archive_failed(failure.request, failure_reason(failure))
+        yield from self.archive_requests()
+
+    def request_dropped(self, request: Request) -> None:
+        """The dupefilter refused a request: no callback, no errback. An archive page's
+        redirect to a page fetched already (a month's sitemap to the index, a year to
+        another year) would otherwise leave its year or month waiting for ever."""
+        if request.errback == self.on_archive_error:
+            reason = "redirect_loop" if request.meta.get("redirect_urls") else "duplicate_request"
+            self._archive_failed(request, reason)
+
+    def _archive_failed(self, request: Request, reason: str) -> None:
+        archive = self.archive
         self._count(f"failed/{reason}")
         logger.warning("archive page unavailable (%s): %s", reason, request.url)
         # A backfill's start points: if none answers, the unreachable verdict names why.
@@ -595,7 +607,6 @@ class RfiCnSpider(Spider):
             archive.month_failed(reason)
         else:
             archive.index_failed(reason)
-        yield from self.archive_requests()
 
     def _archive_request(self, path: str, callback: Any, source: Source, **kwargs: Any) -> Request:
         return Request(
