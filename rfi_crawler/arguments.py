@@ -13,6 +13,7 @@ from w3lib.url import safe_url_string
 
 from rfi_crawler import urls
 from rfi_crawler.config import FIRST_YEAR, LAST_YEAR, ConfigError, check_names, parse_flag
+from rfi_crawler.processors import PARIS
 
 # A URL carries the Paris date of publication, which can be a day off the UTC date the
 # window is judged by; pages within a day of the window are fetched, then judged exactly.
@@ -120,6 +121,11 @@ class SpiderArguments:
             raise ConfigError(
                 "archive=1 needs since=YYYY-MM-DD: the first day to backfill (until "
                 "defaults to today in Paris)"
+            )
+        if backfill and window.until is None and window.since > datetime.now(PARIS).date():
+            raise ConfigError(
+                f"since={since!r} is after today in Paris, until's default: expected a day"
+                " up to today, or until=YYYY-MM-DD as well"
             )
         if backfill and urls is not None:
             raise ConfigError(

@@ -54,6 +54,7 @@ def test_archive_values(kwargs, archive, since, until):
     ("backfill", "kwargs", "start"),
     [
         (False, {"archive": "1"}, "archive=1 needs since=YYYY-MM-DD"),
+        (False, {"archive": "1", "since": "2999-01-01"}, "since='2999-01-01' is after today"),
         (False, {"archive": "1", "until": "2019-01-01"}, "archive=1 needs since=YYYY-MM-DD"),
         (False, {"archive": "2", "since": "2019-01-01"}, "archive='2' is not accepted"),
         (False, {"archive": "", "since": "2019-01-01"}, "archive='' is not accepted"),
