@@ -27,6 +27,7 @@ from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
 from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.extract.archive_pages import year_url
 from rfi_crawler.outcomes import OutcomeLedgerExtension
+from rfi_crawler.reachability import UNREACHABLE
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.store_errors import STORE_ERRORS
 
@@ -393,19 +394,31 @@ class BackfillExtension:
         self._judge_sources()
 
     def _judge_sources(self) -> None:
-        """End the run ``blocked`` once no source is left and one of them was blocked."""
+        """End the run once no source is left: ``blocked`` if one of them was blocked, else
+        ``unreachable`` (they failed, or the site has none): never ``finished``."""
         statuses = set(self.status.values())
-        if self.closing or not statuses <= UNUSABLE or Status.BLOCKED not in statuses:
+        if self.closing or not statuses <= UNUSABLE:
             return
         self.closing = True
-        self.crawler.stats.set_value("rfi/blocked", 1)
-        logger.error(
-            "every source of the backfill is blocked or missing (%s): stopping; the days "
-            "done so far are kept and the next run resumes after them. Slow down or run "
-            "from another network.",
-            ", ".join(f"{s} {st}" for s, st in self.status.items()),
-        )
-        deferred_from_coro(self.crawler.engine.close_spider_async(reason=BLOCKED))
+        sources = ", ".join(f"{s} {st}" for s, st in self.status.items())
+        if Status.BLOCKED in statuses:
+            self.crawler.stats.set_value("rfi/blocked", 1)
+            logger.error(
+                "every source of the backfill is blocked or missing (%s): stopping; the days "
+                "done so far are kept and the next run resumes after them. Slow down or run "
+                "from another network.",
+                sources,
+            )
+            reason = BLOCKED
+        else:
+            self.crawler.stats.set_value("rfi/unreachable", 1)
+            logger.error(
+                "every source of the backfill failed or is missing (%s): stopping; the days "
+                "done so far are kept and the next run reads the others again",
+                sources,
+            )
+            reason = UNREACHABLE
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def spider_idle(self) -> None:
         self.days.flush()

@@ -105,3 +105,24 @@ def test_a_monthly_sitemap_redirected_to_the_index_does_not_stop_the_later_month
     assert all(requested[path] for path in later), sorted(requested)
     expected_later = {p for p in replica.expected_in_window(since, until) if "/202101" not in p}
     assert set(paths(result.records)) >= expected_later
+
+
+class DaysDown(ReplicaServer):
+    """The year pages answer; every day page answers 500 and the sitemap index 503."""
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        if re.fullmatch(rf"/cn/{ARCHIVE}/\d{{4}}/\d\d/\d\d-[^/]*", path):
+            return 500, HTML, "<html>500</html>"
+        if path == "/sitemaps/cn/index.xml":
+            return 503, HTML, "<html>503</html>"
+        return super().route(path)
+
+
+def test_a_backfill_whose_every_source_failed_does_not_end_finished(tmp_path):
+    args = {"since": "2021-01-01", "until": "2021-12-31", "archive": "1"}
+    with DaysDown(site()) as server:
+        result = run_crawl(server.base_url, tmp_path, args=args, settings={"RETRY_TIMES": "0"})
+    assert result.records == []
+    assert result.returncode == 6, result.log[-3000:]  # unreachable, not finished with exit 0
+    assert result.stats["finish_reason"] == "unreachable"
+    assert "every source of the backfill failed or is missing" in result.log
