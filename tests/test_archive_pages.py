@@ -155,6 +155,9 @@ def test_monthly_sitemaps_of_an_index():
     found = ap.monthly_sitemaps(children)
     assert [(m.year, m.month) for m in found] == [(2006, 1), (2021, 12)]
     assert found[1].url == children[0]
+    # One month under 400 paths is read once: the first listed.
+    many = [f"https://www.rfi.fr/sitemaps/cn/m{n}/contents_202101.xml" for n in range(400)]
+    assert [m.url for m in ap.monthly_sitemaps(many)] == [many[0]]
 
 
 @pytest.mark.parametrize(
