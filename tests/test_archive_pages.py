@@ -95,7 +95,9 @@ def test_archive_years_aside():
 
 
 def test_day_page_items_with_titles_every_url_form():
-    found = ap.day_items(Selector(text=DAY_PAGE), DAY_URL)
+    found, others = ap.day_items_and_others(Selector(text=DAY_PAGE), DAY_URL)
+    assert others == 4  # a hub, a section, the other edition, the old platform: counted
+    assert found == ap.day_items(Selector(text=DAY_PAGE), DAY_URL)
     assert [(urls.path_of(i.url), i.title) for i in found] == [
         ("/cn/中国/20211208-x", "习近平 会见"),
         ("/cn/中國/20211208-習近平", "習近平會見"),

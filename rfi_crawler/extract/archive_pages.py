@@ -116,13 +116,24 @@ def day_items(selector: Selector, page_url: str, base_url: str | None = None) ->
     The archive is the authority on what is an article: an item is any same-site /cn/ page
     that is not a known listing (``urls.archive_item_url``), whatever its URL form.
     """
+    return day_items_and_others(selector, page_url, base_url)[0]
+
+
+def day_items_and_others(
+    selector: Selector, page_url: str, base_url: str | None = None
+) -> tuple[list[ArchiveItem], int]:
+    """``day_items``, and how many of the list's links are none (another host, such as the
+    pre-2020 cn.rfi.fr, a listing): the caller counts what it passes over."""
     found: dict[str, ArchiveItem] = {}
+    others = 0
     for link in DAY_ITEMS(selector.root):
         url = urls.archive_item_url(link.get("href", ""), page_url, base_url)
-        if url is not None and url not in found:
+        if url is None:
+            others += 1
+        elif url not in found:
             title = clean_text(text_of(link)) or clean_text(link.get("title"))
             found[url] = ArchiveItem(url, title)
-    return list(found.values())
+    return list(found.values()), others
 
 
 def monthly_sitemap(url: str) -> MonthlySitemap | None:

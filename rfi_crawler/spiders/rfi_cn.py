@@ -526,8 +526,18 @@ class RfiCnSpider(Spider):
             self.archive.day_failed(day, "no_day_list")  # read again by the next run
             yield from self.archive_requests()
             return
-        items = archive_pages.day_items(selector, response.url, self.config.base_url)
+        items, others = archive_pages.day_items_and_others(
+            selector, response.url, self.config.base_url
+        )
         del selector
+        if others:
+            self._count("archive/items/not_followed", others)
+            logger.info(
+                "day page %s lists %d links that are no article of the site (another host,"
+                " a listing): not followed",
+                response.url,
+                others,
+            )
         wanted = [item.url for item in items if self._in_window(item.url)]
         self._count("skipped/outside_window", len(items) - len(wanted))
         self.archive.day_listed(day, wanted)
