@@ -492,6 +492,11 @@ def test_an_unreachable_postgres_fails_clearly_without_the_password(postgres):  
         ("postgresql://u:s3cret@h:notaport/d", "postgresql://u:***@h:notaport/d"),
         ("/var/lib/rfi/state.sqlite3", "/var/lib/rfi/state.sqlite3"),
         ("sqlite:////var/lib/rfi/state.sqlite3", "sqlite:////var/lib/rfi/state.sqlite3"),
+        # Written raw, as libpq takes them: "#", "/", "?" and "@" inside the password.
+        ("postgresql://u:top#s3cret@h:5432/d", "postgresql://u:***@h:5432/d"),
+        ("postgresql://u:pa/s3cret@h/d", "postgresql://u:***@h/d"),
+        ("postgresql://u:pa?s3cret@h/d", "postgresql://u:***@h/d"),
+        ("postgresql://u:p@s3cret@h/d", "postgresql://u:***@h/d"),
     ],
 )
 def test_uris_are_redacted(uri, shown):

@@ -287,14 +287,13 @@ def redact_uri(uri: str) -> str:
     if "://" not in uri:
         return uri
     scheme, rest = uri.split("://", 1)
-    end = min((rest.find(c) for c in "/?#" if c in rest), default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    if "@" in authority:
-        user, host = authority.rsplit("@", 1)
-        if ":" in user:
-            authority = f"{user.split(':', 1)[0]}:***@{host}"
-    tail = re.sub(r"(?i)([?&]password=)[^&#]*", r"\g<1>***", tail)
-    return f"{scheme}://{authority}{tail}"
+    # The user part ends at the last "@": libpq takes a password holding "/", "?", "#" or
+    # "@" as it is written. (An "@" in a query hides more than the password: never less.)
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = f"{rest[:at].split(':', 1)[0]}:***{rest[at:]}"
+    rest = re.sub(r"(?i)([?&]password=)[^&#]*", r"\g<1>***", rest)
+    return f"{scheme}://{rest}"
 
 
 def check_version(found: int, where: str) -> None:
