@@ -118,9 +118,17 @@ def test_judge_run_gathers_the_facts(tmp_path):
     # This host, this live process, no lock file at all: alive.
     mine = run(tmp_path, host=me.host, pid=me.pid, pid_start=me.pid_start, heartbeat_at=old)
     assert judge_run(mine, me, NOW) is Verdict.ALIVE
-    # This host, a process that is gone: dead.
-    gone = run(tmp_path, host=me.host, pid=me.pid, pid_start="x:1", heartbeat_at=beat)
+    # This host, a process that is gone (this boot, another start): dead.
+    boot = me.pid_start.split(":")[0]
+    gone = run(tmp_path, host=me.host, pid=me.pid, pid_start=f"{boot}:1", heartbeat_at=beat)
     assert judge_run(gone, me, NOW) is Verdict.DEAD
+    # This host name, another boot: a clone of this machine (a container given one
+    # --hostname, a VM) whose run beats is alive; a reboot's run, silent, is dead.
+    clone = {"host": me.host, "pid": me.pid, "pid_start": "another-boot:1"}
+    assert judge_run(run(tmp_path, **clone, heartbeat_at=beat), me, NOW) is Verdict.ALIVE
+    (tmp_path / "r1.jsonl").write_text("")
+    assert judge_run(run(tmp_path, **clone, heartbeat_at=old), me, NOW) is Verdict.DEAD
+    (tmp_path / "r1.jsonl").unlink()
     # Another host beating: alive; silent past the lease: left to it, or recovered here
     # once its file is reachable.
     other = {"host": "node-b", "pid": me.pid, "pid_start": me.pid_start}

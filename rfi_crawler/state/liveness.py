@@ -94,6 +94,11 @@ def process_alive(pid: int | None, pid_start: str | None) -> bool:
     return True
 
 
+def _boot(pid_start: str | None) -> str | None:
+    """The boot id of a ``process_start`` value."""
+    return pid_start.split(":", 1)[0] if pid_start else None
+
+
 def lock_held(lock_path: Path) -> bool:
     """A run holds an exclusive flock on its lock file while it lives; the kernel drops it
     when the process dies, whatever killed it. A missing file proves nothing either way."""
@@ -113,7 +118,11 @@ def lock_held(lock_path: Path) -> bool:
 def judge_run(run: RunRecord, here: Owner, now: datetime, lease: float = LEASE_SECONDS) -> Verdict:
     """Gather the facts about a run recorded in the store, then ``judge``. Runs recorded
     before store version 2 (no host) were local SQLite runs: their lock decides."""
-    on_this_host = run.host is None or run.host == here.host
+    # One host name, another boot: a reboot (the run is dead) or a clone of this machine
+    # (a container, a VM) whose run may live; only its heartbeat can tell.
+    on_this_host = run.host is None or (
+        run.host == here.host and _boot(run.pid_start) in (None, _boot(here.pid_start))
+    )
     heartbeat_age = None
     if run.heartbeat_at:
         heartbeat_age = (now - datetime.fromisoformat(run.heartbeat_at)).total_seconds()
