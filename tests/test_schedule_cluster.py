@@ -255,8 +255,9 @@ def test_a_live_run_in_the_shared_store_blocks_the_hourly_crawl(nodes, tmp_path,
     assert "j1, run r-live on" in capsys.readouterr().err
     # Dead (no such process here), or a backfill's run: not an hourly crawl running.
     store.finish_run("r-live", now, "finished")
+    boot = me.pid_start.split(":")[0]  # this boot: another boot's run is judged by its beat
     dead = RunRecord("r-dead", "j2", now, "o", str(tmp_path / "l2"), None, None, me.host,
-                     2**22 + 7, "boot:1", now)  # fmt: skip
+                     2**22 + 7, f"{boot}:1", now)  # fmt: skip
     store.begin_run(dead)
     backfill = RunRecord("r-bf", W.new_job_id(), now, "o", str(tmp_path / "l3"), None, None,
                          me.host, me.pid, me.pid_start, now)  # fmt: skip

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
+
+# Scrapyd's answers are a few KB (listjobs of a busy node: hundreds of KB).
+MAX_ANSWER = 16 * 1024 * 1024
+READ_PIECE = 1 << 16
 
 
 class ScrapydError(RuntimeError):
@@ -36,20 +42,38 @@ class Scrapyd:
         request = Request(url, data=data, headers=self.headers)
         try:
             with urlopen(request, timeout=self.timeout) as response:
-                answer = json.loads(response.read().decode("utf-8"))
+                answer = json.loads(self._body(response, endpoint).decode("utf-8"))
         except HTTPError as exc:
             hint = " (check SCRAPYD_USERNAME / SCRAPYD_PASSWORD)" if exc.code == 401 else ""
             raise ScrapydError(
                 f"Scrapyd at {self.url} answered HTTP {exc.code} to {endpoint}{hint}"
             ) from exc
-        except (URLError, OSError) as exc:
-            raise ScrapydError(f"cannot reach Scrapyd at {self.url}: {exc}") from exc
+        except (URLError, OSError, HTTPException) as exc:  # HTTPException: no HTTP, or cut
+            raise ScrapydError(f"cannot reach Scrapyd at {self.url}: {exc!r}") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ScrapydError(f"Scrapyd at {self.url} answered {endpoint} with non-JSON") from exc
         if not isinstance(answer, dict) or answer.get("status") != "ok":
             message = answer.get("message", answer) if isinstance(answer, dict) else answer
             raise ScrapydError(f"Scrapyd refused {endpoint}: {message}")
         return answer
+
+    def _body(self, response: Any, endpoint: str) -> bytes:
+        """The answer, read in the time a call is given (the socket's timeout bounds each
+        read alone: a byte every half second would hold a call, and the scheduler's
+        lease, for minutes) and up to MAX_ANSWER bytes."""
+        deadline, pieces, size = time.monotonic() + self.timeout, [], 0
+        while piece := response.read1(READ_PIECE):
+            pieces.append(piece)
+            size += len(piece)
+            if size > MAX_ANSWER:
+                raise ScrapydError(
+                    f"Scrapyd at {self.url} answered {endpoint} with over {MAX_ANSWER} bytes"
+                )
+            if time.monotonic() > deadline:
+                raise ScrapydError(
+                    f"Scrapyd at {self.url} took more than {self.timeout:g} s to answer {endpoint}"
+                )
+        return b"".join(pieces)
 
     def schedule(
         self,
