@@ -38,10 +38,10 @@ DAY_ITEMS = XPath(
 )
 # Whether a page has the part read at all: an answer without it is another page (the
 # platform's shell, a changed layout), not a year or a day with nothing in it.
-CALENDAR = XPath('boolean(/descendant::div[contains(@class, "o-light-calendar")])')
+CALENDAR = XPath('/descendant::div[contains(@class, "o-light-calendar")]')
 DAY_LIST = XPath(
-    'boolean(/descendant::div[contains(@class, "o-archive-day")]'
-    '/descendant::ul[contains(@class, "o-archive-day__list")])'
+    '/descendant::div[contains(@class, "o-archive-day")]'
+    '/descendant::ul[contains(@class, "o-archive-day__list")]'
 )
 ARCHIVE = urls.ARCHIVE_SEGMENT
 _YEAR_PATH = re.compile(rf"^/cn/{ARCHIVE}/(\d{{4}})/?$")
