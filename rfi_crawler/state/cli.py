@@ -6,9 +6,18 @@ import argparse
 import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import TextIO
 
-from rfi_crawler.state import COLUMNS, StateStore, StateStoreError, open_store, redact_uri
+from rfi_crawler.state import (
+    COLUMNS,
+    POSTGRES_SCHEMES,
+    StateStore,
+    StateStoreError,
+    open_store,
+    redact_uri,
+)
+from rfi_crawler.store_errors import STORE_ERRORS
 
 
 def table_digest(store: StateStore, table: str) -> tuple[int, str]:
@@ -22,6 +31,10 @@ def table_digest(store: StateStore, table: str) -> tuple[int, str]:
 
 def copy(source_uri: str, target_uri: str, out: TextIO) -> bool:
     """Copy every table of a quiet store into an empty one; True if the copy matches."""
+    if not source_uri.startswith(POSTGRES_SCHEMES):
+        path = Path(source_uri.removeprefix("sqlite:///")).expanduser()
+        if not path.is_file():  # opening it would make an empty store, "copied" as such
+            raise StateStoreError(f"no state store at {path} (SOURCE must exist)")
     source = open_store(source_uri)
     try:
         unfinished = source.unfinished_runs()
@@ -78,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print("rfi-state: error: the copy differs from its source", file=sys.stderr)
         return 1
-    except StateStoreError as exc:
+    except STORE_ERRORS as exc:  # sqlite3.Error too: a damaged file
         print(f"rfi-state: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the copy is one transaction: the target is left empty
+        print("rfi-state: interrupted; the target is left as it was", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
