@@ -469,7 +469,7 @@ def _records(output_path: str) -> str:
     try:
         manifest = json.loads(manifest_path(Path(output_path)).read_text(encoding="utf-8"))
         return f"{int(manifest['records'])} records"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):  # 1e999: infinity
         return "records unknown (no manifest)"
 
 

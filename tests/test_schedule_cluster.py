@@ -547,3 +547,19 @@ def test_backfill_schedulers_at_once_never_schedule_a_window_twice(nodes, state_
     windows = sorted(f["since"][0] for node in nodes for f in node.scheduled)
     assert windows == [f"2019-{month:02d}-01" for month in range(1, 13)]  # each once
     assert sorted(len(node.scheduled) for node in nodes) == [6, 6]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("node = [1]", "node 1: expected a [[node]] table, not 1"),
+        ('[[node]]\nurl = "http://h:99999"', "url 'http://h:99999' is not accepted"),
+    ],
+)
+def test_a_nodes_file_it_cannot_use_is_one_line(tmp_path, text, said):
+    from rfi_crawler.scheduling.nodes import NodeError, from_file
+
+    path = tmp_path / "nodes.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(NodeError, match=re.escape(said)):
+        from_file(path)

@@ -45,9 +45,14 @@ class Node:
 
 
 def check_url(url: str, where: str) -> str:
-    parts = urlsplit(url)
+    refused = NodeError(f"{where} {url!r} is not accepted: expected http(s)://host:port")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read to check it: "abc" or 99999 raise ValueError)
+    except ValueError:
+        raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise NodeError(f"{where} {url!r} is not accepted: expected http(s)://host:port")
+        raise refused
     if parts.username is not None or parts.password is not None:
         # A password in a URL ends up in ps, shell history and logs.
         raise NodeError(
@@ -63,9 +68,8 @@ def _default_name(url: str) -> str:
 
 
 def from_urls(urls: list[str]) -> list[Node]:
-    nodes = [
-        Node(_default_name(url), check_url(url, "--node"), None, "SCRAPYD_PASSWORD") for url in urls
-    ]
+    checked = [check_url(url, "--node") for url in urls]  # before a name is made of it
+    nodes = [Node(_default_name(url), url, None, "SCRAPYD_PASSWORD") for url in checked]
     return _unique(nodes)
 
 
@@ -82,6 +86,8 @@ def from_file(path: Path) -> list[Node]:
     nodes = []
     for number, entry in enumerate(entries, 1):
         where = f"--nodes {path}, node {number}"
+        if not isinstance(entry, dict):
+            raise NodeError(f"{where}: expected a [[node]] table, not {entry!r}")
         unknown = sorted(set(entry) - set(NODE_KEYS))
         if unknown:
             raise NodeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(NODE_KEYS)})")
