@@ -337,11 +337,11 @@ def with_lease(
 
 
 def _open_or_fail(config: RfiConfig) -> StateStore | None:
-    from rfi_crawler.state import StateStoreError
+    from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
 
     try:
         return open_state(config)
-    except StateStoreError as exc:
+    except STORE_ERRORS as exc:
         print(f"rfi-schedule: {exc}", file=sys.stderr)
         return None
 
@@ -367,7 +367,7 @@ def _under_lease(
 ) -> int:
     """``work`` with the state store open and ``lease`` held; OVERLAP when another
     rfi-schedule holds it for ``--wait`` seconds, FAILED when the store fails."""
-    from rfi_crawler.state import StateStoreError
+    from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
 
     store = _open_or_fail(config)
     if store is None:
@@ -385,7 +385,7 @@ def _under_lease(
             return work(store)
         finally:
             store.release_lease(lease, holder)
-    except StateStoreError as exc:
+    except STORE_ERRORS as exc:
         print(f"rfi-schedule: {exc}", file=sys.stderr)
         return FAILED
     finally:
@@ -474,7 +474,7 @@ def _records(output_path: str) -> str:
 
 
 def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
-    from rfi_crawler.state import StateStoreError
+    from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
 
     config = _config(options.setting)
     path = _sqlite_path(config)
@@ -488,7 +488,7 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
             runs = store.recent_runs(options.runs)
         finally:
             store.close()
-    except StateStoreError as exc:
+    except STORE_ERRORS as exc:
         print(f"rfi-schedule status: {exc}", file=sys.stderr)
         return FAILED
     print(f"last {len(runs)} runs in {_store_name(config)} (newest first):")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from rfi_crawler import schedule
-from rfi_crawler.state import RunRecord
+from rfi_crawler.state import RunRecord, open_store
 from rfi_crawler.state.sqlite import SqliteStateStore
 from tests.crawling import PROJECT_ROOT
 
@@ -429,3 +429,15 @@ def test_the_deployment_steps_work_for_the_service_user_after_root(scrapyd, serv
     )
     assert status.returncode == schedule.STALE  # no crawl ran: nothing succeeded yet
     assert "PermissionError" not in status.stderr and "Traceback" not in status.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["schedule", "--url", "http://127.0.0.1:9"]])
+def test_a_damaged_state_store_is_one_line_not_a_traceback(tmp_path, command):
+    store = open_store(str(tmp_path / "state.sqlite3"))  # a store, then its pages damaged
+    store.close()
+    data = bytearray((tmp_path / "state.sqlite3").read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # past the header page: every table's page
+    (tmp_path / "state.sqlite3").write_bytes(bytes(data))
+    done = rfi_schedule(*command, "-s", f"RFI_DATA_DIR={tmp_path}")
+    assert done.returncode == schedule.FAILED, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
