@@ -23,6 +23,8 @@ from rfi_crawler.encoding import is_binary, is_truncated
 from rfi_crawler.urls import origin_of
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -42,14 +44,18 @@ def is_article(request: Request) -> bool:
     return "url" in request.cb_kwargs
 
 
-class OriginGuardMiddleware:
+class _OriginGuard:
+    """The crawl's origin, in the one spelling ``urls.origin_of`` gives every URL."""
+
     def __init__(self, config: RfiConfig) -> None:
         self.origin = origin_of(config.base_url)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> OriginGuardMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawl_config(crawler))
 
+
+class OriginGuardMiddleware(_OriginGuard):
     def process_response(self, request: Request, response: Response) -> Response:
         location = response.headers.get(b"Location")
         if response.status not in REDIRECTS or not location:
@@ -63,18 +69,11 @@ class OriginGuardMiddleware:
         return response
 
 
-class RequestOriginGuardMiddleware:
+class RequestOriginGuardMiddleware(_OriginGuard):
     """Refuses a request for another origin before anything acts on it (robots.txt's
     middleware would fetch that origin's robots.txt first), in place of Scrapy's offsite
     filter, which judges hosts alone and drops unnamed. A meta refresh's request comes from
     a middleware nearer the engine than ``OriginGuardMiddleware`` sees."""
-
-    def __init__(self, config: RfiConfig) -> None:
-        self.origin = origin_of(config.base_url)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RequestOriginGuardMiddleware:
-        return cls(crawl_config(crawler))
 
     def process_request(self, request: Request) -> None:
         # One spelling (urls.origin_of): a URL with userinfo, or no http(s) one, is none.
