@@ -12,6 +12,7 @@ errback settles the URL's outcome with its reason.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -63,7 +64,9 @@ class OriginGuardMiddleware(_OriginGuard):
         # robots.txt too: RFC 9309 allows following its redirects across hosts, but a
         # hostile one would make us fetch (and, with RFI_WARC_DIR, archive) any URL, say a
         # cloud metadata address. Refused, the file counts as unreachable: disallow all.
-        target = urljoin(request.url, location.decode("latin-1").strip())
+        target = location.decode("latin-1").strip()
+        with suppress(ValueError):  # a Location that is no URL (http://[::1) is no origin
+            target = urljoin(request.url, target)
         if origin_of(target) != self.origin:
             raise Rejected("offsite_redirect", f"redirect to another origin: {target[:200]}")
         return response

@@ -297,9 +297,9 @@ def archive_item_url(url: str, page_url: str, base_url: str | None = None) -> st
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) URL, one spelling for one origin (scheme and
     host in lower case, an IPv6 host in brackets, the scheme's default port left out), or
-    None: no host, userinfo, another scheme, a port that is none."""
-    parts = urlsplit(url)
-    try:
+    None: no host, userinfo, another scheme, a port that is none, no URL at all."""
+    try:  # urlsplit raises on a bad IPv6 host (``http://[::1``), .port on a bad port
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return None

@@ -406,6 +406,11 @@ def test_a_robots_txt_redirect_within_the_origin_passes_the_guard():
     away = Response(robots.url, status=301, headers={"Location": "http://127.0.0.1:8001/r"})
     with pytest.raises(Rejected, match="another origin"):
         guard.process_response(robots, away)
+    # A Location that is no URL is no origin either: refused as offsite, not a ValueError.
+    broken = Response(robots.url, status=301, headers={"Location": "http://[::1"})
+    with pytest.raises(Rejected, match="another origin") as refused:
+        guard.process_response(robots, broken)
+    assert refused.value.reason == "offsite_redirect"
 
 
 # Issue 11 §7 (what a user notices): with RFI_WARC_DIR unset, every crawl began with two

@@ -322,6 +322,7 @@ def test_archive_item_url(href, base, expected):
         ("ftp://www.rfi.fr/", None),
         ("http://www.rfi.fr:99999/", None),
         ("/cn/relative", None),
+        ("http://[::1", None),  # no URL: urlsplit itself refuses it
     ],
 )
 def test_an_origin_has_one_spelling(url, origin):
