@@ -98,10 +98,10 @@ class DuplicateArticlePipeline(_CrawlerPipeline):
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         key = item.id or item.url or ""
-        url_bits = hash64(item.url or "") & 0xFFFFFFFF
-        first = self.seen.get(hash64(key))
+        hashed, url_bits = hash64(key), hash64(item.url or "") & 0xFFFFFFFF
+        first = self.seen.get(hashed)
         if first is None:
-            self.seen[hash64(key)] = url_bits
+            self.seen[hashed] = url_bits
             return item
         self.stats.inc_value("rfi/dedup/duplicate_id")
         if first != url_bits:
