@@ -88,7 +88,7 @@ class Archived:
     file: str
     record_id: str
     referer: str | None = None
-    declared_origin: str | None = None  # the crawl's RFI_BASE_URL, as its warcinfo names it
+    declared_origin: str | None = None  # the crawl's RFI_BASE_URL its warcinfo names
 
 
 @dataclass
@@ -137,7 +137,7 @@ def response_origin(uri: str, declared: str | None = None) -> str | None:
     origin = urls.origin_of(uri)
     if origin is None:
         return None
-    if origin in (REAL_ORIGIN, declared and urls.origin_of(declared)):  # as typed: Mirror:443
+    if origin in (REAL_ORIGIN, declared):
         return origin
     host = urlsplit(origin).hostname or ""
     try:
@@ -238,8 +238,9 @@ def archived_articles(
 
 def declared_origin(handle: BinaryIO) -> str | None:
     """The origin the file's crawl named (``rfi-origin`` in its warcinfo, the first record
-    a crawl writes), or None: an older file, or another tool's. Read from the file's start
-    whatever part is being read; ``handle`` is left where it stood."""
+    a crawl writes), spelled as ``urls.origin_of`` spells one (RFI_BASE_URL is kept as
+    typed: https://Mirror.example:443), or None: an older file, or another tool's. Read
+    from the file's start whatever part is being read; ``handle`` is left where it stood."""
     start = handle.tell()
     handle.seek(0)
     try:
@@ -249,7 +250,7 @@ def declared_origin(handle: BinaryIO) -> str | None:
                 for line in text.splitlines():
                     name, _, value = line.partition(":")
                     if name.strip() == "rfi-origin":
-                        return value.strip() or None
+                        return urls.origin_of(value.strip())
             return None
     except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error):
         return None  # its records are judged without it (and the file's damage reported)
