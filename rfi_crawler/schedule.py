@@ -281,20 +281,13 @@ def probe_all(nodes: list[Node], project: str, timeout: float) -> list[NodeState
 # -- The state store, opened safely ----------------------------------------------------------
 
 
-def _sqlite_path(config: RfiConfig) -> Path | None:
-    uri = config.state_uri
-    if "://" in uri and not uri.startswith("sqlite:///"):
-        return None
-    return Path(uri.removeprefix("sqlite:///")).expanduser()
-
-
 def open_state(config: RfiConfig) -> StateStore:
     """The jobs' state store. As root, a store it creates in a data directory that belongs to
     another user (the service user) is given to that user, so a scheduler run once by root
     never locks the service out."""
-    from rfi_crawler.state import open_store
+    from rfi_crawler.state import open_store, sqlite_path
 
-    path = _sqlite_path(config)
+    path = sqlite_path(config.state_uri)
     if path is not None and os.geteuid() == 0 and path.parent.is_dir():
         owner = path.parent.stat()
         if owner.st_uid != 0 and not path.exists():
@@ -474,10 +467,11 @@ def _records(output_path: str) -> str:
 
 
 def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
+    from rfi_crawler.state import sqlite_path
     from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
 
     config = _config(options.setting)
-    path = _sqlite_path(config)
+    path = sqlite_path(config.state_uri)
     if path is not None and not path.exists():
         print(f"rfi-schedule status: no state store at {path}: no run yet", file=sys.stderr)
         return STALE

@@ -267,10 +267,17 @@ def open_store(uri: str, timeout: float = 60.0) -> StateStore:
         return PostgresStateStore(uri, timeout)
     from rfi_crawler.state.sqlite import SqliteStateStore
 
-    problem = uri_problem(uri)
-    if problem:
-        raise StateStoreError(f"RFI_STATE_URI: {problem}")
-    return SqliteStateStore(Path(uri.removeprefix("sqlite:///")).expanduser(), timeout)
+    path = sqlite_path(uri)
+    if path is None:
+        raise StateStoreError(f"RFI_STATE_URI: {uri_problem(uri)}")
+    return SqliteStateStore(path, timeout)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a SQLite store's URI (a path, or ``sqlite:///…``), None for any other."""
+    if uri.startswith(POSTGRES_SCHEMES) or uri_problem(uri):
+        return None
+    return Path(uri.removeprefix("sqlite:///")).expanduser()
 
 
 def uri_problem(uri: str) -> str | None:

@@ -6,16 +6,15 @@ import argparse
 import hashlib
 import json
 import sys
-from pathlib import Path
 from typing import TextIO
 
 from rfi_crawler.state import (
     COLUMNS,
-    POSTGRES_SCHEMES,
     StateStore,
     StateStoreError,
     open_store,
     redact_uri,
+    sqlite_path,
 )
 from rfi_crawler.store_errors import STORE_ERRORS
 
@@ -31,10 +30,9 @@ def table_digest(store: StateStore, table: str) -> tuple[int, str]:
 
 def copy(source_uri: str, target_uri: str, out: TextIO) -> bool:
     """Copy every table of a quiet store into an empty one; True if the copy matches."""
-    if not source_uri.startswith(POSTGRES_SCHEMES):
-        path = Path(source_uri.removeprefix("sqlite:///")).expanduser()
-        if not path.is_file():  # opening it would make an empty store, "copied" as such
-            raise StateStoreError(f"no state store at {path} (SOURCE must exist)")
+    path = sqlite_path(source_uri)
+    if path is not None and not path.is_file():  # opening it would make an empty store
+        raise StateStoreError(f"no state store at {path} (SOURCE must exist)")
     source = open_store(source_uri)
     try:
         unfinished = source.unfinished_runs()
