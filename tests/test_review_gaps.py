@@ -300,11 +300,18 @@ def test_a_refused_crawl_prints_its_one_line_and_nothing_else(tmp_path):
     assert done.stdout == ""
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    """A handler that logs nothing (the test's output is the crawl's)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 # Issue 10 item 9 for robots.txt: the origin guard let robots.txt's redirects through, so a
 # hostile site made the crawl fetch any URL (another port here; a cloud metadata address
 # elsewhere) and, with RFI_WARC_DIR, archive the answer. Refused, robots.txt counts as
 # unreachable: complete disallow, and the run ends `unreachable` naming the redirect.
-class _Elsewhere(http.server.BaseHTTPRequestHandler):
+class _Elsewhere(_Quiet):
     hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
@@ -312,9 +319,6 @@ class _Elsewhere(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"User-agent: *\nAllow: /\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @contextmanager
@@ -334,7 +338,7 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
     with serving(_Elsewhere) as elsewhere:
         target = f"http://127.0.0.1:{elsewhere}/robots.txt"
 
-        class Site(http.server.BaseHTTPRequestHandler):
+        class Site(_Quiet):
             def do_GET(self) -> None:
                 if self.path == "/robots.txt":
                     self.send_response(302)
@@ -342,9 +346,6 @@ def test_a_robots_txt_redirect_to_another_origin_is_not_followed(tmp_path):
                 else:
                     self.send_response(404)
                 self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
 
         with serving(Site) as site:
             # The test settings: no politeness delays, which only slow a local site.
@@ -362,7 +363,7 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
     with serving(_Elsewhere) as elsewhere:
         target = f"http://127.0.0.1:{elsewhere}/admin/secret?x=1"
 
-        class Site(http.server.BaseHTTPRequestHandler):
+        class Site(_Quiet):
             def do_GET(self) -> None:
                 if not self.path.startswith("/cn/"):
                     self.send_response(404)
@@ -375,9 +376,6 @@ def test_a_meta_refresh_to_another_origin_is_not_followed(tmp_path):
                 away = target if self.path.startswith("/cn/a/") else "http://evil.invalid/cn/x"
                 refresh = f'<meta http-equiv="refresh" content="0; url={away}">'
                 self.wfile.write(f"<html><head>{refresh}</head><body></body></html>".encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
 
         with serving(Site) as site:
             done = plain_crawl(
