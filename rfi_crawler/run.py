@@ -33,7 +33,13 @@ from rfi_crawler.config import crawl_config
 from rfi_crawler.export.run_file import RunFileError, file_sha256, iter_records, manifest_path
 from rfi_crawler.schema import SCHEMA_VERSION
 from rfi_crawler.state import RunRecord, StateStore, StateStoreError, open_store, redact_uri
-from rfi_crawler.state.liveness import HEARTBEAT_SECONDS, Owner, Verdict, judge_run
+from rfi_crawler.state.liveness import (
+    HEARTBEAT_SECONDS,
+    Owner,
+    Verdict,
+    judge_run,
+    warn_if_ahead,
+)
 from rfi_crawler.store_errors import STATE_ERROR, STORE_ERRORS
 
 if TYPE_CHECKING:
@@ -143,7 +149,7 @@ class CrawlRun:
                     host=owner.host,
                     pid=owner.pid,
                     pid_start=owner.pid_start,
-                    heartbeat_at=utc_now(),
+                    heartbeat_at=utc_now(store.clock()),
                 )
             )
             # Other hosts sharing the store judge this run alive by its heartbeat.
@@ -172,13 +178,13 @@ class CrawlRun:
     def _beat(self) -> Deferred:
         # On a thread, with a connection of its own: a store busy with another crawl's
         # write never freezes the reactor.
-        return deferToThread(self._touch, utc_now())
+        return deferToThread(self._touch)
 
-    def _touch(self, now: str) -> None:
+    def _touch(self) -> None:
         try:
             store = open_store(self.config.state_uri, self.config.state_timeout)
             try:
-                store.touch_run(self.run_id, now)
+                store.touch_run(self.run_id, utc_now(store.clock()))
             finally:
                 store.close()
         except StateStoreError as exc:  # the next beat may pass; the lease has slack
@@ -186,11 +192,13 @@ class CrawlRun:
 
     def _recover_dead_runs(self) -> None:
         assert self.store is not None
-        here, now = Owner.current(), datetime.now(UTC)
+        # The store's clock, by which every host beats: the hosts' clocks need not agree.
+        here, now = Owner.current(), self.store.clock()
         for run in self.store.unfinished_runs():
             if run.run_id == self.run_id:
                 continue
             verdict = judge_run(run, here, now)
+            warn_if_ahead(run, now)
             if verdict is Verdict.ELSEWHERE:
                 logger.warning(
                     "run %s of host %s stopped beating but its file %s is not here: left"

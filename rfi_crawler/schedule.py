@@ -319,7 +319,8 @@ def with_lease(
     holder = holder_name()
     deadline = clock.monotonic() + wait
     while True:
-        if store.acquire_lease(name, holder, ttl, clock.time(), kind="scheduler"):
+        # The store's clock: schedulers on hosts whose clocks differ still agree on expiry.
+        if store.acquire_lease(name, holder, ttl, store.clock().timestamp(), kind="scheduler"):
             return holder
         if clock.monotonic() >= deadline:
             return None
@@ -390,7 +391,7 @@ def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: Stat
     if not any(state.healthy for state in states):
         print("rfi-schedule: no Scrapyd node answers: nothing scheduled", file=sys.stderr)
         return UNREACHABLE
-    busy = hourly_busy(states, store.unfinished_runs(), options.spider)
+    busy = hourly_busy(states, store.unfinished_runs(), options.spider, store.clock())
     if busy:
         print(
             f"rfi-schedule: not scheduled: a {options.spider} job of {options.project} is "
@@ -433,6 +434,7 @@ def run_backfill(options: argparse.Namespace) -> int:
 
     def work(store: StateStore) -> int:
         states = probe_all(nodes, options.project, options.timeout)
+        now = store.clock()  # runs are judged by the clock their heartbeats are written by
         backfill = Backfill(store, options.project, options.spider, options.setting)
         return backfill.run(
             windows,
@@ -441,8 +443,9 @@ def run_backfill(options: argparse.Namespace) -> int:
             retry_failed=options.retry_failed,
             dry_run=options.dry_run,
             window_ttl=options.window_ttl,
-            alive=run_alive,
+            alive=lambda run: run_alive(run, now),
             per_node=options.per_node,
+            clock=lambda: store.clock().timestamp(),
         )
 
     return _under_lease(config, options, lease, ttl, work)

@@ -131,7 +131,7 @@ class FakeClock:
         return self.now
 
     def time(self) -> float:
-        return 5000.0 + self.now
+        return 4e9  # a clock decades ahead: leases go by the store's clock, not by this one
 
     def sleep(self, seconds: float) -> None:
         assert seconds > 0
@@ -141,7 +141,7 @@ class FakeClock:
 def test_waiting_for_a_lease_is_bounded(tmp_path):
     store = SqliteStateStore(tmp_path / "state.sqlite3", timeout=5)
     clock = FakeClock()
-    assert store.acquire_lease("l", "someone-else", 3600, now=clock.time())
+    assert store.acquire_lease("l", "someone-else", 3600, now=store.clock().timestamp())
     assert schedule.with_lease(store, "l", ttl=60, wait=7, clock=clock) is None
     assert 7 <= clock.now < 8
     store.release_lease("l", "someone-else")

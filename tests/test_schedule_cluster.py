@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -268,6 +268,26 @@ def test_a_live_run_in_the_shared_store_blocks_the_hourly_crawl(nodes, tmp_path,
     nodes[1].jobs["running"].append({"id": "f00d", "spider": "rfi_cn_backfill"})
     store.close()
     assert schedule.main([*node_args(nodes), *data]) == schedule.SCHEDULED
+
+
+def test_a_heartbeat_ahead_of_the_stores_clock_holds_the_hourly_crawl_and_says_so(
+    nodes, tmp_path, capsys
+):
+    """Another host's run, silent, whose last beat is a day ahead (an older release on a
+    host whose clock ran ahead): alive until then, and the operator is told why."""
+    store = open_store(str(tmp_path / "state.sqlite3"))
+    now = datetime.now(UTC)
+    (tmp_path / "o").write_text("")  # its file is reachable: only the heartbeat holds it
+    beat = (now + timedelta(days=1)).isoformat(timespec="seconds")
+    ahead = RunRecord("r-ahead", "j1", now.isoformat(), str(tmp_path / "o"),
+                      str(tmp_path / "l"), None, None, "node-b", 1, None, beat)  # fmt: skip
+    store.begin_run(ahead)
+    store.close()
+    data = ["-s", f"RFI_DATA_DIR={tmp_path}"]
+    assert schedule.main([*node_args(nodes), *data]) == schedule.OVERLAP
+    err = capsys.readouterr().err
+    said = r"j1, run r-ahead on node-b \(run r-ahead of host node-b beat at \S+, 86[34]\d\d s"
+    assert re.search(said + r" ahead of the state store's clock", err), err
 
 
 def test_backfill_jobs_do_not_count_as_hourly_crawls_and_vice_versa(nodes, tmp_path, capsys):

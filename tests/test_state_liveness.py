@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import logging
 import os
 import socket
 import subprocess
@@ -25,7 +27,10 @@ from rfi_crawler.state.liveness import (
     lock_held,
     process_alive,
     process_start,
+    warn_if_ahead,
 )
+from rfi_crawler.state.sqlite import SqliteStateStore
+from tests.postgres import postgres, state_uri  # noqa: F401 (fixtures)
 
 A, D, E = Verdict.ALIVE, Verdict.DEAD, Verdict.ELSEWHERE
 
@@ -143,7 +148,7 @@ def test_judge_run_gathers_the_facts(tmp_path):
         assert judge_run(run(tmp_path), me, NOW) is Verdict.ALIVE
 
 
-def test_a_run_registers_its_owner_and_beats_until_it_closes(tmp_path):
+def test_a_run_registers_its_owner_and_beats_until_it_closes(tmp_path, monkeypatch):
     crawler = get_crawler(RfiCnSpider, {"RFI_DATA_DIR": str(tmp_path)})
     crawler.stats.open_spider()
     run = CrawlRun(crawler)
@@ -157,7 +162,9 @@ def test_a_run_registers_its_owner_and_beats_until_it_closes(tmp_path):
     )
     assert registered.heartbeat_at is not None
     assert run._heartbeat.running and run._heartbeat.interval == HEARTBEAT_SECONDS
-    run._touch("2030-01-01T00:00:00+00:00")  # what each beat does, on its thread
+    # What each beat does, on its thread: the time is the store's clock's.
+    monkeypatch.setattr(SqliteStateStore, "clock", lambda _store: datetime(2030, 1, 1, tzinfo=UTC))
+    run._touch()
     check = open_store(run.config.state_uri)
     try:
         (beating,) = check.unfinished_runs()
@@ -167,3 +174,60 @@ def test_a_run_registers_its_owner_and_beats_until_it_closes(tmp_path):
         assert check.unfinished_runs() == []
     finally:
         check.close()
+
+
+class _DayBehind(datetime):
+    """A crawl host's clock a day behind the others'."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) - timedelta(days=1)
+
+
+def test_heartbeats_go_by_the_stores_clock_not_the_hosts(tmp_path, state_uri, monkeypatch):  # noqa: F811
+    # A run beating by its host's clock, a day behind, would look dead to every other host
+    # a day long: they would release its claims and export its articles twice.
+    monkeypatch.setattr("rfi_crawler.run.datetime", _DayBehind)
+    crawler = get_crawler(RfiCnSpider, {"RFI_DATA_DIR": str(tmp_path), "RFI_STATE_URI": state_uri})
+    crawler.stats.open_spider()
+    run = CrawlRun(crawler)
+    store = run.open()
+    try:
+        now = store.clock()
+        assert now.tzinfo is not None and abs(now - datetime.now(UTC)) < timedelta(minutes=1)
+        (registered,) = store.unfinished_runs()
+        # As another host sees it: its lock file is not there, only the store.
+        seen = dataclasses.replace(registered, lock_path=str(tmp_path / "elsewhere.lock"))
+        node_b = Owner("node-b", 1, None)
+        assert judge_run(seen, node_b, now) is Verdict.ALIVE
+        later = now + timedelta(seconds=LEASE_SECONDS + 2)
+        assert judge_run(seen, node_b, later) is not Verdict.ALIVE  # silent past the lease
+        run._touch()
+        (beaten,) = store.unfinished_runs()
+        assert beaten.heartbeat_at >= registered.heartbeat_at
+        seen = dataclasses.replace(beaten, lock_path=str(tmp_path / "elsewhere.lock"))
+        assert judge_run(seen, node_b, store.clock()) is Verdict.ALIVE
+    finally:
+        run.close("finished")
+
+
+def test_a_heartbeat_ahead_of_the_stores_clock_is_said(tmp_path, caplog):
+    # Written by an older release on a host whose clock ran ahead, or the store's clock
+    # set back: the run counts as alive until that time (its claims are not released
+    # blind), and the operator is told why articles and the hourly crawl wait.
+    other = {"host": "node-b", "pid": 1, "pid_start": None}
+    (tmp_path / "r1.jsonl").write_text("")
+    ahead = run(tmp_path, **other, heartbeat_at=(NOW + timedelta(days=1)).isoformat())
+    assert judge_run(ahead, Owner.current(), NOW) is Verdict.ALIVE
+    with caplog.at_level(logging.WARNING, logger="rfi_crawler.state.liveness"):
+        assert warn_if_ahead(ahead, NOW)
+    assert "86400 s ahead of the state store's clock" in caplog.text
+    assert "r1 of host node-b" in caplog.text
+    after = NOW + timedelta(days=1, seconds=LEASE_SECONDS + 1)
+    assert judge_run(ahead, Owner.current(), after) is Verdict.DEAD
+    assert not warn_if_ahead(ahead, after)
+    # Within a lease ahead (the seconds a heartbeat's rounding or a slow clock give): quiet.
+    near = run(tmp_path, **other, heartbeat_at=(NOW + timedelta(seconds=30)).isoformat())
+    caplog.clear()
+    assert not warn_if_ahead(near, NOW)
+    assert caplog.text == ""

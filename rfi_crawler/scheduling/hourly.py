@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rfi_crawler.scheduling.windows import is_backfill_job
+from rfi_crawler.state.liveness import Owner, Verdict, beat_ahead, judge_run
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rfi_crawler.scheduling.scrapyd import NodeState
     from rfi_crawler.state import RunRecord, StateStore
 
@@ -20,18 +22,18 @@ def all_runs(store: StateStore) -> list[RunRecord]:
     return sorted(runs, key=lambda run: run.started_at)
 
 
-def run_alive(run: RunRecord) -> bool:
+def run_alive(run: RunRecord, now: datetime) -> bool:
     """The crawler's own liveness verdict (state/liveness.py): a live process on this host,
-    a held lock, or a fresh heartbeat from another host."""
-    from rfi_crawler.state.liveness import Owner, Verdict, judge_run
-
-    return judge_run(run, Owner.current(), datetime.now(UTC)) is Verdict.ALIVE
+    a held lock, or a fresh heartbeat from another host; ``now`` by the store's clock."""
+    return judge_run(run, Owner.current(), now) is Verdict.ALIVE
 
 
-def hourly_busy(states: list[NodeState], runs: list[RunRecord], spider: str) -> list[str]:
+def hourly_busy(
+    states: list[NodeState], runs: list[RunRecord], spider: str, now: datetime
+) -> list[str]:
     """The hourly crawls pending or running anywhere: jobs of ``spider`` on the nodes that
     answer, and live runs in the store (a node that does not answer may still crawl).
-    Backfill jobs (their ids say so) are not hourly crawls."""
+    Backfill jobs (their ids say so) are not hourly crawls. ``now``: the store's clock."""
     busy = [
         f"{job.get('id')} on {state.name}"
         for state in states
@@ -49,12 +51,13 @@ def hourly_busy(states: list[NodeState], runs: list[RunRecord], spider: str) -> 
     }
     busy += [
         f"{run.job}, run {run.run_id} on {run.host or 'this host'}"
+        + (f" ({note})" if (note := beat_ahead(run, now)) else "")
         for run in runs
         if run.finish_reason is None
         and run.job
         and not is_backfill_job(run.job)
         and run.job not in listed
-        and run_alive(run)
+        and run_alive(run, now)
     ]
     return busy
 

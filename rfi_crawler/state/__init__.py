@@ -13,7 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # The layout of the store's tables, the same in every backend. 1 = the first wave's SQLite
 # layout (no version recorded); 2 = runs carry their owner's identity and a heartbeat, and
@@ -199,10 +202,15 @@ class StateStore(Protocol):
         """Record a removal-looking answer (``REMOVAL_EVIDENCE``) for the exported article
         at ``url``: what it means, and the article as it was before; None if not exported."""
 
+    def clock(self) -> datetime:
+        """Now by the store's clock (UTC), which every host sharing the store reads alike:
+        the database server's for PostgreSQL; this machine's for SQLite, one machine's store.
+        Heartbeats and leases are written and judged by it, so hosts' clocks need not agree."""
+
     def begin_run(self, run: RunRecord) -> None: ...
 
     def touch_run(self, run_id: str, now: str) -> None:
-        """The run's heartbeat: it is alive at ``now``."""
+        """The run's heartbeat: it is alive at ``now`` (by ``clock``)."""
 
     def finish_run(self, run_id: str, finished_at: str, reason: str) -> None: ...
 

@@ -6,11 +6,14 @@ run), and beats a heartbeat into the store. A run is alive if its lock file is l
 runs on this host and its process (pid + start time) lives, OR it runs on another host and
 its heartbeat is younger than the lease. A dead run on another host whose file this host
 cannot read is left to its own host: releasing its claims blind would export them twice.
+Heartbeats are written and judged by the store's clock (``StateStore.clock``), so the
+hosts' clocks need not agree.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -22,8 +25,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rfi_crawler.state import RunRecord
 
+logger = logging.getLogger(__name__)
+
 HEARTBEAT_SECONDS = 30.0
-# Three missed heartbeats (and some clock skew between hosts) before another host may judge.
+# Three missed heartbeats (a beat may wait on a busy store) before another host may judge.
 LEASE_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
@@ -116,16 +121,16 @@ def lock_held(lock_path: Path) -> bool:
 
 
 def judge_run(run: RunRecord, here: Owner, now: datetime, lease: float = LEASE_SECONDS) -> Verdict:
-    """Gather the facts about a run recorded in the store, then ``judge``. Runs recorded
+    """Gather the facts about a run recorded in the store, then ``judge``; ``now`` by the
+    store's clock (``StateStore.clock``), which heartbeats are written by. Runs recorded
     before store version 2 (no host) were local SQLite runs: their lock decides."""
     # One host name, another boot: a reboot (the run is dead) or a clone of this machine
     # (a container, a VM) whose run may live; only its heartbeat can tell.
     on_this_host = run.host is None or (
         run.host == here.host and _boot(run.pid_start) in (None, _boot(here.pid_start))
     )
-    heartbeat_age = None
-    if run.heartbeat_at:
-        heartbeat_age = (now - datetime.fromisoformat(run.heartbeat_at)).total_seconds()
+    seconds_ahead = ahead(run, now)
+    heartbeat_age = None if seconds_ahead is None else -seconds_ahead
     return judge(
         lock_held=lock_held(Path(run.lock_path)),
         on_this_host=on_this_host,
@@ -134,3 +139,34 @@ def judge_run(run: RunRecord, here: Owner, now: datetime, lease: float = LEASE_S
         lease=lease,
         file_reachable=Path(run.output_path).exists(),
     )
+
+
+def ahead(run: RunRecord, now: datetime) -> float | None:
+    """Seconds the run's last heartbeat is ahead of ``now`` (negative: its age); None if
+    it never beat."""
+    if not run.heartbeat_at:
+        return None
+    return (datetime.fromisoformat(run.heartbeat_at) - now).total_seconds()
+
+
+def beat_ahead(run: RunRecord, now: datetime, lease: float = LEASE_SECONDS) -> str | None:
+    """What to say of a heartbeat more than a lease ahead of the store's clock (else None):
+    the run counts as alive until its heartbeat's time has passed (releasing its claims
+    sooner could export them twice), which may hold its articles and the hourly crawl back."""
+    seconds = ahead(run, now)
+    if seconds is None or seconds <= lease:
+        return None
+    return (
+        f"run {run.run_id} of host {run.host} beat at {run.heartbeat_at}, {seconds:.0f} s"
+        f" ahead of the state store's clock ({now.isoformat(timespec='seconds')}): an older"
+        " release beating by a host's fast clock, or the store's clock set back; it counts"
+        " as alive until then"
+    )
+
+
+def warn_if_ahead(run: RunRecord, now: datetime, lease: float = LEASE_SECONDS) -> bool:
+    """Log ``beat_ahead``'s words, if any; True if so."""
+    said = beat_ahead(run, now, lease)
+    if said is not None:
+        logger.warning("%s", said)
+    return said is not None

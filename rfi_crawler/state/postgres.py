@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -218,6 +219,11 @@ class PostgresStateStore:
                 " pid_start, heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 run_row(run),
             )
+
+    def clock(self) -> datetime:
+        # The server's time, not the transaction's start (``now()``).
+        with self._transaction() as db:
+            return db.execute("SELECT clock_timestamp()").fetchone()[0].astimezone(UTC)
 
     def touch_run(self, run_id: str, now: str) -> None:
         with self._transaction() as db:

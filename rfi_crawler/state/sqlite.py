@@ -14,6 +14,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,9 @@ class SqliteStateStore:
                 " pid_start, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 run_row(run),
             )
+
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
 
     def touch_run(self, run_id: str, now: str) -> None:
         with self._transaction():
