@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfi_crawler.scheduling.hourly import all_runs, hourly_busy, pick_order, run_alive
+from rfi_crawler.scheduling.lease import SCHEDULER_KIND, LeaseLost, SchedulerLease
 from rfi_crawler.scheduling.nodes import Node, NodeError, from_file, from_urls
 from rfi_crawler.scheduling.scrapyd import NodeState, ScrapydError, probe
 from rfi_crawler.scheduling.windows import SPLITS, SUCCESS_REASONS, is_backfill_job
@@ -320,7 +321,7 @@ def with_lease(
     deadline = clock.monotonic() + wait
     while True:
         # The store's clock: schedulers on hosts whose clocks differ still agree on expiry.
-        if store.acquire_lease(name, holder, ttl, store.clock().timestamp(), kind="scheduler"):
+        if store.acquire_lease(name, holder, ttl, store.clock().timestamp(), kind=SCHEDULER_KIND):
             return holder
         if clock.monotonic() >= deadline:
             return None
@@ -344,41 +345,56 @@ def run_schedule(options: argparse.Namespace) -> int:
     config = _config(options.setting)
     _check_arguments(options.argument, config)
     nodes = _nodes(options)
-    lease = f"schedule:{options.project}/{options.spider}"
-    # The lease outlives a crash by at most the calls it guards (each bounded).
-    ttl = (2 * len(nodes) + 2) * options.timeout + 30
+    name = f"schedule:{options.project}/{options.spider}"
     return _under_lease(
-        config, options, lease, ttl, lambda store: _schedule_hourly(options, nodes, store)
+        config,
+        options,
+        name,
+        _lease_ttl(nodes, options),
+        lambda store, held: _schedule_hourly(options, nodes, store, held),
     )
+
+
+def _lease_ttl(nodes: list[Node], options: argparse.Namespace) -> float:
+    """What the calls between two renewals of the scheduler's lease may take: the probes
+    (two calls a node) after it is taken; then it is renewed before each further call."""
+    return (2 * len(nodes) + 2) * options.timeout + 30
 
 
 def _under_lease(
     config: RfiConfig,
     options: argparse.Namespace,
-    lease: str,
+    name: str,
     ttl: float,
-    work: Callable[[StateStore], int],
+    work: Callable[[StateStore, SchedulerLease], int],
 ) -> int:
-    """``work`` with the state store open and ``lease`` held; OVERLAP when another
-    rfi-schedule holds it for ``--wait`` seconds, FAILED when the store fails."""
+    """``work`` with the state store open and the lease ``name`` held; OVERLAP when another
+    rfi-schedule holds it for ``--wait`` seconds, or takes it after it ran out during the
+    pass; FAILED when the store fails."""
     from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
 
     store = _open_or_fail(config)
     if store is None:
         return FAILED
     try:
-        holder = with_lease(store, lease, ttl=ttl, wait=options.wait)
+        holder = with_lease(store, name, ttl=ttl, wait=options.wait)
         if holder is None:
             print(
-                f"rfi-schedule: not scheduled: another rfi-schedule held the lease {lease} in "
+                f"rfi-schedule: not scheduled: another rfi-schedule held the lease {name} in "
                 f"{_store_name(config)} for {options.wait:g}s",
                 file=sys.stderr,
             )
             return OVERLAP
         try:
-            return work(store)
+            return work(store, SchedulerLease(store, name, holder, ttl))
+        except LeaseLost as exc:
+            print(
+                f"rfi-schedule: stopped: {exc}; the jobs scheduled before stand",
+                file=sys.stderr,
+            )
+            return OVERLAP
         finally:
-            store.release_lease(lease, holder)
+            store.release_lease(name, holder)
     except STORE_ERRORS as exc:
         print(f"rfi-schedule: {exc}", file=sys.stderr)
         return FAILED
@@ -386,7 +402,9 @@ def _under_lease(
         store.close()
 
 
-def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: StateStore) -> int:
+def _schedule_hourly(
+    options: argparse.Namespace, nodes: list[Node], store: StateStore, held: SchedulerLease
+) -> int:
     states = probe_all(nodes, options.project, options.timeout)
     if not any(state.healthy for state in states):
         print("rfi-schedule: no Scrapyd node answers: nothing scheduled", file=sys.stderr)
@@ -401,6 +419,7 @@ def _schedule_hourly(options: argparse.Namespace, nodes: list[Node], store: Stat
         return OVERLAP
     arguments = [tuple(argument.split("=", 1)) for argument in options.argument]
     for state in pick_order(states, options.spider):
+        held.renew()
         try:
             job = state.scrapyd.schedule(
                 options.project, options.spider, options.setting, arguments
@@ -429,10 +448,9 @@ def run_backfill(options: argparse.Namespace) -> int:
         raise UsageError(f"{len(windows)} windows: at most 1000; use a longer --split")
     nodes = _nodes(options)
     # Its own lease: an hourly scheduler and a backfill do not wait for each other.
-    lease = f"schedule:{options.project}/backfill"
-    ttl = (2 * len(nodes) + len(windows) + 2) * options.timeout + 30
+    name = f"schedule:{options.project}/backfill"
 
-    def work(store: StateStore) -> int:
+    def work(store: StateStore, held: SchedulerLease) -> int:
         states = probe_all(nodes, options.project, options.timeout)
         now = store.clock()  # runs are judged by the clock their heartbeats are written by
         backfill = Backfill(store, options.project, options.spider, options.setting)
@@ -446,9 +464,10 @@ def run_backfill(options: argparse.Namespace) -> int:
             alive=lambda run: run_alive(run, now),
             per_node=options.per_node,
             clock=lambda: store.clock().timestamp(),
+            before_call=held.renew,
         )
 
-    return _under_lease(config, options, lease, ttl, work)
+    return _under_lease(config, options, name, _lease_ttl(nodes, options), work)
 
 
 def _age(seconds: float) -> str:

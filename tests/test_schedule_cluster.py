@@ -10,8 +10,10 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -35,6 +37,7 @@ class FakeNode:
         self.jobs: dict[str, list[dict]] = {"pending": [], "running": [], "finished": []}
         self.scheduled: list[dict[str, list[str]]] = []
         self.refuse = False
+        self.on_schedule: Callable[[], None] = lambda: None  # run as schedule.json arrives
         self.hold = threading.Event()  # cleared: listjobs.json waits until it is set
         self.hold.set()
         self.arrived = threading.Event()
@@ -62,7 +65,7 @@ class FakeNode:
                     fake.hold.wait(300)
                     with fake.lock:
                         body = {"status": "ok", **json.loads(json.dumps(fake.jobs))}
-                elif endpoint == "schedule.json" and not fake.refuse:
+                elif endpoint == "schedule.json" and (fake.on_schedule() or not fake.refuse):
                     job = form.get("jobid", [f"auto{len(fake.scheduled)}"])[0]
                     with fake.lock:
                         fake.scheduled.append(form)
@@ -288,6 +291,61 @@ def test_a_heartbeat_ahead_of_the_stores_clock_holds_the_hourly_crawl_and_says_s
     err = capsys.readouterr().err
     said = r"j1, run r-ahead on node-b \(run r-ahead of host node-b beat at \S+, 86[34]\d\d s"
     assert re.search(said + r" ahead of the state store's clock", err), err
+
+
+def _lease_taken_by_another(store_path: Path, name: str) -> Callable[[], None]:
+    """What a slow pass meets: its lease ran out, and another rfi-schedule took it."""
+
+    def take() -> None:
+        store = open_store(str(store_path))
+        try:
+            store.release_lease(name, schedule.holder_name())
+            assert store.acquire_lease(name, "node-c:1", 600, store.clock().timestamp())
+        finally:
+            store.close()
+
+    return take
+
+
+def test_an_hourly_pass_that_lost_its_lease_stops_before_its_next_call(nodes, tmp_path, capsys):
+    """The lease is renewed before each call to a node: a pass that outlasted it, whose
+    lease another scheduler took meanwhile, asks no further node (the other may be
+    scheduling the same crawl)."""
+    a, b = nodes
+    a.refuse = True  # the first node asked says no: the pass goes on to b
+    a.on_schedule = _lease_taken_by_another(
+        tmp_path / "state.sqlite3", "schedule:rfi_crawler/rfi_cn"
+    )
+    assert schedule.main([*node_args(nodes), "-s", f"RFI_DATA_DIR={tmp_path}"]) == schedule.OVERLAP
+    assert b.scheduled == []
+    assert (
+        "rfi-schedule: stopped: the lease schedule:rfi_crawler/rfi_cn ran out and another"
+        " rfi-schedule took it; the jobs scheduled before stand"
+    ) in capsys.readouterr().err
+    # Not given up by the stopped pass: the other scheduler holds it still.
+    store = open_store(str(tmp_path / "state.sqlite3"))
+    assert [row[:2] for row in store.rows("leases")] == [
+        ("schedule:rfi_crawler/rfi_cn", "node-c:1")
+    ]
+    store.close()
+
+
+def test_a_backfill_pass_that_lost_its_lease_stops_before_its_next_window(nodes, tmp_path, capsys):
+    a, b = nodes
+    b.down()  # one node: every window goes to a, in turn
+    args = ["backfill", *node_args(nodes), "-s", f"RFI_DATA_DIR={tmp_path}", "--per-node", "9"]
+    args += ["--since", "2019-01-01", "--until", "2019-03-31"]
+    calls = []
+
+    def second_call_loses() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            _lease_taken_by_another(tmp_path / "state.sqlite3", "schedule:rfi_crawler/backfill")()
+
+    a.on_schedule = second_call_loses
+    assert schedule.main(args) == schedule.OVERLAP
+    assert [form["since"] for form in a.scheduled] == [["2019-01-01"], ["2019-02-01"]]
+    assert "another rfi-schedule took it" in capsys.readouterr().err
 
 
 def test_backfill_jobs_do_not_count_as_hourly_crawls_and_vice_versa(nodes, tmp_path, capsys):

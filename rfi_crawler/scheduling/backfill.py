@@ -56,7 +56,10 @@ class Backfill:
         alive: Callable[[RunRecord], bool],
         per_node: int = 1,
         clock: Callable[[], float] = time.time,
+        before_call: Callable[[], None] = lambda: None,
     ) -> int:
+        """Schedule the windows that want a job; ``before_call`` runs before each call to a
+        node (the scheduler's lease renewed)."""
         healthy = [state for state in states if state.healthy]
         answered = {state.name for state in healthy}
         active = {
@@ -91,7 +94,9 @@ class Backfill:
                 tally["waiting"] += 1
                 self.say(window, "waiting", f"every node has {per_node} backfill jobs")
                 continue
-            job = self.schedule(window, verdict, lease, free, planned, window_ttl, clock)
+            job = self.schedule(
+                window, verdict, lease, free, planned, window_ttl, clock, before_call
+            )
             if job is None:
                 tally["unscheduled"] += 1
                 self.say(window, "not scheduled", f"no node accepted it ({verdict.why})")
@@ -127,12 +132,14 @@ class Backfill:
         planned: Counter[str],
         window_ttl: float,
         clock: Callable[[], float],
+        before_call: Callable[[], None],
     ) -> tuple[str, str] | None:
         """Give the window a new job on the least loaded node that accepts it (a failed
         window's own node last); (job id, node name), or None."""
         name = lease_name(self.project, window)
         order = sorted(healthy, key=lambda state: (state.name == verdict.node, planned[state.name]))
         for state in order:
+            before_call()
             new = Lease(window.new_job_id(), state.name)
             if lease is not None:
                 self.store.release_lease(name, lease.holder)
