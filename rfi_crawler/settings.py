@@ -74,6 +74,12 @@ ITEM_PIPELINES = {
 CONCURRENT_ITEMS = 16
 # Chinese stays readable in the JSON Lines output.
 FEED_EXPORT_ENCODING = "utf-8"
+# A local -o/-O file whose writes fail mid-run is said once and exits 5, not a traceback a
+# record (rfi_crawler/feed_storage.py).
+FEED_STORAGES = {
+    "": "rfi_crawler.feed_storage.GuardedFileFeedStorage",
+    "file": "rfi_crawler.feed_storage.GuardedFileFeedStorage",
+}
 
 # -- Logs ----------------------------------------------------------------------------------
 # INFO: progress, the run's summary and every problem; DEBUG (per-request lines) on demand.

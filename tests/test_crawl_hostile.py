@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import subprocess
@@ -17,11 +18,13 @@ from urllib.parse import quote
 import pytest
 from scrapy.extensions.feedexport import FileFeedStorage
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.commands.crawl import EXIT_STATUS, exit_status
 from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.export.run_file import manifest_path
+from rfi_crawler.feed_storage import GuardedFile, GuardedFileFeedStorage
 from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.preflight import prepare_feed_folders
 from rfi_crawler.run import CrawlRun, utc_now
@@ -488,6 +491,88 @@ def test_a_crawl_whose_feed_is_not_stored_exits_5_in_one_last_line(tmp_path):
     assert "'finish_reason': 'finished'," in done.stderr
     (manifest,) = (tmp_path / "data" / "output").glob("rfi_cn-*.manifest.json")
     assert json.loads(manifest.read_text(encoding="utf-8"))["records"] == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_feed_whose_writes_fail_mid_run_is_said_once_and_exits_5(tmp_path):
+    """/dev/full fails every write as a full disk does (ENOSPC), once the file's buffer
+    fills: mid-run. One ERROR, no traceback a record, the run's other feed whole, exit 5."""
+    site = ReplicaSite(articles=40, seed=3)
+    with ReplicaServer(site) as server:
+        paths = [article.path for article in site.articles[:12]]
+        command = crawl_command(
+            server.base_url, tmp_path, args={"urls": ",".join(paths), "related_depth": "0"}
+        )
+        command[command.index("-O") + 1] = "/dev/full:jsonl"
+        command += ["-O", f"{tmp_path / 'second.jsonl'}:jsonl"]
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=crawl_env(), capture_output=True, text=True, timeout=300
+        )
+    assert done.returncode == 5, done.stderr[-3000:]
+    said = [line for line in done.stderr.splitlines() if "cannot write" in line]
+    assert len(said) == 1, said
+    assert said[0].endswith(
+        "-o/-O feed /dev/full: cannot write ([Errno 28] No space left on device): the feed is"
+        " cut here and takes no further record; this run will exit 5. The run file in"
+        " RFI_OUTPUT_DIR is written apart"
+    )
+    assert "Traceback" not in done.stderr.split("Error storing jsonl feed")[0]
+    assert "Error caught on signal handler" not in done.stderr
+    assert re.search(r"Error storing jsonl feed \(\d+ items\) in: /dev/full", done.stderr)
+    assert "OSError: /dev/full: cut at its first failed write ([Errno 28]" in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "scrapy crawl rfi_cn: 1 -o/-O feed not stored (the ERROR above says why); the run"
+        " file in RFI_OUTPUT_DIR is written apart"
+    )
+    # Every record reached the other feed (Scrapy stops offering an item to the feeds after
+    # the first whose write raised).
+    second = (tmp_path / "second.jsonl").read_text(encoding="utf-8").splitlines()
+    (run_file,) = (tmp_path / "data" / "output").glob("rfi_cn-*.jsonl")
+    assert len(second) == len(run_file.read_text(encoding="utf-8").splitlines()) >= 10
+    assert "'rfi/failed/feed_write': 1," in done.stderr
+
+
+class _FailingFile:
+    """A file on a disk that fills after ``room`` bytes."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.written, self.closed = room, b"", False
+
+    def write(self, data: bytes) -> int:
+        if len(self.written) + len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.written += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_guarded_feed_file_takes_no_write_after_its_first_failure(tmp_path, caplog):
+    crawler = get_crawler(settings_dict={})
+    crawler.stats.open_spider()
+    storage = GuardedFileFeedStorage.from_crawler(crawler, str(tmp_path / "feed.jsonl"))
+    file = GuardedFile(_FailingFile(room=10), storage)
+    assert file.write(b"12345\n") == 6
+    with caplog.at_level(logging.ERROR):
+        assert file.write(b"a cut record\n") == 13  # failed: said, not raised
+        assert file.write(b"9\n") == 2  # there was room, but after a cut line: dropped
+        file.flush()
+    assert file._file.written == b"12345\n"
+    assert len(caplog.records) == 1 and "cannot write" in caplog.text
+    assert crawler.stats.get_value("rfi/failed/feed_write") == 1
+    with pytest.raises(OSError, match=r"cut at its first failed write .* 1 later writes not"):
+        storage.store(file)
+    assert file._file.closed
+    # A feed whose writes all passed is stored (closed) as Scrapy's own storage does.
+    whole = storage.open(None)
+    whole.write(b"{}\n")
+    storage.store(whole)
+    assert (tmp_path / "feed.jsonl").read_bytes() == b"{}\n"
 
 
 # -- a long job id (Scrapyd's -a _job=…) names the run's files ----------------------------

@@ -6,7 +6,8 @@ deliberate Ctrl-C), 2 for a bad setting, argument or output path (one line, befo
 request), 3 for ``blocked``, 4 for ``layout_drift``, 5 for ``output_error``,
 6 for ``unreachable`` (no start point answered), 7 for ``state_error`` (the state store
 failed), 1 for any other reason or a crawl that could not start. A run that would exit 0
-but whose ``-o``/``-O`` feed Scrapy could not store exits 5 too.
+but whose ``-o``/``-O`` feed Scrapy could not store exits 5 too (a local feed whose writes
+failed mid-run is not stored: rfi_crawler/feed_storage.py).
 """
 
 from __future__ import annotations
