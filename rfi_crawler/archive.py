@@ -24,7 +24,6 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from rfi_crawler import urls
-from rfi_crawler.dataset.output import current_umask
 from rfi_crawler.extract.article import BODY_LINKS, blocks_of
 from rfi_crawler.extract.media import glued_player_media
 from rfi_crawler.items import ArticleItem
@@ -32,6 +31,7 @@ from rfi_crawler.loaders import ArticleLoader
 from rfi_crawler.processors import ID_PATTERN, PARIS, paris_to_utc_iso
 from rfi_crawler.records import finalize
 from rfi_crawler.schema import validation_errors
+from rfi_crawler.whole_file import current_umask
 
 TIMESTAMP = re.compile(r"^<!--(\d{13})-->$")
 _SPACE = re.compile(r"\s")

@@ -1,21 +1,16 @@
-"""Outputs written whole or not at all: a temporary file beside the target, fsynced, renamed."""
+"""``rfi-dataset``'s outputs, written whole or not at all (``whole_file``), and what ``-o``
+may name besides a new or regular file: a folder, a device or a FIFO, a symbolic link."""
 
 from __future__ import annotations
 
-import io
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from rfi_crawler.export.run_file import fsync_directory
-
-
-class OutputError(ValueError):
-    """An output that cannot be written where asked; the message says why."""
+from rfi_crawler.whole_file import OutputError, opened, whole_file
 
 
 def check_output(path: Path, inputs: Iterable[Path]) -> None:
@@ -39,25 +34,6 @@ def link_target(path: Path) -> Path:
         raise OutputError(f"{path}: cannot write it (a loop of symbolic links)") from None
 
 
-class _Target(io.FileIO):
-    """The file written: a failed write (a full disk) is an ``OutputError`` naming the
-    output as given, never the temporary file."""
-
-    target: Path
-
-    def write(self, data: object) -> int:  # type: ignore[override]
-        try:
-            return super().write(data)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise OutputError(f"{self.target}: cannot write it ({exc.strerror})") from None
-
-
-def _opened(descriptor: int, target: Path) -> io.BufferedWriter:
-    raw = _Target(descriptor, "wb")
-    raw.target = target
-    return io.BufferedWriter(raw)
-
-
 @contextmanager
 def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     """A file to write ``path``'s new content into. Only when the block ends without an
@@ -73,31 +49,8 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
         with _direct(path) as handle:
             yield handle
         return
-    target = link_target(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
-    handle = _opened(descriptor, path)
-    try:
-        os.chmod(name, 0o666 & ~current_umask())  # as open() would have created it
+    with whole_file(link_target(path), named=path) as handle:
         yield handle
-        try:
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            os.replace(name, target)
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
-    except BaseException:
-        # Closed without a flush: on a full disk the flush would fail again, before the unlink.
-        handle.raw.close()
-        Path(name).unlink(missing_ok=True)
-        raise
-    fsync_directory(target.parent)
 
 
 @contextmanager
@@ -108,20 +61,13 @@ def _direct(path: Path) -> Iterator[IO[bytes]]:
         descriptor = os.open(path, os.O_WRONLY | os.O_TRUNC)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
-    handle = _opened(descriptor, path)
+    handle = opened(descriptor, path)
     try:
         yield handle
         handle.flush()
     finally:
         with suppress(OutputError):  # the block's own error, or the flush's, is raised
             handle.close()
-
-
-def current_umask() -> int:
-    """The process's umask (reading it means setting it: set back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -1,0 +1,86 @@
+"""Files written whole or not at all: a temporary file beside the target, fsynced, renamed.
+
+The mechanism behind every ``rfi-dataset`` output (``dataset.output.atomic_output``, which
+adds what ``-o`` may name: a folder, a device, a symbolic link).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from rfi_crawler.export.run_file import fsync_directory
+
+
+class OutputError(ValueError):
+    """An output that cannot be written where asked; the message says why."""
+
+
+class _Target(io.FileIO):
+    """The file written: a failed write (a full disk) is an ``OutputError`` naming the
+    output as given, never the temporary file."""
+
+    target: Path
+
+    def write(self, data: object) -> int:  # type: ignore[override]
+        try:
+            return super().write(data)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise OutputError(f"{self.target}: cannot write it ({exc.strerror or exc})") from None
+
+
+def opened(descriptor: int, target: Path) -> io.BufferedWriter:
+    """``descriptor`` as a buffered file whose failed writes are ``OutputError``s naming
+    ``target``."""
+    raw = _Target(descriptor, "wb")
+    raw.target = target
+    return io.BufferedWriter(raw)
+
+
+@contextmanager
+def whole_file(target: Path, *, named: Path | None = None) -> Iterator[IO[bytes]]:
+    """A file to write ``target``'s content into, which becomes ``target`` only when the
+    block ends without an exception; otherwise, or if the process dies, ``target`` is as
+    it was, and the only trace a kill can leave is a hidden ``.NAME.*.tmp`` beside it.
+    Anything that cannot be written is an ``OutputError`` naming ``named`` (``target``
+    unless given), never the temporary file. The file is fsynced, renamed over ``target``,
+    then the folder fsynced, so that the previous content is never lost to a crash."""
+    named = named or target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise OutputError(f"{named}: cannot write there ({exc.strerror})") from None
+    handle = opened(descriptor, named)
+    temporary = Path(name)
+    try:
+        os.chmod(name, 0o666 & ~current_umask())  # mkstemp's 0600: as open() makes it
+        yield handle  # the block's own errors pass as they are
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(name, target)
+        except OSError as exc:
+            raise OutputError(f"{named}: cannot write it ({exc.strerror or exc})") from None
+    except BaseException:
+        # Closed without a flush: on a full disk the flush would fail again, before the unlink.
+        handle.raw.close()
+        raise
+    finally:
+        temporary.unlink(missing_ok=True)  # what a failure left
+    fsync_directory(target.parent)
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
