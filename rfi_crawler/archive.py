@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +29,7 @@ from rfi_crawler.loaders import ArticleLoader
 from rfi_crawler.processors import ID_PATTERN, PARIS, paris_to_utc_iso
 from rfi_crawler.records import finalize
 from rfi_crawler.schema import validation_errors
-from rfi_crawler.whole_file import current_umask
+from rfi_crawler.whole_file import whole_file
 
 TIMESTAMP = re.compile(r"^<!--(\d{13})-->$")
 _SPACE = re.compile(r"\s")
@@ -287,7 +285,8 @@ def _links(body: Any, own_url: str) -> list[str]:
 
 def write_archive(record: dict[str, Any], directory: Path) -> Path:
     """One record as an archive file, readable back by ``read_archive``; ``RecordError``
-    for a record the format cannot hold."""
+    for a record the format cannot hold, ``OutputError`` for a file that cannot be written
+    or whose name holds another file already."""
     url = record.get("url")
     if not isinstance(url, str) or _SPACE.search(url) or urls.canonical_url(url) is None:
         # The format's line 2 holds one www.rfi.fr URL, as the importer reads it back.
@@ -348,32 +347,10 @@ def write_archive(record: dict[str, Any], directory: Path) -> Path:
         )
     text = f"<!--{millis:013d}-->\n[{title}]({url})\n------\n\n" + "".join(page) + "\n"
     target = directory / archive_name(record)
-    _write_whole(target, text.encode("utf-8"))
+    # Whole or not at all (a full disk leaves no cut-off file), and never over another file.
+    with whole_file(target, replace=False) as out:
+        out.write(text.encode("utf-8"))
     return target
-
-
-def _write_whole(target: Path, data: bytes) -> None:
-    """``data`` as ``target``, whole or not at all: written to a temporary file (created
-    exclusively, never through a symlink) and linked to its name only once complete, so a
-    full disk leaves no cut-off file; never over another file."""
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        try:
-            os.fchmod(handle, 0o666 & ~current_umask())  # mkstemp's 0600: as open() makes it
-            view = memoryview(data)
-            while view:  # unbuffered: no flush left to fail again at close
-                view = view[os.write(handle, view) :]
-        finally:
-            os.close(handle)
-        try:
-            os.link(temp, target)  # unlike rename, never replaces what is there
-        except FileExistsError:
-            if target.is_symlink() or target.read_bytes() != data:
-                raise ArchiveError(f"{target}: exists and holds something else") from None
-    except OSError as exc:
-        raise ArchiveError(f"{target}: cannot write it ({exc.strerror or exc})") from exc
-    finally:
-        Path(temp).unlink(missing_ok=True)
 
 
 def _fetched_millis(record: dict[str, Any]) -> int:

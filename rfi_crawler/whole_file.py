@@ -1,7 +1,8 @@
-"""Files written whole or not at all: a temporary file beside the target, fsynced, renamed.
+"""Files written whole or not at all: a temporary file beside the target, then renamed or linked.
 
-The mechanism behind every ``rfi-dataset`` output (``dataset.output.atomic_output``, which
-adds what ``-o`` may name: a folder, a device, a symbolic link).
+The one mechanism behind every ``rfi-dataset`` output (``dataset.output.atomic_output``,
+which adds what ``-o`` may name: a folder, a device, a symbolic link) and the archive
+export's one file per record (``archive.write_archive``, which never replaces a file).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class _Target(io.FileIO):
 
     def write(self, data: object) -> int:  # type: ignore[override]
         try:
-            return super().write(data)  # type: ignore[arg-type]
+            # os.write is FileIO's own call, made where a test can fill the disk (os here).
+            return os.write(self.fileno(), data)  # type: ignore[arg-type]
         except OSError as exc:
             raise OutputError(f"{self.target}: cannot write it ({exc.strerror or exc})") from None
 
@@ -43,13 +45,21 @@ def opened(descriptor: int, target: Path) -> io.BufferedWriter:
 
 
 @contextmanager
-def whole_file(target: Path, *, named: Path | None = None) -> Iterator[IO[bytes]]:
+def whole_file(
+    target: Path, *, replace: bool = True, named: Path | None = None
+) -> Iterator[IO[bytes]]:
     """A file to write ``target``'s content into, which becomes ``target`` only when the
     block ends without an exception; otherwise, or if the process dies, ``target`` is as
     it was, and the only trace a kill can leave is a hidden ``.NAME.*.tmp`` beside it.
     Anything that cannot be written is an ``OutputError`` naming ``named`` (``target``
-    unless given), never the temporary file. The file is fsynced, renamed over ``target``,
-    then the folder fsynced, so that the previous content is never lost to a crash."""
+    unless given), never the temporary file.
+
+    ``replace``: the file is fsynced, renamed over ``target``, then the folder fsynced, so
+    that the previous content is never lost to a crash. ``replace=False``: the file is
+    linked to ``target``'s name, which never replaces anything there: an existing
+    ``target`` holding the same bytes is left as it is, anything else there (another
+    content, a symbolic link) is refused. Nothing is fsynced then: there was no previous
+    content to lose, and the archive export that asks for it writes a file per record."""
     named = named or target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,9 +75,13 @@ def whole_file(target: Path, *, named: Path | None = None) -> Iterator[IO[bytes]
         yield handle  # the block's own errors pass as they are
         try:
             handle.flush()
-            os.fsync(handle.fileno())
+            if replace:
+                os.fsync(handle.fileno())
             handle.close()
-            os.replace(name, target)
+            if replace:
+                os.replace(name, target)
+            else:
+                _link(temporary, target, named)
         except OSError as exc:
             raise OutputError(f"{named}: cannot write it ({exc.strerror or exc})") from None
     except BaseException:
@@ -75,8 +89,18 @@ def whole_file(target: Path, *, named: Path | None = None) -> Iterator[IO[bytes]
         handle.raw.close()
         raise
     finally:
-        temporary.unlink(missing_ok=True)  # what a failure left
-    fsync_directory(target.parent)
+        temporary.unlink(missing_ok=True)  # what a failure left, or the link's other name
+    if replace:
+        fsync_directory(target.parent)
+
+
+def _link(temporary: Path, target: Path, named: Path) -> None:
+    """``temporary`` under ``target``'s name too, unless ``target`` is there already."""
+    try:
+        os.link(temporary, target)  # unlike rename, never replaces what is there
+    except FileExistsError:
+        if target.is_symlink() or target.read_bytes() != temporary.read_bytes():
+            raise OutputError(f"{named}: exists and holds something else") from None
 
 
 def current_umask() -> int:

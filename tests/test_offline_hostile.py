@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from rfi_crawler import archive
+from rfi_crawler import archive, whole_file
 from rfi_crawler.archive import ArchiveError, read_archive, record_of
 from rfi_crawler.dataset import textdiff
 from rfi_crawler.dataset.atom import atom_feed
@@ -77,7 +77,8 @@ def test_export_on_a_full_disk_leaves_no_cut_off_file(tmp_path, related_record):
 
 
 class _DiskFull:
-    """``os`` as the archive module sees it, whose writes stop at ``room`` bytes."""
+    """``os`` as the module that writes files whole sees it, whose writes stop at ``room``
+    bytes."""
 
     def __init__(self, room: int) -> None:
         self.room = room
@@ -97,7 +98,7 @@ def test_export_that_hits_enospc_mid_file_names_the_file_and_keeps_nothing(
     tmp_path, related_record, monkeypatch, capsys
 ):
     records = write_jsonl(tmp_path / "in.jsonl", related_record)
-    monkeypatch.setattr(archive, "os", _DiskFull(room=2000))
+    monkeypatch.setattr(whole_file, "os", _DiskFull(room=2000))
     assert run("export-archive", records, "-o", tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and str(tmp_path / "out") in err
