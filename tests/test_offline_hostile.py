@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import errno
 import gzip
 import io
 import json
@@ -26,6 +25,7 @@ from rfi_crawler.archive import ArchiveError, read_archive, record_of
 from rfi_crawler.dataset import textdiff
 from rfi_crawler.dataset.atom import atom_feed
 from rfi_crawler.dataset.cli import main
+from tests.test_whole_file import DiskFull
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEED = PROJECT.parent / "shared" / "seed_corpus"
@@ -76,29 +76,11 @@ def test_export_on_a_full_disk_leaves_no_cut_off_file(tmp_path, related_record):
     assert list(out.iterdir()) == []  # neither a cut-off file nor its temporary file
 
 
-class _DiskFull:
-    """``os`` as the module that writes files whole sees it, whose writes stop at ``room``
-    bytes."""
-
-    def __init__(self, room: int) -> None:
-        self.room = room
-
-    def write(self, handle: int, data: bytes) -> int:
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        written = os.write(handle, bytes(data[: self.room]))
-        self.room -= written
-        return written
-
-    def __getattr__(self, name: str):
-        return getattr(os, name)
-
-
 def test_export_that_hits_enospc_mid_file_names_the_file_and_keeps_nothing(
     tmp_path, related_record, monkeypatch, capsys
 ):
     records = write_jsonl(tmp_path / "in.jsonl", related_record)
-    monkeypatch.setattr(whole_file, "os", _DiskFull(room=2000))
+    monkeypatch.setattr(whole_file, "os", DiskFull(room=2000))
     assert run("export-archive", records, "-o", tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and str(tmp_path / "out") in err
