@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,8 +59,9 @@ def whole_file(
     that the previous content is never lost to a crash. ``replace=False``: the file is
     linked to ``target``'s name, which never replaces anything there: an existing
     ``target`` holding the same bytes is left as it is, anything else there (another
-    content, a symbolic link) is refused. Nothing is fsynced then: there was no previous
-    content to lose, and the archive export that asks for it writes a file per record."""
+    content, a symbolic link, a folder, a FIFO) is refused. Nothing is fsynced then:
+    there was no previous content to lose, and the archive export that asks for it
+    writes a file per record."""
     named = named or target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,9 @@ def _link(temporary: Path, target: Path, named: Path) -> None:
     try:
         os.link(temporary, target)  # unlike rename, never replaces what is there
     except FileExistsError:
-        if target.is_symlink() or target.read_bytes() != temporary.read_bytes():
+        # Only a regular file is read: a FIFO's read would wait for a writer, for ever.
+        there = stat.S_ISREG(target.lstat().st_mode)
+        if not there or target.read_bytes() != temporary.read_bytes():
             raise OutputError(f"{named}: exists and holds something else") from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 from pathlib import Path
 
@@ -94,6 +95,31 @@ def test_never_replace_refuses_a_symbolic_link_even_to_the_same_bytes(tmp_path):
         out.write(DATA)
     assert target.is_symlink() and real.read_bytes() == DATA
     assert names(tmp_path) == ["a.txt", "real.txt"]
+
+
+class Waited(Exception):
+    pass
+
+
+def waited(signum: int, frame: object) -> None:
+    raise Waited
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_never_replace_refuses_what_is_not_a_file_without_reading_it(tmp_path, kind):
+    """A FIFO there was read to compare it, which waited for a writer for ever."""
+    target = tmp_path / "a.txt"
+    target.mkdir() if kind == "folder" else os.mkfifo(target)
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        with pytest.raises(OutputError) as raised, whole_file(target, replace=False) as out:
+            out.write(DATA)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert str(raised.value) == f"{target}: exists and holds something else"
+    assert names(tmp_path) == ["a.txt"]
 
 
 def test_replace_renames_over_what_is_there(tmp_path):
