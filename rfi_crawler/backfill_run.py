@@ -1,7 +1,8 @@
 """The archive backfill (``archive=1``) as a crawl extension: planner, sources, done days, stats.
 
 The spider routes the archive's pages (year pages, day pages, the sitemap index, monthly
-sitemaps) and asks this extension what to request next; this extension keeps the
+sitemaps) and asks this extension what to request next (it finds it through the crawler,
+as the ``Backfill`` of rfi_crawler/backfill_api.py); this extension keeps the
 ``ArchivePlanner`` (rfi_crawler/backfill.py), hears every URL's final outcome from the
 ledger (``url_outcome``), writes finished days to the state store once their records are
 committed, refills the crawl as days complete or the crawl runs dry (``DontCloseSpider``
@@ -24,6 +25,7 @@ from twisted.internet.task import LoopingCall
 
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.backfill import EARLIER, PARIS, ArchivePlanner, Source
+from rfi_crawler.backfill_api import Backfill
 from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.extract.archive_pages import year_url
 from rfi_crawler.outcomes import OutcomeLedgerExtension
@@ -32,7 +34,6 @@ from rfi_crawler.run import CrawlRun
 from rfi_crawler.store_errors import STORE_ERRORS
 
 if TYPE_CHECKING:
-    from scrapy import Spider
     from scrapy.crawler import Crawler
 
     from rfi_crawler.extract.archive_pages import MonthlySitemap
@@ -126,7 +127,7 @@ class StoreDays:
         self.crawler.signals.send_catch_log(rfi_signals.store_failed, error=exc)
 
 
-class BackfillExtension:
+class BackfillExtension(Backfill):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackfillExtension:
         arguments = getattr(crawler.spider, "arguments", None)
@@ -155,7 +156,6 @@ class BackfillExtension:
         self.closing = False
         self._flusher = LoopingCall(self.days.flush)
         connect = crawler.signals.connect
-        connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.store_opened, signal=rfi_signals.store_opened)
         connect(self.url_outcome, signal=rfi_signals.url_outcome)
         connect(self.source_blocked, signal=rfi_signals.source_blocked)
@@ -163,9 +163,6 @@ class BackfillExtension:
         connect(self.spider_closed, signal=signals.spider_closed)
 
     # -- run lifecycle -------------------------------------------------------------------
-
-    def spider_opened(self, spider: Spider) -> None:
-        spider.archive = self  # type: ignore[attr-defined]  # the spider asks what is next
 
     def store_opened(self, store: StateStore) -> None:
         run = self.crawler.get_extension(CrawlRun)

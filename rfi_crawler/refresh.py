@@ -34,11 +34,12 @@ GONE = {"failed/http_404": "http_404", "failed/http_410": "http_410"}
 class RefreshExtension(RefreshPolicy):
     """The policy as a crawl component: the store arrives with ``store_opened``, the
     ``refresh`` spider argument (if given) overrides ``RFI_REFRESH``; the run's re-checks
-    are planned at ``spider_opened``, and the spider gets the policy as its
-    ``refresh_policy``. A known article answering 404/410, or redirected to a page that is
-    no article, is recorded in the store; the second such check, in another run, records
-    it removed and sends ``article_event`` (the exporter writes the event line). A store
-    error stops the run (``store_failed``) and downloads the batch rather than skip it."""
+    are planned at ``spider_opened``. The spider finds it through the crawler, as the
+    ``RefreshPolicy`` it is (``crawler.get_extension``). A known article answering 404/410,
+    or redirected to a page that is no article, is recorded in the store; the second such
+    check, in another run, records it removed and sends ``article_event`` (the exporter
+    writes the event line). A store error stops the run (``store_failed``) and downloads
+    the batch rather than skip it."""
 
     def __init__(self, crawler: Crawler) -> None:
         config = crawl_config(crawler)
@@ -79,12 +80,10 @@ class RefreshExtension(RefreshPolicy):
         self.store = store
 
     def spider_opened(self, spider: Spider) -> None:
-        """Take the spider's ``refresh`` argument, plan the re-checks, and become the
-        spider's policy."""
+        """Take the spider's ``refresh`` argument and plan the re-checks."""
         refresh = getattr(getattr(spider, "arguments", None), "refresh", None)
         if refresh is not None:
             self.refresh = refresh
-        spider.refresh_policy = self
         run = self.crawler.get_extension(CrawlRun)
         self.run_id = None if run is None else run.run_id
         self.now = self.clock()

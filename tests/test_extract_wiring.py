@@ -18,6 +18,7 @@ def test_the_spider_counts_an_invalid_content_id_and_uses_the_url_id():
     crawler = get_crawler(RfiCnSpider, settings_dict={"RFI_CONTACT": "test@example.org"})
     crawler.stats.open_spider()
     crawler.spider = RfiCnSpider.from_crawler(crawler)
+    crawler.spider.spider_opened()
     layer = json.dumps({"content_id": "../../../../tmp/x"})
     html = (
         f'<html><head><link rel="canonical" href="{URL}"><script id="datalayer">{layer}</script>'

@@ -170,6 +170,7 @@ def article_urls(count):
 def test_a_callback_releases_only_as_many_articles_as_the_queue_has_room_for():
     crawler = built_crawler({"CONCURRENT_REQUESTS": 4})
     spider = crawler.spider
+    spider.spider_opened()
     ahead = max(MIN_AHEAD, AHEAD_PER_SLOT * 4)
     released = list(spider._article_requests(article_urls(100), 0, "sitemap", None))
     # Nothing schedules them here: they stay in transit, so the room is ``ahead`` in all.
@@ -182,6 +183,7 @@ def test_a_callback_releases_only_as_many_articles_as_the_queue_has_room_for():
 def test_an_empty_scheduler_is_topped_up_and_idleness_waits_for_the_articles():
     crawler = built_crawler({"CONCURRENT_REQUESTS": 2})
     spider = crawler.spider
+    spider.spider_opened()
     queue = fake_engine(crawler)
     released = list(spider._article_requests(article_urls(30), 0, "sitemap", None))
     assert len(released) == MIN_AHEAD

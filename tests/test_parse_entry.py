@@ -165,6 +165,7 @@ def test_listing_callbacks_leave_no_cycle_either():
     crawler = get_crawler(RfiCnSpider, settings_dict={"RFI_CONTACT": "test@example.org"})
     crawler.stats.open_spider()
     crawler.spider = spider = RfiCnSpider.from_crawler(crawler)
+    spider.spider_opened()
     section = site.sections()[0]
     listing = f"{BASE}/cn/{section}/"
     calls = [

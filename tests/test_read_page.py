@@ -164,6 +164,7 @@ def test_random_pages_are_read_as_decoding_reads():
 
 def test_the_spider_counts_and_logs_what_it_relabels(caplog):
     crawler = built_crawler()
+    crawler.spider.spider_opened()
     body = REAL_ARTICLE.read_bytes().decode().encode("gb18030")
     with caplog.at_level("INFO"):
         output = list(crawler.spider.parse_article(response(ARTICLE_URL, body), ARTICLE_URL))

@@ -138,7 +138,6 @@ def test_an_article_never_exported_is_not_recorded(store):
 def test_the_plan_counts_due_planned_and_over_budget(store):
     crawler, found, _ = extension(store, "r2", RFI_RECHECK_MAX_PER_RUN="0")
     found.spider_opened(crawler.spider)
-    assert crawler.spider.refresh_policy is found
     stats = crawler.stats
     assert [stats.get_value(f"rfi/recheck/{k}") for k in ("due", "planned", "over_budget")] == [
         1,
@@ -161,6 +160,7 @@ def test_a_removed_article_met_again_is_fetched(store):
 def test_planned_rechecks_are_requested_though_no_listing_shows_them(store):
     crawler, found, _ = extension(store, "r2", "2026-11-20T10:00:00+00:00")  # 2 h: 1 h slot
     found.spider_opened(crawler.spider)
+    crawler.spider.spider_opened()  # finds the extension: its plan is the spider's
     assert found.rechecks == [URL]
 
     async def requests():

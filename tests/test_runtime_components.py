@@ -31,7 +31,6 @@ from rfi_crawler.guards import (
     Rejected,
     ResponseGuardMiddleware,
 )
-from rfi_crawler.incremental import RefreshPolicy
 from rfi_crawler.middlewares import BlockBackoffMiddleware
 from rfi_crawler.outcomes import RECORD_YIELDED, OutcomeLedgerExtension
 from rfi_crawler.reachability import ReachabilityExtension
@@ -171,7 +170,7 @@ def test_a_pause_ends_when_the_crawl_shuts_down(backoff):
 def test_nearer_articles_are_requested_first():
     crawler = built_crawler()
     spider = crawler.spider
-    spider.refresh_policy = RefreshPolicy(None, (), 0, False, datetime.now(UTC))
+    spider.spider_opened()  # its components, as the engine opens it
     found = [
         Discovery("https://www.rfi.fr/cn/a/20261120-near", 0, "homepage", None),
         Discovery("https://www.rfi.fr/cn/a/20261120-far", 2, "related", None),
@@ -192,7 +191,7 @@ def test_each_callback_is_checked_once_not_at_every_response(monkeypatch):
         misc.inspect, "getsource", lambda f: checked.append(f.__name__) or getsource(f)
     )
     spider = built_crawler().spider
-    spider.refresh_policy = RefreshPolicy(None, (), 0, False, datetime.now(UTC))
+    spider.spider_opened()
     for n in range(3):
         found = Discovery(f"https://www.rfi.fr/cn/a/20261120-{n}", 0, "homepage", None)
         (request,) = spider._requests([found])
@@ -502,6 +501,7 @@ def test_drift_judges_every_page_but_those_of_a_known_older_template(article, ju
         '<h1 class="t-content__title">标题</h1></article></body></html>'
     )
     response = HtmlResponse(url=url, body=html.encode(), encoding="utf-8", request=Request(url))
+    crawler.spider.spider_opened()
     list(crawler.spider.parse_article(response, url))
     assert drift.coverage.pages == int(judged)
     assert crawler.stats.get_value("rfi/drift/older_template_pages") == (None if judged else 1)

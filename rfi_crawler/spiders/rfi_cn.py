@@ -15,6 +15,7 @@ from rfi_crawler import __version__, urls
 from rfi_crawler import signals as rfi_signals
 from rfi_crawler.arguments import SpiderArguments
 from rfi_crawler.backfill import Source
+from rfi_crawler.backfill_api import Backfill
 from rfi_crawler.config import RfiConfig, crawl_config
 from rfi_crawler.extract import archive_pages
 from rfi_crawler.extract.article import extract_article, tag_hubs
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
-    from rfi_crawler.backfill_run import BackfillExtension
     from rfi_crawler.extract.archive_pages import MonthlySitemap
 
 logger = logging.getLogger(__name__)
@@ -100,9 +100,9 @@ class RfiCnSpider(Spider):
     config: RfiConfig
     arguments: SpiderArguments
     frontier: RelatedFrontier
-    refresh_policy: RefreshPolicy  # rfi_crawler.refresh.RefreshExtension, once opened
+    refresh_policy: RefreshPolicy  # found at spider_opened
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
-    archive: BackfillExtension | None = None  # with archive=1: set by it at spider_opened
+    archive: Backfill | None = None  # with archive=1: found at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
     ahead: int  # article requests kept in the scheduler at most, while others wait
     url_limit: int  # URLLENGTH_LIMIT: an article whose request URL is longer is not requested
@@ -150,9 +150,7 @@ class RfiCnSpider(Spider):
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
-        # Replaced at spider_opened by the refresh extension, which reads the state store;
-        # without it (EXTENSIONS: None), every known article is downloaded again.
-        spider.refresh_policy = RefreshPolicy(None, (), 0, True, datetime.now(UTC))
+        crawler.signals.connect(spider.spider_opened, signal=signals.spider_opened)
         # Every request is built on the configured origin, and the origin guard refuses any
         # other (rfi_crawler.guards); Scrapy's offsite filter, which reads this, is off.
         spider.allowed_domains = [spider.config.host]
@@ -162,6 +160,18 @@ class RfiCnSpider(Spider):
                 "site's operators; set it to an email or URL of yours."
             )
         return spider
+
+    def spider_opened(self) -> None:
+        """The run's components the spider asks, looked up once through the crawler (not
+        in ``from_crawler``: Scrapy builds the extensions after the spider) and kept, for
+        the callbacks ask them page after page. The refresh policy is the refresh
+        extension (rfi_crawler/refresh.py), which reads the state store; without it
+        (``EXTENSIONS``: None) every known article is downloaded again. The backfill is
+        the extension of rfi_crawler/backfill_run.py, built with archive=1 only."""
+        self.refresh_policy = self.crawler.get_extension(RefreshPolicy) or RefreshPolicy(
+            None, (), 0, True, datetime.now(UTC)
+        )
+        self.archive = self.crawler.get_extension(Backfill)
 
     def hold_callbacks(self) -> None:
         """Each ``parse_*`` callback bound once, and the bound method kept: every request
