@@ -4,6 +4,8 @@ set nothing on the spider."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +63,7 @@ def test_the_spider_finds_the_extensions_built_after_it(tmp_path, arguments, bac
     assert vars(spider) == held
     spider.spider_opened()
     assert spider.refresh_policy is refresh
-    assert spider.archive is crawler.get_extension(BackfillExtension)
+    assert spider.archive_backfill is crawler.get_extension(BackfillExtension)
 
 
 def test_the_spider_looks_them_up_when_it_is_opened(tmp_path):
@@ -72,10 +74,10 @@ def test_the_spider_looks_them_up_when_it_is_opened(tmp_path):
         tmp_path, {"EXTENSIONS_BASE": {}, "EXTENSIONS": disabled}, **BACKFILL
     )
     spider = crawler.spider
-    assert not isinstance(spider.archive, Backfill)
+    assert spider.archive_backfill is None
     crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
-    assert isinstance(spider.archive, BackfillExtension)
-    assert spider.archive is crawler.get_extension(Backfill)
+    assert isinstance(spider.archive_backfill, BackfillExtension)
+    assert spider.archive_backfill is crawler.get_extension(Backfill)
     # Without the refresh extension, every known article is downloaded again.
     assert crawler.get_extension(RefreshPolicy) is None
     policy = spider.refresh_policy
@@ -88,4 +90,22 @@ def test_any_refresh_policy_extension_is_the_spiders():
     )
     crawler.signals.send_catch_log(signals.spider_opened, spider=crawler.spider)
     assert crawler.spider.refresh_policy is crawler.get_extension(PolicyOfOurOwn)
-    assert crawler.spider.archive is None
+    assert crawler.spider.archive_backfill is None
+
+
+def test_a_backfill_without_its_extension_requests_nothing_and_says_why(tmp_path, caplog):
+    # Scrapy sets each spider argument as a spider attribute (``archive`` = "1"): the
+    # backfill the spider found must not be mistaken for it.
+    crawler = crawler_as_a_crawl_builds_it(
+        tmp_path, {"EXTENSIONS": {"rfi_crawler.backfill_run.BackfillExtension": None}}, **BACKFILL
+    )
+    spider = crawler.spider
+    spider.spider_opened()
+    assert spider.archive == "1" and spider.archive_backfill is None
+
+    async def requests():
+        return [request async for request in spider.start()]
+
+    with caplog.at_level(logging.ERROR):
+        assert asyncio.run(requests()) == []
+    assert "archive=1 needs rfi_crawler.backfill_run.BackfillExtension" in caplog.text

@@ -102,7 +102,7 @@ class RfiCnSpider(Spider):
     frontier: RelatedFrontier
     refresh_policy: RefreshPolicy  # found at spider_opened
     job: str | None  # Scrapyd's job id (``-a _job=…``) names the run
-    archive: Backfill | None = None  # with archive=1: found at spider_opened
+    archive_backfill: Backfill | None = None  # with archive=1: found at spider_opened
     manifest_arguments: dict[str, str]  # the arguments as given, for the run's manifest
     ahead: int  # article requests kept in the scheduler at most, while others wait
     url_limit: int  # URLLENGTH_LIMIT: an article whose request URL is longer is not requested
@@ -171,7 +171,7 @@ class RfiCnSpider(Spider):
         self.refresh_policy = self.crawler.get_extension(RefreshPolicy) or RefreshPolicy(
             None, (), 0, True, datetime.now(UTC)
         )
-        self.archive = self.crawler.get_extension(Backfill)
+        self.archive_backfill = self.crawler.get_extension(Backfill)
 
     def hold_callbacks(self) -> None:
         """Each ``parse_*`` callback bound once, and the bound method kept: every request
@@ -190,7 +190,7 @@ class RfiCnSpider(Spider):
         if isinstance(state, dict):
             self.frontier = state.setdefault("frontier", self.frontier)
         if self.arguments.archive:
-            if self.archive is None:
+            if self.archive_backfill is None:
                 logger.error("archive=1 needs rfi_crawler.backfill_run.BackfillExtension")
                 return
             for request in self.archive_requests():
@@ -481,7 +481,7 @@ class RfiCnSpider(Spider):
 
     def archive_requests(self, idle: bool = False) -> Iterator[Request]:
         """What the backfill needs requested now (``BackfillExtension`` decides)."""
-        archive = self.archive
+        archive = self.archive_backfill
         if archive is None or not archive.ready:
             return
         if archive.take_index():
@@ -515,25 +515,25 @@ class RfiCnSpider(Spider):
             )
 
     def parse_year(self, response: TextResponse, year: int) -> Iterator[Request]:
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         selector = self._archive_page(response)
         if not archive_pages.CALENDAR(selector.root):
             # Read as a calendar of no day, every day would be recorded done, for good.
             self._archive_unread(response, "year page has no calendar")
-            self.archive.year_failed(year, "no_calendar")
+            self.archive_backfill.year_failed(year, "no_calendar")
             yield from self.archive_requests()
             return
         links = archive_pages.day_links(selector, response.url, self.config.base_url)
         del selector
-        self.archive.year_read(year, {link.day: link.url for link in links})
+        self.archive_backfill.year_read(year, {link.day: link.url for link in links})
         yield from self.archive_requests()
 
     def parse_day(self, response: TextResponse, day: date) -> Iterator[Request]:
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         selector = self._archive_page(response)
         if not archive_pages.DAY_LIST(selector.root):
             self._archive_unread(response, "day page has no list of articles")
-            self.archive.day_failed(day, "no_day_list")  # read again by the next run
+            self.archive_backfill.day_failed(day, "no_day_list")  # read again by the next run
             yield from self.archive_requests()
             return
         items, others = archive_pages.day_items_and_others(
@@ -550,12 +550,12 @@ class RfiCnSpider(Spider):
             )
         wanted = [item.url for item in items if self._in_window(item.url)]
         self._count("skipped/outside_window", len(items) - len(wanted))
-        self.archive.day_listed(day, wanted)
+        self.archive_backfill.day_listed(day, wanted)
         yield from self._article_requests(wanted, 0, Via.ARCHIVE, self._canonical(response))
         yield from self.archive_requests()
 
     def parse_sitemap_index(self, response: TextResponse) -> Iterator[Request]:
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         self._archive_answered(response, Source.SITEMAPS)
         children: list[str] = []
         try:
@@ -565,13 +565,13 @@ class RfiCnSpider(Spider):
         except MalformedFeedError as exc:
             self._count("failed/malformed_sitemap")
             logger.error("sitemap index %s skipped: %s", response.url, exc)
-            self.archive.index_failed("malformed")
+            self.archive_backfill.index_failed("malformed")
             return
-        self.archive.index_read(archive_pages.monthly_sitemaps(children))
+        self.archive_backfill.index_read(archive_pages.monthly_sitemaps(children))
         yield from self.archive_requests()
 
     def parse_monthly(self, response: TextResponse, month: MonthlySitemap) -> Iterator[Request]:
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         self._archive_answered(response, Source.SITEMAPS)
         page = self._canonical(response)
         batch: list[str] = []
@@ -590,9 +590,9 @@ class RfiCnSpider(Spider):
         except MalformedFeedError as exc:
             self._count("failed/malformed_sitemap")
             logger.error("monthly sitemap %s skipped: %s", response.url, exc)
-            self.archive.month_failed("malformed")
+            self.archive_backfill.month_failed("malformed")
         else:
-            self.archive.month_read()
+            self.archive_backfill.month_read()
         yield from self.archive_requests()
 
     def on_archive_error(self, failure: Failure) -> Iterator[Request]:
@@ -609,7 +609,7 @@ class RfiCnSpider(Spider):
             self._archive_failed(request, reason)
 
     def _archive_failed(self, request: Request, reason: str) -> None:
-        archive = self.archive
+        archive = self.archive_backfill
         self._count(f"failed/{reason}")
         logger.warning("archive page unavailable (%s): %s", reason, request.url)
         # A backfill's start points: if none answers, the unreachable verdict names why.
@@ -639,9 +639,9 @@ class RfiCnSpider(Spider):
         )
 
     def _archive_answered(self, response: TextResponse, source: Source) -> None:
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         self._answered(response)
-        self.archive.answered(source)
+        self.archive_backfill.answered(source)
 
     def _archive_unread(self, response: TextResponse, what: str) -> None:
         self._count("archive/unread_pages")
@@ -650,10 +650,12 @@ class RfiCnSpider(Spider):
     def _archive_page(self, response: TextResponse) -> Selector:
         """A year or day page answered: its parsed page, whose aside (listing the archive's
         years) is read here."""
-        assert self.archive is not None
+        assert self.archive_backfill is not None
         self._archive_answered(response, Source.ARCHIVE)
         selector = page_selector(response)
-        self.archive.aside(archive_pages.year_links(selector, response.url, self.config.base_url))
+        self.archive_backfill.aside(
+            archive_pages.year_links(selector, response.url, self.config.base_url)
+        )
         return selector
 
     # -- plumbing -------------------------------------------------------------------------
