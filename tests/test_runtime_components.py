@@ -148,7 +148,9 @@ def test_consecutive_blocks_stop_the_crawl_once(backoff, monkeypatch):
 
 
 def test_a_pause_ends_when_the_crawl_shuts_down(backoff):
-    backoff.resume_at = time.monotonic() + 60
+    # By the middleware's own (stopped) clock: the machine's would put the pause in the
+    # past on a machine up for less than CLOCK seconds, and nothing would be waited for.
+    backoff.resume_at = CLOCK + 60
     backoff.crawler.crawling = False  # what Crawler.stop does on SIGTERM
 
     async def wait():
