@@ -641,3 +641,26 @@ def test_a_nodes_file_it_cannot_use_is_one_line(tmp_path, text, said):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(NodeError, match=re.escape(said)):
         from_file(path)
+
+
+def test_a_pass_whose_lease_another_scheduler_took_and_gave_back_stops_too(nodes, tmp_path, capsys):
+    """The other scheduler took the run-out lease, scheduled its crawl and released the
+    lease before this pass renewed: the row is gone, not this pass's any more. Renewing
+    it then would start a second hourly crawl beside the other's."""
+    a, b = nodes
+    a.refuse = True
+    name = "schedule:rfi_crawler/rfi_cn"
+    took = _lease_taken_by_another(tmp_path / "state.sqlite3", name)
+
+    def take_schedule_and_release() -> None:
+        took()
+        store = open_store(str(tmp_path / "state.sqlite3"))
+        try:
+            store.release_lease(name, "node-c:1")  # its pass done, its job pending
+        finally:
+            store.close()
+
+    a.on_schedule = take_schedule_and_release
+    assert schedule.main([*node_args(nodes), "-s", f"RFI_DATA_DIR={tmp_path}"]) == schedule.OVERLAP
+    assert b.scheduled == []
+    assert "another rfi-schedule took it" in capsys.readouterr().err

@@ -524,6 +524,18 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_released(store):
     assert store.acquire_lease("other", "b", 60, 1120.0)  # leases are independent
 
 
+def test_a_lease_is_renewed_only_by_its_holder_while_its_row_is_there(store):
+    assert store.acquire_lease("schedule:rfi", "a", 60, 1000.0)
+    assert store.renew_lease("schedule:rfi", "a", 60, 1059.0)
+    assert not store.acquire_lease("schedule:rfi", "b", 60, 1118.0)  # renewed: till 1119
+    assert store.renew_lease("schedule:rfi", "a", 60, 1200.0)  # ran out, nobody took it
+    assert store.acquire_lease("schedule:rfi", "b", 60, 1261.0)
+    assert not store.renew_lease("schedule:rfi", "a", 60, 1262.0)  # b holds it
+    store.release_lease("schedule:rfi", "b")
+    assert not store.renew_lease("schedule:rfi", "a", 60, 1263.0)  # b took it, then gave it back
+    assert [row[:2] for row in store.rows("leases")] == []
+
+
 def take_lease(uri: str, name: str, holder: str, start: threading.Barrier, won: list) -> None:
     store = open_store(uri)
     try:

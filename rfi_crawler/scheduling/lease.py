@@ -30,8 +30,8 @@ class SchedulerLease:
 
     def renew(self) -> None:
         """Hold the lease ``ttl`` seconds from now by the store's clock; ``LeaseLost`` if
-        another scheduler took it after it ran out (this pass must then stop: the other
-        may be scheduling the same jobs)."""
+        another scheduler took it after it ran out, even if that one gave it back since
+        (this pass must then stop: the other may have scheduled the same jobs)."""
         now = self.store.clock().timestamp()
-        if not self.store.acquire_lease(self.name, self.holder, self.ttl, now, kind=SCHEDULER_KIND):
+        if not self.store.renew_lease(self.name, self.holder, self.ttl, now):
             raise LeaseLost(f"the lease {self.name} ran out and another rfi-schedule took it")

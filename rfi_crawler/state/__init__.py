@@ -226,6 +226,10 @@ class StateStore(Protocol):
         was free, expired or already ``holder``'s (a renewal); False while another holder's
         lease runs. Never waits longer than the store's own timeout."""
 
+    def renew_lease(self, name: str, holder: str, ttl_seconds: float, now: float) -> bool:
+        """Hold ``holder``'s lease ``name`` until ``now + ttl_seconds``; False if ``holder``
+        holds it no longer: another took it (and may have released it since)."""
+
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up, if ``holder`` still holds it."""
 

@@ -271,6 +271,14 @@ class PostgresStateStore:
             )
         return True
 
+    def renew_lease(self, name: str, holder: str, ttl_seconds: float, now: float) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE leases SET expires_at = %s WHERE name = %s AND holder = %s",
+                (now + ttl_seconds, name, holder),
+            )
+        return cursor.rowcount == 1
+
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))

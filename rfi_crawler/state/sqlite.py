@@ -268,6 +268,14 @@ class SqliteStateStore:
             )
         return True
 
+    def renew_lease(self, name: str, holder: str, ttl_seconds: float, now: float) -> bool:
+        with self._transaction():
+            cursor = self.db.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
+                (now + ttl_seconds, name, holder),
+            )
+        return cursor.rowcount == 1
+
     def release_lease(self, name: str, holder: str) -> None:
         with self._transaction():
             self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
