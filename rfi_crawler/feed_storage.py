@@ -1,5 +1,5 @@
-"""Local ``-o``/``-O`` files whose writes fail mid-run (a disk that fills): said once, and
-the run exits 5.
+"""Local ``-o``/``-O`` files whose writes fail mid-run (a disk that fills): said once a
+file, and the run exits 5.
 
 Scrapy's feed exporter writes each item from an ``item_scraped`` handler. A write that
 fails there is logged with a traceback, item after item; the item is then not offered to
@@ -8,7 +8,8 @@ disk freed meanwhile): a feed cut in its middle, taken as whole. Here the first 
 write is one ERROR line, the feed takes no further write (after a cut line, later lines
 would read as records), and storing it at the end fails, so that Scrapy counts it
 (``feedexport/failed_count/…``) and the run exits 5 (rfi_crawler/commands/crawl.py).
-Other feeds, and the run file, go on.
+Other feeds, and the run file, go on. A feed split in batches (``FEED_EXPORT_BATCH_ITEM_COUNT``)
+is a file a batch, each guarded, and said, on its own.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class GuardedFileFeedStorage(FileFeedStorage):
         super().store(file)
 
     def write_failed(self, error: OSError) -> None:
-        self.crawler.stats.inc_value("rfi/failed/feed_write")
+        # Not under rfi/failed/: those are the outcomes of URLs.
+        self.crawler.stats.inc_value("rfi/feed/write_failed")
         logger.error(
-            "-o/-O feed %s: cannot write (%s): the feed is cut here and takes no further"
+            "-o/-O file %s: cannot write (%s): the file is cut here and takes no further"
             " record; this run will exit 5. The run file in RFI_OUTPUT_DIR is written apart",
             self.path,
             error,

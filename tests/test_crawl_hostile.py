@@ -512,7 +512,7 @@ def test_a_feed_whose_writes_fail_mid_run_is_said_once_and_exits_5(tmp_path):
     said = [line for line in done.stderr.splitlines() if "cannot write" in line]
     assert len(said) == 1, said
     assert said[0].endswith(
-        "-o/-O feed /dev/full: cannot write ([Errno 28] No space left on device): the feed is"
+        "-o/-O file /dev/full: cannot write ([Errno 28] No space left on device): the file is"
         " cut here and takes no further record; this run will exit 5. The run file in"
         " RFI_OUTPUT_DIR is written apart"
     )
@@ -529,7 +529,7 @@ def test_a_feed_whose_writes_fail_mid_run_is_said_once_and_exits_5(tmp_path):
     second = (tmp_path / "second.jsonl").read_text(encoding="utf-8").splitlines()
     (run_file,) = (tmp_path / "data" / "output").glob("rfi_cn-*.jsonl")
     assert len(second) == len(run_file.read_text(encoding="utf-8").splitlines()) >= 10
-    assert "'rfi/failed/feed_write': 1," in done.stderr
+    assert "'rfi/feed/write_failed': 1," in done.stderr
 
 
 class _FailingFile:
@@ -564,7 +564,7 @@ def test_a_guarded_feed_file_takes_no_write_after_its_first_failure(tmp_path, ca
         file.flush()
     assert file._file.written == b"12345\n"
     assert len(caplog.records) == 1 and "cannot write" in caplog.text
-    assert crawler.stats.get_value("rfi/failed/feed_write") == 1
+    assert crawler.stats.get_value("rfi/feed/write_failed") == 1
     with pytest.raises(OSError, match=r"cut at its first failed write .* 1 later writes not"):
         storage.store(file)
     assert file._file.closed
