@@ -211,7 +211,7 @@ class CrawlRun:
             if verdict is not Verdict.DEAD:
                 continue
             committed, released, problem = self._reconcile(run.run_id, Path(run.output_path))
-            self.store.finish_run(run.run_id, utc_now(), "crashed")
+            self.store.finish_run(run.run_id, utc_now(now), "crashed")
             self.crawler.stats.inc_value("rfi/recovery/runs")
             self.crawler.stats.inc_value("rfi/recovery/committed", committed)
             self.crawler.stats.inc_value("rfi/recovery/released", released)
@@ -274,12 +274,21 @@ class CrawlRun:
                 released,
                 f"; {problem}" if problem else "",
             )
-        finished = utc_now()
+        finished = self._store_now()
         logger.info("%s", self.summary(reason))
         self._write_manifest(finished, reason)
         self.store.finish_run(self.run_id, finished, reason)
         self.store.close()
         self._release_lock()
+
+    def _store_now(self) -> str:
+        """Now by the store's clock, which ``rfi-schedule status`` judges a run's age by (the
+        host's, should the store not answer)."""
+        assert self.store is not None
+        try:
+            return utc_now(self.store.clock())
+        except STORE_ERRORS:
+            return utc_now()
 
     def _release_lock(self) -> None:
         if self._lock is not None:

@@ -11,7 +11,7 @@ import re
 import socket
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -497,11 +497,12 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
     if path is not None and not path.exists():
         print(f"rfi-schedule status: no state store at {path}: no run yet", file=sys.stderr)
         return STALE
-    now = now or datetime.now(UTC)
     try:
         store = open_state(config)
         try:
             runs = store.recent_runs(options.runs)
+            # The clock runs' ends are written by, whatever this host's says.
+            now = now or store.clock()
         finally:
             store.close()
     except STORE_ERRORS as exc:

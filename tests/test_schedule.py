@@ -308,6 +308,24 @@ def test_status_lists_runs_and_fails_when_the_last_success_is_too_old(tmp_path, 
     assert "no successful run among the last 2" in capsys.readouterr().err
 
 
+class _FourHoursAhead(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(hours=4)
+
+
+def test_status_judges_a_runs_age_by_the_stores_clock(tmp_path, capsys, monkeypatch):
+    """The monitoring host's clock four hours ahead: a run that ended just now (by the
+    store's clock, which runs write their end by) is not reported stale."""
+    data = tmp_path / "data"
+    store = SqliteStateStore(data / "state.sqlite3", timeout=5)
+    record_run(store, data, "20261206T080000Z-a", store.clock(), "finished", 3)
+    store.close()
+    monkeypatch.setattr(schedule, "datetime", _FourHoursAhead)
+    assert schedule.main(["status", "-s", f"RFI_DATA_DIR={data}"]) == 0
+    assert "last successful run ended 0 min ago" in capsys.readouterr().out
+
+
 # -- The deployment steps, with a real service user --------------------------------------
 
 

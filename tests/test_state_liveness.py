@@ -209,6 +209,13 @@ def test_heartbeats_go_by_the_stores_clock_not_the_hosts(tmp_path, state_uri, mo
         assert judge_run(seen, node_b, store.clock()) is Verdict.ALIVE
     finally:
         run.close("finished")
+    # Its end, too, is written by the store's clock (rfi-schedule status judges its age).
+    check = open_store(state_uri)
+    try:
+        (ended,) = check.recent_runs(1)
+        assert abs(datetime.fromisoformat(ended.finished_at) - check.clock()) < timedelta(minutes=1)
+    finally:
+        check.close()
 
 
 def test_a_heartbeat_ahead_of_the_stores_clock_is_said(tmp_path, caplog):
