@@ -4,10 +4,12 @@ backfills split into windows over the nodes; the runs' health (``status``)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
 import re
+import secrets
 import socket
 import sys
 import time
@@ -309,8 +311,11 @@ def _store_name(config: RfiConfig) -> str:
     return redact_uri(config.state_uri)
 
 
+@functools.cache
 def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This scheduler as the lease's holder: host, pid, and a random tag, since two clones
+    of one machine (containers given one ``--hostname``) may share both."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def with_lease(

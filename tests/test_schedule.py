@@ -149,6 +149,20 @@ def test_waiting_for_a_lease_is_bounded(tmp_path):
     store.close()
 
 
+def test_two_schedulers_on_clones_of_one_machine_hold_apart(tmp_path, monkeypatch):
+    """One host name and one pid (containers given one --hostname): still two holders."""
+    store = SqliteStateStore(tmp_path / "state.sqlite3", timeout=5)
+    monkeypatch.setattr(schedule.socket, "gethostname", lambda: "rfi-node")
+    monkeypatch.setattr(schedule.os, "getpid", lambda: 812)
+    schedule.holder_name.cache_clear()
+    first = schedule.with_lease(store, "l", ttl=60, wait=0)
+    schedule.holder_name.cache_clear()  # the other clone's process
+    assert first is not None and first.startswith("rfi-node:812:")
+    assert schedule.with_lease(store, "l", ttl=60, wait=0) is None
+    schedule.holder_name.cache_clear()
+    store.close()
+
+
 def test_two_schedulers_one_lease(scrapyd, tmp_path):
     """While one scheduler checks Scrapyd, a second one waits (bounded) and gives up with 3."""
     scrapyd.hold.clear()
