@@ -13,11 +13,10 @@ from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
 from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.backfill_run import BackfillExtension
 from rfi_crawler.config import ConfigError, RfiConfig
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.urls import origin_of
-
-RUN_EXTENSION = "rfi_crawler.run.CrawlRun"
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,13 +30,13 @@ def check_crawl(
     """Everything a crawl can be refused for at start, as one ConfigError line each
     (``backfill``: the spider implies ``archive=1``)."""
     config = RfiConfig.from_settings(settings)
-    SpiderArguments.from_kwargs(
+    arguments = SpiderArguments.from_kwargs(
         spider_arguments,
         config.base_url,
         backfill=backfill,
         url_limit=url_length_limit(settings),
     )
-    check_run_enabled(settings)
+    check_run_enabled(settings, backfill=arguments.archive)
     check_folders(config)
     check_origin(config)
     prepare_feed_folders(settings)
@@ -61,15 +60,20 @@ def _same_origin(first: str, second: str) -> bool:
     return spelled[0] == spelled[1]
 
 
-def check_run_enabled(settings: BaseSettings) -> None:
+def check_run_enabled(settings: BaseSettings, *, backfill: bool = False) -> None:
     """The run extension is not disabled: the exporter and the date window work through
-    it (the state store, the run file), and any other of the run's may be."""
+    it (the state store, the run file), and any other of the run's may be; nor, in a
+    backfill, the backfill's, which plans what the spider requests."""
+    needed = {CrawlRun: "which records need (the state store, the run file)"}
+    if backfill:
+        needed[BackfillExtension] = "which a backfill needs (archive=1: its plan, its days done)"
     for key, order in settings.getwithbase("EXTENSIONS").items():
-        if order is None and _loads(key) is CrawlRun:
-            raise ConfigError(
-                f"EXTENSIONS is not accepted: it disables {RUN_EXTENSION}, which records"
-                " need (the state store, the run file)"
-            )
+        if order is None and (why := needed.get(_loads(key))):
+            raise ConfigError(f"EXTENSIONS is not accepted: it disables {_path(key)}, {why}")
+
+
+def _path(key: Any) -> str:
+    return key if isinstance(key, str) else f"{key.__module__}.{key.__qualname__}"
 
 
 def _loads(key: Any) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from scrapy.settings import Settings
 
 from rfi_crawler.arguments import SpiderArguments
+from rfi_crawler.backfill_run import BackfillExtension
 from rfi_crawler.config import (
     REAL_ORIGIN,
     SETTINGS,
@@ -19,7 +20,13 @@ from rfi_crawler.config import (
     default_data_dir,
     defaults,
 )
-from rfi_crawler.preflight import check_folders, check_origin, prepare_feed_folders
+from rfi_crawler.preflight import (
+    check_crawl,
+    check_folders,
+    check_origin,
+    check_run_enabled,
+    prepare_feed_folders,
+)
 from tests.crawling import PROJECT_ROOT, plain_crawl, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaSite
@@ -245,6 +252,23 @@ def test_readme_states_each_default_as_config_writes_it():
             assert rows[name].strip().startswith(shown(default)), (name, rows[name])
 
 
+EXTENSIONS_WITHOUT_BACKFILL = 'EXTENSIONS={"rfi_crawler.backfill_run.BackfillExtension": null}'
+
+
+def test_a_backfill_needs_its_extension_and_an_hourly_crawl_does_not():
+    off = Settings({"EXTENSIONS": {BackfillExtension: None}})
+    check_run_enabled(off)  # not a backfill: off, as it would be anyway
+    with pytest.raises(ConfigError) as caught:
+        check_run_enabled(off, backfill=True)
+    assert str(caught.value) == (
+        "EXTENSIONS is not accepted: it disables rfi_crawler.backfill_run.BackfillExtension,"
+        " which a backfill needs (archive=1: its plan, its days done)"
+    )
+    # The backfill spider implies archive=1.
+    with pytest.raises(ConfigError, match=r"disables rfi_crawler\.backfill_run\.BackfillExt"):
+        check_crawl(off, {"since": "2024-01-01", "until": "2024-01-31"}, backfill=True)
+
+
 def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:
@@ -257,6 +281,8 @@ def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
             ["-s", "RFI_START_POINTS="],
             ["-s", "RFI_STATE_URI=mysql://crawler:s3cret@db/rfi"],  # its password unshown
             ["-s", 'EXTENSIONS={"rfi_crawler.run.CrawlRun": null}'],
+            # A backfill without the extension that plans it would request nothing.
+            ["-a", "archive=1", "-a", "since=2024-01-01", "-s", EXTENSIONS_WITHOUT_BACKFILL],
         ]
         for extra in cases:
             done = plain_crawl(server.base_url, tmp_path / "data", *extra)
