@@ -66,7 +66,7 @@ def whole_file(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            dir=target.parent, prefix=f".{_name_start(target.name)}.", suffix=".tmp"
         )
     except OSError as exc:
         raise OutputError(f"{named}: cannot write there ({exc.strerror})") from None
@@ -112,3 +112,14 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# A file name holds 255 bytes at most (NAME_MAX): the temporary file's keeps this much of
+# the target's, leaving room for its dots, mkstemp's 8 characters and ".tmp".
+_NAME_KEPT = 200
+
+
+def _name_start(name: str) -> str:
+    """The start of ``name``, at most ``_NAME_KEPT`` bytes of it as the file system
+    spells it (a character cut in two stays bytes: a hidden temporary name)."""
+    return os.fsdecode(os.fsencode(name)[:_NAME_KEPT])

@@ -170,3 +170,13 @@ def test_an_error_names_the_output_as_given_not_the_file_written(tmp_path, monke
     ):
         out.write(DATA)
     assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_a_name_near_the_longest_a_file_may_have_is_written(tmp_path, replace):
+    # 252 bytes: the target fits NAME_MAX (255), ".NAME.XXXXXXXX.tmp" would not.
+    target = tmp_path / ("新" * 80 + "x" * 12)
+    with whole_file(target, replace=replace) as out:
+        out.write(b"whole")
+    assert target.read_bytes() == b"whole"
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]
