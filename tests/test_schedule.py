@@ -340,6 +340,27 @@ def test_status_judges_a_runs_age_by_the_stores_clock(tmp_path, capsys, monkeypa
     assert "last successful run ended 0 min ago" in capsys.readouterr().out
 
 
+def test_status_takes_the_run_that_ended_last_whatever_the_hosts_clocks(tmp_path, capsys):
+    """Node b's clock ran a day ahead and b died 20 h ago; node a ended a crawl 5 min ago.
+    b's runs started later by b's clock: the last success is still a's, by the store's."""
+    data = tmp_path / "data"
+    store = SqliteStateStore(data / "state.sqlite3", timeout=5)
+    now = store.clock()
+    for hours in (22, 21, 20):
+        output = data / "output" / f"rfi_cn-b{hours}.jsonl"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        started = now + timedelta(days=1) - timedelta(hours=hours, minutes=5)
+        store.begin_run(RunRecord(f"b{hours}", None, started.isoformat(), str(output), "x.lock"))
+        ended = now - timedelta(hours=hours)
+        store.finish_run(f"b{hours}", ended.isoformat(timespec="seconds"), "finished")
+    record_run(store, data, "a0", now - timedelta(minutes=5), "finished", 3)
+    store.close()
+    assert schedule.main(["status", "-s", f"RFI_DATA_DIR={data}", "--runs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "last successful run ended 5 min ago" in out
+    assert out.splitlines()[1].startswith("  a0 ")
+
+
 # -- The deployment steps, with a real service user --------------------------------------
 
 

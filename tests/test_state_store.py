@@ -565,6 +565,16 @@ def test_racing_takers_of_a_new_lease_get_it_once(state_uri):  # noqa: F811
 def test_recent_runs_are_newest_first(store):
     for n in range(4):
         store.begin_run(RunRecord(f"r{n}", None, f"2026-11-2{n}T00:00:00+00:00", "/o", "/l"))
-    store.finish_run("r1", NOW, "finished")
-    assert [run.run_id for run in store.recent_runs(3)] == ["r3", "r2", "r1"]
-    assert store.recent_runs(3)[2].finish_reason == "finished"
+    store.finish_run("r1", "2026-11-22T12:00:00+00:00", "finished")
+    assert [run.run_id for run in store.recent_runs(3)] == ["r3", "r1", "r2"]
+    assert store.recent_runs(3)[1].finish_reason == "finished"
+
+
+def test_recent_runs_go_by_the_stores_clock_not_their_hosts(store):
+    """A run's start is its host's clock; its end and beats are the store's. A host a day
+    ahead whose runs ended long ago does not push the runs that ended since out."""
+    store.begin_run(RunRecord("ahead", None, "2026-11-26T09:00:00+00:00", "/o", "/l"))
+    store.finish_run("ahead", "2026-11-25T09:05:00+00:00", "finished")
+    store.begin_run(RunRecord("right", None, "2026-11-25T09:55:00+00:00", "/o", "/l"))
+    store.finish_run("right", "2026-11-25T10:00:00+00:00", "finished")
+    assert [run.run_id for run in store.recent_runs(1)] == ["right"]

@@ -217,7 +217,9 @@ class StateStore(Protocol):
     def unfinished_runs(self) -> list[RunRecord]: ...
 
     def recent_runs(self, limit: int) -> list[RunRecord]:
-        """The ``limit`` most recently started runs, newest first."""
+        """The ``limit`` runs heard from last, newest first: by their end, else their last
+        heartbeat (both by the store's clock), else their start (an unfinished run of an
+        older release; its host's clock)."""
 
     def acquire_lease(
         self, name: str, holder: str, ttl_seconds: float, now: float, kind: str = "scheduler"

@@ -245,7 +245,10 @@ class SqliteStateStore:
     def recent_runs(self, limit: int) -> list[RunRecord]:
         with self._transaction():
             rows = self.db.execute(
-                f"SELECT {RUN_FIELDS} FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                f"SELECT {RUN_FIELDS} FROM runs"
+                # Its end, else its last beat: the store's clock; a start is its host's.
+                " ORDER BY COALESCE(finished_at, heartbeat_at, started_at) DESC, run_id DESC"
+                " LIMIT ?",
                 (limit,),
             ).fetchall()
         return [RunRecord(*row) for row in rows]
