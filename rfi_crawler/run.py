@@ -274,10 +274,11 @@ class CrawlRun:
                 released,
                 f"; {problem}" if problem else "",
             )
-        finished = self._store_now()
         logger.info("%s", self.summary(reason))
-        self._write_manifest(finished, reason)
-        self.store.finish_run(self.run_id, finished, reason)
+        # The manifest's end by this host's clock, as its start (a card says "start to end");
+        # the store's by the store's, which rfi-schedule status judges ages by.
+        self._write_manifest(utc_now(), reason)
+        self.store.finish_run(self.run_id, self._store_now(), reason)
         self.store.close()
         self._release_lock()
 

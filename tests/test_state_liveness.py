@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import json
 import logging
 import os
 import socket
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scrapy.utils.test import get_crawler
 
+from rfi_crawler.export.run_file import manifest_path
 from rfi_crawler.run import CrawlRun
 from rfi_crawler.spiders.rfi_cn import RfiCnSpider
 from rfi_crawler.state import RunRecord, open_store
@@ -211,6 +213,33 @@ def test_heartbeats_go_by_the_stores_clock_not_the_hosts(tmp_path, state_uri, mo
         run.close("finished")
     # Its end, too, is written by the store's clock (rfi-schedule status judges its age).
     check = open_store(state_uri)
+    try:
+        (ended,) = check.recent_runs(1)
+        assert abs(datetime.fromisoformat(ended.finished_at) - check.clock()) < timedelta(minutes=1)
+    finally:
+        check.close()
+
+
+class _FourHoursAhead(datetime):
+    """A crawl host's clock four hours ahead of the store's."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(hours=4)
+
+
+def test_a_runs_manifest_ends_by_the_clock_it_started_by(tmp_path, monkeypatch):
+    """The store's end is the store's clock; the manifest's, beside its host-clock start,
+    is the host's: a run never ends before it started (a card prints "start to end")."""
+    monkeypatch.setattr("rfi_crawler.run.datetime", _FourHoursAhead)
+    crawler = get_crawler(RfiCnSpider, {"RFI_DATA_DIR": str(tmp_path)})
+    crawler.stats.open_spider()
+    run = CrawlRun(crawler)
+    run.open()
+    run.close("finished")
+    manifest = json.loads(manifest_path(run.output_path).read_text(encoding="utf-8"))
+    assert manifest["started_at"] <= manifest["finished_at"]
+    check = open_store(run.config.state_uri)
     try:
         (ended,) = check.recent_runs(1)
         assert abs(datetime.fromisoformat(ended.finished_at) - check.clock()) < timedelta(minutes=1)
