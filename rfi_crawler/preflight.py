@@ -68,8 +68,14 @@ def check_run_enabled(settings: BaseSettings, *, backfill: bool = False) -> None
     if backfill:
         needed[BackfillExtension] = "which a backfill needs (archive=1: its plan, its days done)"
     for key, order in settings.getwithbase("EXTENSIONS").items():
-        if order is None and (why := needed.get(_loads(key))):
-            raise ConfigError(f"EXTENSIONS is not accepted: it disables {_path(key)}, {why}")
+        if order is None:
+            # By identity: a key may load anything, a dict too (unhashable).
+            loaded = _loads(key)
+            for needs, why in needed.items():
+                if loaded is needs:
+                    raise ConfigError(
+                        f"EXTENSIONS is not accepted: it disables {_path(key)}, {why}"
+                    )
 
 
 def _path(key: Any) -> str:

@@ -269,6 +269,13 @@ def test_a_backfill_needs_its_extension_and_an_hourly_crawl_does_not():
         check_crawl(off, {"since": "2024-01-01", "until": "2024-01-31"}, backfill=True)
 
 
+@pytest.mark.parametrize("key", ["os.environ", "scrapy.settings.default_settings.EXTENSIONS_BASE"])
+def test_a_disabled_key_that_loads_no_class_is_scrapys_to_judge(key):
+    """Scrapy drops a ``None`` entry whatever it names; the check must not stop on one
+    whose object cannot be hashed."""
+    check_run_enabled(Settings({"EXTENSIONS": {key: None}}), backfill=True)
+
+
 def test_a_bad_setting_stops_scrapy_crawl_before_any_request(tmp_path):
     site = ReplicaSite(articles=40, seed=3)
     with ReplicaServer(site) as server:
