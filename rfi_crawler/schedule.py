@@ -493,6 +493,11 @@ def _records(output_path: str) -> str:
         return "records unknown (no manifest)"
 
 
+# Seconds a run's end may lie after the store's now (clock steps, rounding) and still be
+# taken as just ended.
+FUTURE_SLACK = 300.0
+
+
 def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
     from rfi_crawler.state import sqlite_path
     from rfi_crawler.store_errors import STORE_ERRORS  # sqlite3.Error too: a damaged file
@@ -530,6 +535,17 @@ def run_status(options: argparse.Namespace, now: datetime | None = None) -> int:
         print(f"no successful run among the last {len(runs)}", file=sys.stderr)
         return STALE
     age = (now - last_success).total_seconds()
+    if age < -FUTURE_SLACK:
+        # Its age cannot be told: an end written by a clock ahead of the store's (a host of
+        # an earlier release), or the store's clock set back. Said, not taken as fresh.
+        print(
+            f"last successful run ended {_age(-age)} after the state store's now"
+            f" ({last_success.isoformat()}, now {now.isoformat(timespec='seconds')}): written"
+            " by a clock ahead of the store's; its age is unknown",
+            file=sys.stderr,
+        )
+        return STALE
+    age = max(age, 0.0)
     line = f"last successful run ended {_age(age)} ago ({last_success.isoformat()})"
     if age > options.max_age:
         print(f"{line}: older than --max-age {_age(options.max_age)}", file=sys.stderr)

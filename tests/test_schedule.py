@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -359,6 +360,25 @@ def test_status_takes_the_run_that_ended_last_whatever_the_hosts_clocks(tmp_path
     out = capsys.readouterr().out
     assert "last successful run ended 5 min ago" in out
     assert out.splitlines()[1].startswith("  a0 ")
+
+
+def test_status_does_not_take_an_end_after_the_stores_now_as_fresh(tmp_path, capsys):
+    """Written by a clock ahead of the store's: its age is unknown, and said (exit 5), not
+    a negative age that would keep monitoring quiet for hours."""
+    data = tmp_path / "data"
+    store = SqliteStateStore(data / "state.sqlite3", timeout=5)
+    record_run(store, data, "r-ahead", store.clock() + timedelta(hours=5), "finished", 3)
+    store.close()
+    assert schedule.main(["status", "-s", f"RFI_DATA_DIR={data}"]) == schedule.STALE
+    err = capsys.readouterr().err
+    assert re.search(r"ended (4 h 59|5 h 00) min after the state store's now .* unknown", err)
+    # A minute ahead (a clock step, rounding): just ended.
+    data = tmp_path / "other"
+    store = SqliteStateStore(data / "state.sqlite3", timeout=5)
+    record_run(store, data, "r-near", store.clock() + timedelta(minutes=1), "finished", 3)
+    store.close()
+    assert schedule.main(["status", "-s", f"RFI_DATA_DIR={data}"]) == 0
+    assert "last successful run ended 0 min ago" in capsys.readouterr().out
 
 
 # -- The deployment steps, with a real service user --------------------------------------
