@@ -20,6 +20,7 @@ import pytest
 
 from rfi_crawler import schedule
 from rfi_crawler.scheduling import windows
+from rfi_crawler.scheduling.hourly import all_runs
 from rfi_crawler.scheduling.windows import Lease, State, Window, judge, split
 from rfi_crawler.state import RunRecord, open_store
 from rfi_crawler.state.liveness import Owner
@@ -346,6 +347,23 @@ def test_a_backfill_pass_that_lost_its_lease_stops_before_its_next_window(nodes,
     assert schedule.main(args) == schedule.OVERLAP
     assert [form["since"] for form in a.scheduled] == [["2019-01-01"], ["2019-02-01"]]
     assert "another rfi-schedule took it" in capsys.readouterr().err
+
+
+def test_a_windows_last_run_is_the_one_that_ended_last_whatever_its_hosts_clock(tmp_path):
+    """The failed window's reason names its latest run: the retry, though the first try ran
+    on a node whose clock was hours ahead (its start sorts later)."""
+    store = open_store(str(tmp_path / "state.sqlite3"))
+    first, retry = W.new_job_id(), W.new_job_id()
+    ahead = RunRecord("r-first", first, "2026-12-07T20:00:00+00:00", "o", "l")
+    store.begin_run(ahead)
+    store.finish_run("r-first", "2026-12-07T10:00:00+00:00", "blocked")
+    store.begin_run(RunRecord("r-retry", retry, "2026-12-07T11:00:00+00:00", "o", "l"))
+    store.finish_run("r-retry", "2026-12-07T11:30:00+00:00", "unreachable")
+    runs = all_runs(store)
+    store.close()
+    assert [run.run_id for run in runs] == ["r-first", "r-retry"]
+    verdict = judge(W, None, runs, {}, {}, set(), lambda _run: False)
+    assert verdict == windows.Verdict(State.FAILED, f"job {retry}: unreachable")
 
 
 def test_backfill_jobs_do_not_count_as_hourly_crawls_and_vice_versa(nodes, tmp_path, capsys):
