@@ -308,29 +308,6 @@ def test_the_plot_formats_offered_are_written(source, tmp_path, name):
     assert head == {"p.svg": b"<?xml", "p.PDF": b"%PDF-", "p": b"\x89PNG\r"}[name]
 
 
-def test_a_port_in_use_is_one_line_exit_1(source, tmp_path):
-    import socket
-
-    database = tmp_path / "rfi.db"
-    assert run("build", source, "--format", "sqlite", "-o", database) == 0
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "rfi_crawler.dataset", "serve", database, "--port", str(port)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 1
-    assert one_line(done.stderr) == (
-        f"rfi-dataset: port {port} on 127.0.0.1 is in use; choose another with --port (0: any free)"
-    )
-
-
 def test_standard_output_closed_early_stops_quietly(tmp_path):
     # `rfi-dataset build … | head -1`: the reader leaves after one line.
     many = write_jsonl(tmp_path / "rfi_cn-2.jsonl", [record(n) for n in range(1, 3001)])
