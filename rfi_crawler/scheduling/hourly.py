@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 
 
 def all_runs(store: StateStore) -> list[RunRecord]:
-    """Every run in the store, the one heard from last at the end: by its end, else its
-    last heartbeat (the store's clock), else its start (its host's), as ``recent_runs``."""
+    """Every run in the store, the one heard from last at the end (``RunRecord.heard_at``,
+    the order of ``recent_runs``)."""
     from rfi_crawler.state import COLUMNS, RunRecord
 
     runs = [RunRecord(**dict(zip(COLUMNS["runs"], row, strict=True))) for row in store.rows("runs")]
-    return sorted(runs, key=lambda run: run.finished_at or run.heartbeat_at or run.started_at)
+    return sorted(runs, key=lambda run: run.heard_at)
 
 
 def run_alive(run: RunRecord, now: datetime) -> bool:

@@ -165,6 +165,12 @@ class RunRecord:
     pid_start: str | None = None  # "<boot id>:<start time in clock ticks>" of the process
     heartbeat_at: str | None = None
 
+    @property
+    def heard_at(self) -> str:
+        """When the run was last heard from: its end, else its last heartbeat (both by the
+        store's clock), else its start (its host's clock)."""
+        return self.finished_at or self.heartbeat_at or self.started_at
+
 
 class StateStore(Protocol):
     """What the crawler needs from a state backend."""

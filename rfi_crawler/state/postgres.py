@@ -40,6 +40,7 @@ from rfi_crawler.state.sqlite import (
     CHECK_FAILED,
     CHECK_FIELDS,
     CLAIM_CARRIED,
+    HEARD_LAST_FIRST,
     RECHECK_READ,
     RUN_FIELDS,
     claim_in_transaction,
@@ -247,10 +248,7 @@ class PostgresStateStore:
     def recent_runs(self, limit: int) -> list[RunRecord]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT {RUN_FIELDS} FROM runs"
-                # Its end, else its last beat: the store's clock; a start is its host's.
-                " ORDER BY COALESCE(finished_at, heartbeat_at, started_at) DESC, run_id DESC"
-                " LIMIT %s",
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY {HEARD_LAST_FIRST} LIMIT %s",
                 (limit,),
             ).fetchall()
         return [RunRecord(*row) for row in rows]

@@ -245,10 +245,7 @@ class SqliteStateStore:
     def recent_runs(self, limit: int) -> list[RunRecord]:
         with self._transaction():
             rows = self.db.execute(
-                f"SELECT {RUN_FIELDS} FROM runs"
-                # Its end, else its last beat: the store's clock; a start is its host's.
-                " ORDER BY COALESCE(finished_at, heartbeat_at, started_at) DESC, run_id DESC"
-                " LIMIT ?",
+                f"SELECT {RUN_FIELDS} FROM runs ORDER BY {HEARD_LAST_FIRST} LIMIT ?",
                 (limit,),
             ).fetchall()
         return [RunRecord(*row) for row in rows]
@@ -326,6 +323,9 @@ RUN_FIELDS = (
     "run_id, job, started_at, output_path, lock_path, finished_at, finish_reason,"
     " host, pid, pid_start, heartbeat_at"
 )
+# Runs heard from last first: by their end, else their last beat (the store's clock), else
+# their start (their host's); ``RunRecord.heard_at`` in Python.
+HEARD_LAST_FIRST = "COALESCE(finished_at, heartbeat_at, started_at) DESC, run_id DESC"
 
 
 def _set_wal_mode(db: sqlite3.Connection, timeout: float) -> None:
