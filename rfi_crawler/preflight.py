@@ -64,18 +64,16 @@ def check_run_enabled(settings: BaseSettings, *, backfill: bool = False) -> None
     """The run extension is not disabled: the exporter and the date window work through
     it (the state store, the run file), and any other of the run's may be; nor, in a
     backfill, the backfill's, which plans what the spider requests."""
-    needed = {CrawlRun: "which records need (the state store, the run file)"}
+    needed = [(CrawlRun, "which records need (the state store, the run file)")]
     if backfill:
-        needed[BackfillExtension] = "which a backfill needs (archive=1: its plan, its days done)"
-    for key, order in settings.getwithbase("EXTENSIONS").items():
-        if order is None:
-            # By identity: a key may load anything, a dict too (unhashable).
-            loaded = _loads(key)
-            for needs, why in needed.items():
-                if loaded is needs:
-                    raise ConfigError(
-                        f"EXTENSIONS is not accepted: it disables {_path(key)}, {why}"
-                    )
+        needed.append(
+            (BackfillExtension, "which a backfill needs (archive=1: its plan, its days done)")
+        )
+    disabled = [key for key, order in settings.getwithbase("EXTENSIONS").items() if order is None]
+    for key in disabled:
+        loaded = _loads(key)  # compared by identity: a key may load anything, a dict too
+        if why := next((why for needs, why in needed if loaded is needs), None):
+            raise ConfigError(f"EXTENSIONS is not accepted: it disables {_path(key)}, {why}")
 
 
 def _path(key: Any) -> str:
